@@ -1,0 +1,24 @@
+# Two set-up commands for a fresh machine: `make demo` and `make test` (each creates .venv).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint install install-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+
+demo: install
+	$(BIN)/keras-all demo
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest

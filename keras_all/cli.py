@@ -1,0 +1,115 @@
+"""The ``keras-all`` command line. Heavy imports live inside the commands."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from pathlib import Path
+
+import click
+
+SYNTH_LAYOUTS = ("all-idb1", "all-idb2", "c-nmc", "aria")
+
+
+def _user_errors(command):
+    """Turn a user mistake (bad folder, bad file, bad value) into one 'Error: ...' line."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (ValueError, OSError) as err:
+            raise click.ClickException(str(err)) from None
+
+    return wrapper
+
+
+def dataset_options(command):
+    """--dataset, --data-dir, --on-bad-image and --positive-class, defined once."""
+    from keras_all.data import LAYOUTS
+
+    options = [
+        click.option("--dataset", "dataset", required=True, type=click.Choice(list(LAYOUTS)),
+                     help="Layout of the data folder (see `keras-all datasets`)."),
+        click.option("--data-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                     help="Folder holding the data set."),
+        click.option("--on-bad-image", type=click.Choice(["error", "skip"]), default="error", show_default=True,
+                     help="Stop at the first unreadable image, or leave bad images out and list them."),
+        click.option("--positive-class", default=None, help="For --dataset folder: the class folder that is ALL."),
+    ]
+    return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
+
+
+def load_with_progress(dataset, data_dir, on_bad_image, positive_class):
+    from keras_all.data import LAYOUTS, build_dataset
+
+    options = {"positive_class": positive_class} if dataset == "folder" else {}
+    listing = LAYOUTS[dataset].lister(data_dir, **options)
+    with click.progressbar(length=len(listing.rows), label=f"reading {dataset}", file=click.get_text_stream("stderr")) as bar:
+        return build_dataset(dataset, str(data_dir), listing, on_bad_image=on_bad_image, progress=bar.update)
+
+
+@click.group()
+@click.version_option(package_name="keras-all")
+def main():
+    """Detect acute lymphoblastic leukemia in blood-smear images (Noshad & Fallahi 2021, and beyond)."""
+
+
+@main.command()
+def datasets():
+    """List the data-set layouts that --dataset accepts."""
+    from keras_all.data import LAYOUTS
+
+    width = max(map(len, LAYOUTS))
+    for layout in LAYOUTS.values():
+        click.echo(f"{layout.name:<{width}}  {layout.description}")
+
+
+@main.command()
+@dataset_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_user_errors
+def inspect(dataset, data_dir, on_bad_image, positive_class, as_json):
+    """Counts per class, subjects, image sizes, duplicates and bad files of a data set."""
+    from keras_all.data.summary import format_summary, summarize
+
+    summary = summarize(load_with_progress(dataset, data_dir, on_bad_image, positive_class))
+    click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
+
+
+@main.command()
+@click.option("--layout", required=True, type=click.Choice(SYNTH_LAYOUTS), help="Real layout to imitate.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write.")
+@click.option("--n", "n", default=40, show_default=True, type=click.IntRange(min=2), help="Number of images.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@_user_errors
+def synth(layout, out, n, seed):
+    """Write a synthetic data set whose classes differ only in cell morphology."""
+    from keras_all.data.synthetic import write_dataset
+
+    written = write_dataset(layout, out, n, seed)
+    counts = written["label"].value_counts().to_dict()
+    click.echo(f"wrote {len(written)} images to {out} ({counts.get(1, 0)} ALL, {counts.get(0, 0)} healthy)")
+
+
+@main.command()
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run folder (default saved_models/<timestamp>-demo).")
+@click.option("--n", "n", default=48, show_default=True, type=click.IntRange(min=8))
+@click.option("--seed", default=0, show_default=True, type=int)
+@_user_errors
+def demo(output, n, seed):
+    """Write the embedded default data (synthetic C-NMC), load it and summarise it."""
+    from keras_all.data.summary import format_summary, summarize
+    from keras_all.data.synthetic import write_dataset
+
+    output = output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-demo"
+    if output.exists() and any(output.iterdir()):
+        raise click.ClickException(f"{output}: folder exists and is not empty; pass a new --output")
+    click.echo(f"writing {n} synthetic C-NMC cells to {output / 'data'}")
+    write_dataset("c-nmc", output / "data", n, seed)
+    summary = summarize(load_with_progress("c-nmc", output / "data", "error", None))
+    (output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    click.echo(format_summary(summary))
+    click.echo(f"summary written to {output / 'summary.json'}")

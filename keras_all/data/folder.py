@@ -1,0 +1,30 @@
+"""Any ``<root>/<class>/*`` tree: one class is positive (label 1), every other class is negative."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .layout import require_dir, rows_frame, visible_files
+from .samples import DatasetLayoutError, Listing
+
+
+def list_folder(root: str | Path, positive_class: str | None = None) -> Listing:
+    root = require_dir(root)
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = [p.name for p in classes]
+    if len(classes) < 2:
+        raise DatasetLayoutError(f"{root}: needs at least two class folders, found {names or 'none'}")
+    if positive_class not in names:
+        shown = "none given" if positive_class is None else repr(positive_class)
+        raise DatasetLayoutError(
+            f"{root}: positive class {shown} is not a folder here; pass --positive-class one of {', '.join(names)}"
+        )
+    rows = [
+        {"path": str(p), "label": int(c.name == positive_class), "class_name": c.name, "subject": "",
+         "dataset": "folder"}
+        for c in classes
+        for p in visible_files(c)
+    ]
+    if not rows:
+        raise DatasetLayoutError(f"{root}: the class folders {', '.join(names)} hold no files")
+    return Listing(rows_frame(rows))

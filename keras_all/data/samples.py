@@ -1,0 +1,144 @@
+"""The Samples table: one row per unique image, with hashes, sizes, duplicates and bad files."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+from .io import BadImageError, decode_image, read_bytes, sha256_of
+
+BASE_COLUMNS = ["path", "label", "class_name", "subject", "dataset"]
+ON_BAD_IMAGE = ("error", "skip")
+
+
+class DatasetLayoutError(ValueError):
+    """A dataset folder that does not hold the layout it was loaded as."""
+
+
+@dataclass
+class Listing:
+    """What a layout found on disk, before any image is read."""
+
+    rows: pd.DataFrame
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # (path, why it carries no label)
+
+
+@dataclass
+class LoadedDataset:
+    """A dataset as the package uses it: unique, readable, labelled images and what was left out."""
+
+    name: str
+    root: str
+    samples: pd.DataFrame
+    duplicates: pd.DataFrame  # one row per dropped copy: sha256, kept, dropped, their subjects and labels
+    bad_files: pd.DataFrame  # path, reason (only with on_bad_image="skip")
+    ignored: pd.DataFrame  # path, reason: files that carry no label (e.g. an unlabelled test folder)
+
+    @property
+    def duplicate_groups(self) -> int:
+        return self.duplicates["sha256"].nunique()
+
+
+def build_dataset(
+    name: str,
+    root: str,
+    listing: Listing,
+    *,
+    on_bad_image: str = "error",
+    read_images: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> LoadedDataset:
+    """Hash and decode every listed file, then drop byte-identical copies.
+
+    With ``read_images=False`` the listing must already carry ``sha256`` (e.g. parsed from a manifest);
+    no file is opened and ``height``/``width`` are left empty.
+    """
+    if on_bad_image not in ON_BAD_IMAGE:
+        raise ValueError(f"on_bad_image={on_bad_image!r}: use one of {', '.join(ON_BAD_IMAGE)}")
+    rows = listing.rows.sort_values("path", kind="stable").reset_index(drop=True)
+    if rows.empty:
+        raise DatasetLayoutError(f"{root}: no labelled images found for dataset {name!r}")
+    bad = pd.DataFrame(columns=["path", "reason"])
+    if read_images:
+        rows, bad = _read_all(rows, on_bad_image, progress)
+    elif "sha256" not in rows:
+        raise ValueError("a listing built without reading images must carry a sha256 column")
+    samples, duplicates = deduplicate(rows)
+    ignored = pd.DataFrame(listing.ignored, columns=["path", "reason"])
+    return LoadedDataset(name, str(root), samples, duplicates, bad, ignored)
+
+
+def _read_all(rows, on_bad_image, progress):
+    def probe(path):
+        try:
+            data = read_bytes(path)
+            height, width = decode_image(data, path).shape[:2]
+            return sha256_of(data), height, width, None
+        except BadImageError as err:
+            if on_bad_image == "error":
+                raise
+            return None, None, None, err.reason
+
+    results = []
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for result in pool.map(probe, rows["path"]):
+            results.append(result)
+            if progress:
+                progress(1)
+    probed = pd.DataFrame(results, columns=["sha256", "height", "width", "reason"], index=rows.index)
+    is_bad = probed["reason"].notna()
+    bad = pd.DataFrame({"path": rows.loc[is_bad, "path"], "reason": probed.loc[is_bad, "reason"]})
+    good = rows.loc[~is_bad].join(probed.loc[~is_bad, ["sha256", "height", "width"]])
+    good = good.astype({"height": "int64", "width": "int64"})
+    return good.reset_index(drop=True), bad.reset_index(drop=True)
+
+
+def deduplicate(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the first (by path) of each group of byte-identical files.
+
+    Returns the kept rows, with a ``subject_group`` column that joins subjects sharing an identical
+    image (such subjects must land on the same side of every split), and one row per dropped copy.
+    A group whose copies carry different labels cannot be trusted: every copy is dropped.
+    """
+    rows = rows.sort_values("path", kind="stable").reset_index(drop=True)
+    first = rows.groupby("sha256", sort=False)["path"].transform("first")
+    labels_per_hash = rows.groupby("sha256")["label"].nunique()
+    conflicting = rows["sha256"].map(labels_per_hash) > 1
+    kept_rows = rows.drop_duplicates("sha256", keep="first").set_index("sha256")
+    copies = rows[rows["path"] != first]
+    duplicates = pd.DataFrame(
+        {
+            "sha256": copies["sha256"],
+            "kept": first[copies.index],
+            "dropped": copies["path"],
+            "kept_subject": copies["sha256"].map(kept_rows["subject"]),
+            "dropped_subject": copies["subject"],
+            "kept_label": copies["sha256"].map(kept_rows["label"]),
+            "dropped_label": copies["label"],
+        }
+    ).reset_index(drop=True)
+    samples = rows[(rows["path"] == first) & ~conflicting].copy()
+    samples["subject_group"] = samples["subject"].map(_subject_groups(duplicates)).fillna(samples["subject"])
+    return samples.reset_index(drop=True), duplicates
+
+
+def _subject_groups(duplicates: pd.DataFrame) -> dict[str, str]:
+    """Union of subjects that share a byte-identical image, named by their sorted members."""
+    parent: dict[str, str] = {}
+
+    def find(s):
+        while parent.setdefault(s, s) != s:
+            s = parent[s]
+        return s
+
+    for a, b in zip(duplicates["kept_subject"], duplicates["dropped_subject"]):
+        if a and b and a != b:
+            parent[find(a)] = find(b)
+    members: dict[str, list[str]] = {}
+    for s in parent:
+        members.setdefault(find(s), []).append(s)
+    return {s: "+".join(sorted(group)) for group in members.values() for s in group}

@@ -1,0 +1,62 @@
+"""What a loaded data set holds: counts, subjects, sizes, duplicates and left-out files."""
+
+from __future__ import annotations
+
+from . import LoadedDataset
+
+
+def summarize(data: LoadedDataset) -> dict:
+    """A JSON-ready summary of ``data``."""
+    samples, dups = data.samples, data.duplicates
+    known = samples[samples["subject"] != ""]
+    sizes = (samples["width"].astype(str) + "x" + samples["height"].astype(str)) if "width" in samples else None
+    return {
+        "dataset": data.name,
+        "root": data.root,
+        "images": int(len(samples)),
+        "per_label": {str(k): int(v) for k, v in samples["label"].value_counts().sort_index().items()},
+        "per_class": {str(k): int(v) for k, v in samples["class_name"].value_counts().sort_index().items()},
+        "subjects": {
+            "known": bool(len(known)),
+            "total": int(known["subject"].nunique()),
+            "per_label": {str(k): int(v) for k, v in known.groupby("label")["subject"].nunique().items()},
+            "groups_joined_by_duplicates": sorted(g for g in samples["subject_group"].unique() if "+" in g),
+        },
+        "image_sizes": {} if sizes is None else {k: int(v) for k, v in sizes.value_counts().items()},
+        "duplicates": {
+            "groups": int(data.duplicate_groups),
+            "copies_dropped": int(len(dups)),
+            "across_subjects": int((dups["kept_subject"] != dups["dropped_subject"]).sum()),
+            "conflicting_labels": int(dups.loc[dups["kept_label"] != dups["dropped_label"], "sha256"].nunique()),
+        },
+        "bad_files": data.bad_files.to_dict("records"),
+        "ignored_files": int(len(data.ignored)),
+        "ignored_reasons": {str(k): int(v) for k, v in data.ignored["reason"].value_counts().items()},
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as an aligned plain-text table."""
+    subjects = summary["subjects"]
+    dups = summary["duplicates"]
+    lines = [
+        ("dataset", summary["dataset"]),
+        ("root", summary["root"]),
+        ("images", summary["images"]),
+        *((f"  label {k}", v) for k, v in summary["per_label"].items()),
+        *((f"  class {k}", v) for k, v in summary["per_class"].items()),
+        ("subjects", subjects["total"] if subjects["known"] else "unknown"),
+        *((f"  subjects with label {k}", v) for k, v in subjects["per_label"].items()),
+        *(("  joined by duplicates", g) for g in subjects["groups_joined_by_duplicates"]),
+        *((f"  size {k}", v) for k, v in summary["image_sizes"].items()),
+        ("duplicate groups", dups["groups"]),
+        ("  copies dropped", dups["copies_dropped"]),
+        ("  across subjects", dups["across_subjects"]),
+        ("  with conflicting labels (all copies dropped)", dups["conflicting_labels"]),
+        ("bad files skipped", len(summary["bad_files"])),
+        *((f"  {b['path']}", b["reason"]) for b in summary["bad_files"]),
+        ("files without labels, left out", summary["ignored_files"]),
+        *((f"  {k}", v) for k, v in summary["ignored_reasons"].items()),
+    ]
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in lines)
