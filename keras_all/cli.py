@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def load_with_progress(dataset, data_dir, on_bad_image, positive_class):
 
     options = {"positive_class": positive_class} if dataset == "folder" else {}
     listing = LAYOUTS[dataset].lister(data_dir, **options)
-    with click.progressbar(length=len(listing.rows), label=f"reading {dataset}", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=len(listing.rows), label=f"reading {dataset}", file=sys.stderr) as bar:
         return build_dataset(dataset, str(data_dir), listing, on_bad_image=on_bad_image, progress=bar.update)
 
 

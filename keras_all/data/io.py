@@ -11,7 +11,8 @@ import numpy as np
 IMAGE_SUFFIXES = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # decoding failures are reported as BadImageError, not as C++ log lines
+# Decoding failures are reported as BadImageError, not as OpenCV's C++ log lines.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 class BadImageError(ValueError):

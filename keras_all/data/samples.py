@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pandas as pd
 
@@ -122,7 +122,8 @@ def deduplicate(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     ).reset_index(drop=True)
     samples = rows[(rows["path"] == first) & ~conflicting].copy()
-    samples["subject_group"] = samples["subject"].map(_subject_groups(duplicates)).fillna(samples["subject"])
+    groups = _subject_groups(duplicates)
+    samples["subject_group"] = [groups.get(s, s) for s in samples["subject"]]
     return samples.reset_index(drop=True), duplicates
 
 

@@ -1,0 +1,40 @@
+"""Synthetic single-cell images written per second on ONE core, per layout (goal: at least 50/s).
+
+    python benchmarks/synthetic_speed.py [--n 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+
+import cv2
+
+from keras_all.data.synthetic import write_dataset
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    cv2.setNumThreads(1)
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.machine())
+    print(f"Machine: {cpu}, {os.cpu_count()} cores, pinned to one; "
+          f"Python {platform.python_version()}, OpenCV {cv2.__version__}")
+    print("| layout | image size | images | seconds | images/s |")
+    print("|---|---|---|---|---|")
+    for layout, size in (("c-nmc", "450x450 BMP"), ("all-idb2", "257x257 TIFF"), ("aria", "224x224 JPEG")):
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            written = write_dataset(layout, out, args.n, seed=0)
+            seconds = time.perf_counter() - start
+        print(f"| {layout} | {size} | {len(written)} | {seconds:.2f} | {len(written) / seconds:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The command line, through click's CliRunner."""
+
+import json
+import shutil
+
+from click.testing import CliRunner
+
+from keras_all.cli import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("datasets", "inspect", "synth", "demo"):
+        assert command in result.output
+
+
+def test_datasets_lists_the_layouts():
+    result = run("datasets")
+    assert result.exit_code == 0
+    names = [line.split()[0] for line in result.output.splitlines()]
+    assert names == ["all-idb", "all-idb1", "all-idb2", "c-nmc", "aria", "folder"]
+
+
+def test_synth_then_inspect_as_table_and_json(tmp_path):
+    result = run("synth", "--layout", "c-nmc", "--out", tmp_path / "cnmc", "--n", 16, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert "wrote 18 images" in result.output  # 16 training cells + 2 in the preliminary test
+
+    table = run("inspect", "--dataset", "c-nmc", "--data-dir", tmp_path / "cnmc")
+    assert table.exit_code == 0, table.output
+    assert "images" in table.output and "18" in table.output and "size 450x450" in table.output
+
+    summary = json.loads(run("inspect", "--dataset", "c-nmc", "--data-dir", tmp_path / "cnmc", "--json").stdout)
+    assert summary["images"] == 18
+    assert summary["per_label"] == {"0": 9, "1": 9}
+    assert summary["subjects"]["total"] == 6
+    assert summary["image_sizes"] == {"450x450": 18}
+    assert summary["duplicates"]["groups"] == 0 and summary["bad_files"] == []
+
+
+def test_inspect_reports_duplicates_and_skipped_bad_files(tmp_path):
+    run("synth", "--layout", "aria", "--out", tmp_path / "aria", "--n", 12)
+    pre = sorted((tmp_path / "aria" / "Original" / "Pre").iterdir())
+    shutil.copy(pre[0], pre[0].parent / "WBC-Malignant-Pre-999.jpg")
+    pre[1].write_bytes(b"")
+    args = ["inspect", "--dataset", "aria", "--data-dir", tmp_path / "aria", "--json"]
+
+    failed = run(*args)
+    assert failed.exit_code == 1
+    assert failed.output.strip().splitlines()[-1].startswith(f"Error: {pre[1]}: is empty")
+    assert "Traceback" not in failed.output
+
+    summary = json.loads(run(*args, "--on-bad-image", "skip").stdout)
+    assert summary["duplicates"]["groups"] == 1 and summary["duplicates"]["copies_dropped"] == 1
+    assert summary["bad_files"] == [{"path": str(pre[1]), "reason": "is empty (0 bytes)"}]
+    assert summary["images"] == 11  # 12 written + 1 copy - 1 duplicate - 1 bad
+
+
+def test_wrong_folder_is_one_error_line(tmp_path):
+    result = run("inspect", "--dataset", "aria", "--data-dir", tmp_path)
+    assert result.exit_code == 1
+    expected = f"Error: {tmp_path}: no Original/ folder; expected Original/{{Benign,Early,Pre,Pro}}/*.jpg"
+    assert result.output.strip() == expected
+
+
+def test_demo_writes_data_and_summary(tmp_path):
+    result = run("demo", "--output", tmp_path / "run", "--n", 16)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["images"] == 18 and summary["subjects"]["total"] == 6
+    assert run("demo", "--output", tmp_path / "run").exit_code == 1  # never overwrites a run
