@@ -22,3 +22,4 @@ lint: install-dev
 
 test: lint
 	$(BIN)/pytest
+	KERAS_BACKEND=jax $(BIN)/pytest -m portable

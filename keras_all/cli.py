@@ -95,6 +95,33 @@ def synth(layout, out, n, seed):
 
 
 @main.command()
+@dataset_options
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the PNGs.")
+@click.option("--n", "n", default=8, show_default=True, type=click.IntRange(min=1), help="Images to show.")
+@click.option("--spike-size", default=224, show_default=True, type=click.IntRange(min=8))
+@click.option("--input-size", default=224, show_default=True, type=click.IntRange(min=8))
+@click.option("--mode", type=click.Choice(["first_spike", "latency", "spike_wave"]), default="first_spike",
+              show_default=True)
+@click.option("--pca-components", default=None, type=float, help="PCA count (e.g. 500) or variance fraction.")
+@click.option("--fit-n", default=64, show_default=True, type=click.IntRange(min=2),
+              help="Images of the set on which z-score and PCA are fitted for the figure.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@_user_errors
+def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_size, input_size, mode,
+               pca_components, fit_n, seed):
+    """Write the paper's Fig. 3: each image beside its spike map, blurred map and model input."""
+    from keras_all.figure3 import write_figure3
+    from keras_all.front import FrontConfig
+
+    if pca_components is not None and pca_components >= 1:
+        pca_components = int(pca_components)
+    config = FrontConfig(spike_size=spike_size, input_size=input_size, mode=mode, pca_components=pca_components)
+    samples = load_with_progress(dataset, data_dir, on_bad_image, positive_class).samples
+    for path in write_figure3(samples, config, out, n=n, fit_n=fit_n, seed=seed):
+        click.echo(f"wrote {path}")
+
+
+@main.command()
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default saved_models/<timestamp>-demo).")
 @click.option("--n", "n", default=48, show_default=True, type=click.IntRange(min=8))

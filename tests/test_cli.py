@@ -74,3 +74,23 @@ def test_demo_writes_data_and_summary(tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["images"] == 18 and summary["subjects"]["total"] == 6
     assert run("demo", "--output", tmp_path / "run").exit_code == 1  # never overwrites a run
+
+
+def test_preprocess_writes_figure_per_image_and_contact_sheet(synthetic_tree, tmp_path):
+    root = synthetic_tree("all-idb1", 4)  # three slide sizes in one set
+    result = run("preprocess", "--dataset", "all-idb1", "--data-dir", root, "--out", tmp_path / "fig", "--n", 3,
+                 "--spike-size", 48, "--input-size", 32, "--pca-components", 2)
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (tmp_path / "fig").iterdir())
+    assert len(written) == 4 and "contact_sheet.png" in written
+    for name in written:
+        assert (tmp_path / "fig" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_preprocess_rejects_a_bad_pca_value(synthetic_tree, tmp_path):
+    result = run("preprocess", "--dataset", "aria", "--data-dir", synthetic_tree("aria", 16), "--out", tmp_path,
+                 "--spike-size", 32, "--input-size", 32, "--pca-components", 0)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: pca_components=0.0: give a count of at least 1 or a variance fraction in (0, 1)"
+    )

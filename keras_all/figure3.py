@@ -1,0 +1,52 @@
+"""`keras-all preprocess`: the paper's Fig. 3 for a few images of a data set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+import pandas as pd
+
+from keras_all.data import read_image
+from keras_all.evaluation.plots import preprocessing_figure
+from keras_all.front import FrontConfig, fit_front
+
+
+def pick(samples: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """Up to ``n`` images, alternating classes, drawn with ``seed``."""
+    shuffled = samples.sample(frac=1.0, random_state=seed)
+    ranked = shuffled.assign(_turn=shuffled.groupby("label").cumcount()).sort_values(["_turn", "label"])
+    return ranked.head(n).drop(columns="_turn")
+
+
+def write_figure3(samples: pd.DataFrame, config: FrontConfig, out: Path, n: int = 8, fit_n: int = 64,
+                  seed: int = 0) -> list[Path]:
+    """Per-image PNGs and a contact sheet; z-score (and PCA) fitted on up to ``fit_n`` images of the set."""
+    shown = pick(samples, n, seed)
+    fit_rows = samples.sample(n=min(fit_n, len(samples)), random_state=seed)
+
+    def load(paths):  # to the spike size first, so images of any size stack into one batch
+        size = (config.spike_size, config.spike_size)
+        return np.stack([cv2.resize(read_image(p), size, interpolation=cv2.INTER_AREA) for p in paths])
+
+    front = fit_front(load(fit_rows["path"]), config, random_state=seed).model
+    stages = keras.Model(front.input, [front.get_layer("first_spike_gabor").output,
+                                       front.get_layer("gaussian_blur").output, front.output])
+    spikes, blurred, final = stages.predict(load(shown["path"]), verbose=0)
+    if config.mode == "spike_wave":
+        spikes = spikes[:, 0]  # the first step of the wave
+    out.mkdir(parents=True, exist_ok=True)
+    rows, written = [], []
+    for i, (row, spike, blur, model_input) in enumerate(zip(shown.itertuples(), spikes, blurred, final)):
+        title = f"{Path(row.path).name} ({row.class_name})"
+        figure_row = {"title": title, "original": read_image(row.path), "first-spike map": spike,
+                      "blurred": blur, "model input": model_input}
+        rows.append(figure_row)
+        written.append(preprocessing_figure([figure_row], out / f"{i:02d}_{Path(row.path).stem}.png"))
+    caption = (f"{config.mode}, spike size {config.spike_size}, input {config.input_size}, z-score"
+               f"{' + PCA ' + str(config.pca_components) if config.pca_components else ''} fitted on "
+               f"{len(fit_rows)} images of the set")
+    written.append(preprocessing_figure(rows, out / "contact_sheet.png", caption))
+    return written

@@ -1,0 +1,125 @@
+"""The preprocessing front: raw uint8 RGB in, the ResNet's input out, as one Keras model.
+
+raw RGB -> Resizing(spike_size) -> FirstSpikeGabor (on 8-bit luma) -> GaussianBlur -> Resizing(input_size)
+        -> z-score (Normalization, fitted on training images) -> PCA reconstruction (optional, fitted
+        on training images) -> 1 or 3 channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import keras
+import numpy as np
+
+from keras_all.layers import FirstSpikeGabor, GaussianBlur, PCAReconstruction, fit_pca
+from keras_all.layers.gabor import MODES
+
+ZSCORE = ("pixel", "global")
+
+
+@dataclass(frozen=True)
+class FrontConfig:
+    """How raw images become the ResNet's input (the paper: 224 / 224 for ALL-IDB, 100 / 100 for C-NMC)."""
+
+    spike_size: int = 224
+    input_size: int = 224
+    channels: int = 1
+    mode: str = "first_spike"
+    timesteps: int = 15
+    blur_size: int = 9
+    zscore: str = "pixel"  # per-pixel statistics (as StandardScaler on flattened images) or one per channel
+    pca_components: int | float | None = None
+
+    def __post_init__(self):
+        for name in ("spike_size", "input_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 8:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be an integer of at least 8 pixels")
+        if self.mode not in MODES:
+            raise ValueError(f"mode={self.mode!r}: use one of {', '.join(MODES)}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels={self.channels!r}: the ResNet takes 1 or 3 channels")
+        if self.channels == 3 and self.mode != "first_spike":
+            raise ValueError(f"channels=3 repeats a one-channel map; mode {self.mode!r} has its own channels")
+        k = self.pca_components
+        if k is not None and not (isinstance(k, int) and k >= 1 or isinstance(k, float) and 0 < k < 1):
+            raise ValueError(f"pca_components={k!r}: give a count of at least 1 or a variance fraction in (0, 1)")
+        if self.zscore not in ZSCORE:
+            raise ValueError(f"zscore={self.zscore!r}: use one of {', '.join(ZSCORE)}")
+
+    @property
+    def map_channels(self) -> int:
+        return {"first_spike": 1, "latency": 4, "spike_wave": 4 * self.timesteps}[self.mode]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _map_layers(config: FrontConfig) -> list[keras.layers.Layer]:
+    """Raw image to blurred spike map at the input size (nothing fitted on data)."""
+    size, steps = config.spike_size, config.timesteps
+    layers = [
+        keras.layers.Resizing(size, size, interpolation="bilinear", antialias=True, name="spike_resize"),
+        FirstSpikeGabor(mode=config.mode, timesteps=steps, name="first_spike_gabor"),
+    ]
+    if config.mode == "spike_wave":  # (T, h, w, L) -> (h, w, T * L)
+        layers += [keras.layers.Permute((2, 3, 1, 4), name="wave_to_channels"),
+                   keras.layers.Reshape((size, size, steps * 4), name="wave_flatten")]
+    layers.append(GaussianBlur(config.blur_size, name="gaussian_blur"))
+    if config.input_size != config.spike_size:
+        layers.append(keras.layers.Resizing(config.input_size, config.input_size, antialias=True, name="input_resize"))
+    return layers
+
+
+def raw_input() -> keras.KerasTensor:
+    return keras.Input(shape=(None, None, 3), dtype="uint8", name="image")
+
+
+def build_map_model(config: FrontConfig) -> keras.Model:
+    """The unfitted part of the front: raw uint8 RGB (any size) -> blurred spike maps."""
+    x = inputs = raw_input()
+    for layer in _map_layers(config):
+        x = layer(x)
+    return keras.Model(inputs, x, name="spike_maps")
+
+
+@dataclass
+class FittedFront:
+    """The front fitted on training images: the model and what was learnt (sklearn-style, trailing _)."""
+
+    model: keras.Model
+    mean_: np.ndarray
+    variance_: np.ndarray
+    pca_: object | None
+
+
+def fit_front(train_images: np.ndarray, config: FrontConfig, random_state: int = 0,
+              batch_size: int = 32) -> FittedFront:
+    """Fit z-score (and PCA) on ``train_images`` (n, h, w, 3) uint8 only; return the whole front."""
+    train_images = np.asarray(train_images)
+    if train_images.ndim != 4 or train_images.shape[-1] != 3 or len(train_images) < 2:
+        raise ValueError(f"fit_front takes at least 2 RGB images as (n, h, w, 3); got shape {train_images.shape}")
+    maps = build_map_model(config).predict(train_images, batch_size=batch_size, verbose=0)
+    axes = (0,) if config.zscore == "pixel" else (0, 1, 2)
+    mean = maps.mean(axis=axes).astype("float32")
+    variance = maps.var(axis=axes).astype("float32")
+    variance[variance == 0] = 1.0  # a constant feature is centred, not blown up (StandardScaler's rule)
+    pca = None
+    if config.pca_components is not None:
+        scaled = ((maps - mean) / np.sqrt(variance)).reshape(len(maps), -1)
+        pca = fit_pca(scaled, config.pca_components, random_state=random_state)
+    return FittedFront(build_front(config, mean, variance, pca), mean, variance, pca)
+
+
+def build_front(config: FrontConfig, mean: np.ndarray, variance: np.ndarray, pca=None) -> keras.Model:
+    """The whole front as one model, from fitted statistics (and an optional fitted PCA)."""
+    x = inputs = raw_input()
+    for layer in _map_layers(config):
+        x = layer(x)
+    axis = (1, 2, 3) if config.zscore == "pixel" else -1
+    x = keras.layers.Normalization(axis=axis, mean=mean, variance=variance, name="zscore")(x)
+    if pca is not None:
+        x = PCAReconstruction.from_pca(pca, name="pca_reconstruction")(x)
+    if config.channels == 3:
+        x = keras.layers.Concatenate(name="to_3_channels")([x, x, x])
+    return keras.Model(inputs, x, name="front")
