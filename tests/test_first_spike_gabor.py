@@ -196,3 +196,16 @@ def test_saved_model_export_reproduces_outputs(tmp_path):
     model.export(str(tmp_path / "saved"), format="tf_saved_model")
     served = tf.saved_model.load(str(tmp_path / "saved"))
     np.testing.assert_allclose(served.serve(tf.constant(images)).numpy(), model.predict(images, verbose=0), atol=1e-6)
+
+
+def test_unknown_image_size_gives_the_same_first_spikes(real_images):
+    """Traced with no static size (as a SavedModel serves), the layer ranks by a full sort, not top-k."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("only TensorFlow graphs trace with unknown image sizes (JAX shapes are static)")
+    import tensorflow as tf
+
+    layer = FirstSpikeGabor()
+    traced = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
+    image = real_images["c-nmc"][None]
+    assert traced.get_concrete_function().structured_outputs.shape.as_list() == [None, None, None, 1]
+    np.testing.assert_array_equal(traced(image).numpy(), run_layer(image))

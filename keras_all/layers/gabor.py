@@ -127,7 +127,12 @@ class FirstSpikeGabor(keras.layers.Layer):
         ceil((t+1) n / T)-th largest of its image's n non-zero responses."""
         batch = ops.shape(strongest)[0]
         flat = ops.reshape(strongest, (batch, -1))
-        ranked = ops.flip(ops.sort(flat, axis=-1), axis=-1)
+        pixels = flat.shape[-1]
+        reach = pixels if pixels is None else -(-pixels * steps // self.timesteps)  # largest rank needed
+        if reach is not None and reach < pixels:  # first spikes only need the top ceil(n/T) responses
+            ranked = ops.top_k(flat, reach, sorted=True)[0]
+        else:
+            ranked = ops.flip(ops.sort(flat, axis=-1), axis=-1)
         count = ops.sum(ops.cast(flat > 0, "int32"), axis=-1, keepdims=True)
         t = ops.arange(1, steps + 1, dtype="int32")[None, :]
         kth = (t * count + self.timesteps - 1) // self.timesteps

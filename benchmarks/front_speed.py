@@ -1,0 +1,114 @@
+"""Preprocessing front speed at 224x224, batch 32, on this machine, measured side by side in one run.
+
+    python benchmarks/front_speed.py [--images 256] [--repeats 3]
+
+Rows: the per-image NumPy/OpenCV reference (tests/reference.py: spike map, blur, z-score); the front
+(FirstSpikeGabor + blur + z-score; the resize to 224 included), with and without PCA 500; the bare
+paper ResNet (224x224x1). Each Keras model is timed two ways: ``model.predict`` (what users call)
+and a compiled call on a tensor already in memory (the compute alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from keras_all.data import load_dataset, read_image  # noqa: E402
+from keras_all.data.synthetic import write_dataset  # noqa: E402
+from keras_all.front import FrontConfig, fit_front  # noqa: E402
+from keras_all.models import build_resnet  # noqa: E402
+from tests.reference import reference_blur, reference_spikes  # noqa: E402
+
+
+def real_or_synthetic_images(count: int) -> tuple[np.ndarray, str]:
+    aria = ROOT.parent / "shared" / "data" / "aria-all"
+    if aria.is_dir():
+        paths = load_dataset("aria", aria).samples["path"]
+        source = "Aria 2021 (real, 224x224)"
+    else:
+        out = Path(os.environ.get("TMPDIR", "/tmp")) / "keras-all-bench-aria"
+        paths = write_dataset("aria", out, count, seed=0)["path"]
+        source = "synthetic Aria layout (224x224)"
+    chosen = paths.sample(n=min(count, len(paths)), random_state=0)
+    return np.stack([read_image(p) for p in chosen]), source
+
+
+def predict_rate(model, images, repeats):
+    model.predict(images[:64], batch_size=32, verbose=0)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        model.predict(images, batch_size=32, verbose=0)
+    return repeats * len(images) / (time.perf_counter() - start)
+
+
+def compiled_rate(model, images, repeats):
+    """Images/s of a compiled forward pass over in-memory batches of 32."""
+    import tensorflow as tf
+
+    call = tf.function(lambda x: model(x, training=False))
+    batches = [tf.constant(images[i : i + 32]) for i in range(0, len(images) - 31, 32)]
+    call(batches[0])
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for batch in batches:
+            result = call(batch)
+    result.numpy()
+    return repeats * 32 * len(batches) / (time.perf_counter() - start)
+
+
+def reference_rate(images, mean, std):
+    start = time.perf_counter()
+    for image in images:
+        maps = reference_blur(reference_spikes(image, "first_spike"))
+        (maps - mean) / std
+    return len(images) / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--fit-images", type=int, default=512, help="training images for z-score and PCA 500")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.machine())
+    import tensorflow as tf
+
+    images, source = real_or_synthetic_images(args.images + args.fit_images)
+    fit, images = images[: args.fit_images], images[args.fit_images :]
+    print(f"Machine: {cpu}, {os.cpu_count()} cores; TensorFlow {tf.__version__}, Keras {keras.__version__}; "
+          f"images: {source}, {len(images)} timed, {len(fit)} for fitting")
+    plain = fit_front(fit, FrontConfig())
+    with_pca = fit_front(fit, FrontConfig(pca_components=500))
+    resnet = build_resnet((224, 224, 1))
+    maps_in = np.random.default_rng(0).standard_normal((len(images), 224, 224, 1)).astype("float32")
+    std = np.sqrt(plain.variance_)
+    rows = [("per-image reference (NumPy/OpenCV)", reference_rate(images[:8], plain.mean_, std), None)]
+    for name, model, data in (("front: spike + blur + z-score", plain.model, images),
+                              ("front + PCA 500", with_pca.model, images),
+                              ("bare ResNet (224x224x1)", resnet, maps_in)):
+        rows.append((name, predict_rate(model, data, args.repeats), compiled_rate(model, data, args.repeats)))
+    print("| stage | predict img/s | compiled img/s |")
+    print("|---|---|---|")
+    for name, predicted, compiled in rows:
+        print(f"| {name} | {predicted:.1f} | {'-' if compiled is None else f'{compiled:.1f}'} |")
+    ref, front, pca, net = (r[1] for r in rows)
+    print()
+    print(f"front vs reference (predict): {front / ref:.0f}x faster (goal >= 20x)")
+    print(f"front time per image as a share of the ResNet's: predict {net / front:.0%}, "
+          f"compiled {rows[3][2] / rows[1][2]:.0%} (goal <= 10%); with PCA 500: predict {net / pca:.0%}, "
+          f"compiled {rows[3][2] / rows[2][2]:.0%}")
+
+
+if __name__ == "__main__":
+    main()
