@@ -122,22 +122,71 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_si
 
 
 @main.command()
+@dataset_options
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="YAML preset, e.g. experiments/paper-all-idb.yaml; the options below override it.")
+@click.option("--protocol", type=click.Choice(["honest", "paper"]), default=None,
+              help="honest (default): leak-free; paper: the published, leaky procedure, for comparison.")
+@click.option("--folds", type=int, default=None, help="Cross-validation folds (4).")
+@click.option("--epochs", type=int, default=None, help="Epochs per fold (10).")
+@click.option("--batch-size", type=int, default=None, help="Batch size (32).")
+@click.option("--image-size", type=int, default=None, help="Spike-map and model input size (224; C-NMC 100).")
+@click.option("--seed", type=int, default=None, help="Seed of splits, initialisation and augmentation (0).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run folder (default saved_models/<timestamp>-<name>).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --output from its last finished fold.")
+@_user_errors
+def train(dataset, data_dir, on_bad_image, positive_class, config_file, protocol, folds, epochs, batch_size,
+          image_size, seed, output, resume):
+    """Cross-validate the paper's pipeline on a data set and save the final model."""
+    from keras_all.config import load_config
+    from keras_all.training.cross_validate import train as run_training
+    from keras_all.training.run_dir import new_run_dir
+
+    overrides = {"protocol": protocol, "folds": folds, "epochs": epochs, "batch_size": batch_size, "seed": seed,
+                 "front.spike_size": image_size, "front.input_size": image_size}
+    config = load_config(config_file, overrides)
+    if resume and output is None:
+        raise click.ClickException("--resume needs --output, the folder of the interrupted run")
+    run = output or new_run_dir("saved_models", config.name)
+    data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    result = run_training(data, config, run, resume=resume, echo=click.echo)
+    _echo_result(run, result)
+
+
+def _echo_result(run: Path, result: dict) -> None:
+    validation = result["validation_mean_sd"].get("accuracy", {})
+    final = result["final_on_test"]
+    if result["leaky"]:
+        click.echo(result["warning"])
+    click.echo(f"validation accuracy {validation.get('mean', float('nan')):.3f} ± {validation.get('sd', 0):.3f} "
+               f"over {len(result['folds'])} folds; final model on the holdout test: accuracy "
+               f"{final['accuracy']:.3f}, AUC {final['auc'] if final['auc'] is None else round(final['auc'], 3)}")
+    click.echo(f"run folder: {run} (report.md, metrics.json, model.keras)")
+
+
+@main.command()
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default saved_models/<timestamp>-demo).")
-@click.option("--n", "n", default=48, show_default=True, type=click.IntRange(min=8))
+@click.option("--n", "n", default=320, show_default=True, type=click.IntRange(min=40),
+              help="Synthetic training cells (plus an eighth more in the preliminary test).")
+@click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @_user_errors
-def demo(output, n, seed):
-    """Write the embedded default data (synthetic C-NMC), load it and summarise it."""
-    from keras_all.data.summary import format_summary, summarize
+def demo(output, n, epochs, seed):
+    """The whole pipeline on the embedded default data (synthetic C-NMC cells), in a few minutes."""
+    from keras_all.config import TrainConfig
     from keras_all.data.synthetic import write_dataset
+    from keras_all.front import FrontConfig
+    from keras_all.training.cross_validate import train as run_training
 
     output = output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-demo"
     if output.exists() and any(output.iterdir()):
         raise click.ClickException(f"{output}: folder exists and is not empty; pass a new --output")
     click.echo(f"writing {n} synthetic C-NMC cells to {output / 'data'}")
     write_dataset("c-nmc", output / "data", n, seed)
-    summary = summarize(load_with_progress("c-nmc", output / "data", "error", None))
-    (output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    click.echo(format_summary(summary))
-    click.echo(f"summary written to {output / 'summary.json'}")
+    data = load_with_progress("c-nmc", output / "data", "error", None)
+    config = TrainConfig(name="demo", epochs=epochs, seed=seed, bn_momentum=0.9,
+                         front=FrontConfig(spike_size=128, input_size=64))
+    result = run_training(data, config, output / "run", echo=click.echo)
+    _echo_result(output / "run", result)

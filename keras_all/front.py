@@ -16,6 +16,7 @@ from keras_all.layers import FirstSpikeGabor, GaussianBlur, PCAReconstruction, f
 from keras_all.layers.gabor import MODES
 
 ZSCORE = ("pixel", "global")
+VARIANCE_FLOOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class FrontConfig:
         return asdict(self)
 
 
-def _map_layers(config: FrontConfig) -> list[keras.layers.Layer]:
+def map_layers(config: FrontConfig) -> list[keras.layers.Layer]:
     """Raw image to blurred spike map at the input size (nothing fitted on data)."""
     size, steps = config.spike_size, config.timesteps
     layers = [
@@ -78,19 +79,52 @@ def raw_input() -> keras.KerasTensor:
 def build_map_model(config: FrontConfig) -> keras.Model:
     """The unfitted part of the front: raw uint8 RGB (any size) -> blurred spike maps."""
     x = inputs = raw_input()
-    for layer in _map_layers(config):
+    for layer in map_layers(config):
         x = layer(x)
     return keras.Model(inputs, x, name="spike_maps")
 
 
 @dataclass
-class FittedFront:
-    """The front fitted on training images: the model and what was learnt (sklearn-style, trailing _)."""
+class FittedHead:
+    """What the front learns from training maps (sklearn-style trailing _): z-score and PCA."""
 
-    model: keras.Model
     mean_: np.ndarray
     variance_: np.ndarray
     pca_: object | None
+
+
+def fit_head(train_maps: np.ndarray, config: FrontConfig, random_state: int = 0) -> FittedHead:
+    """Fit z-score (and PCA) on training spike maps (n, size, size, channels) only."""
+    axes = (0,) if config.zscore == "pixel" else (0, 1, 2)
+    mean = train_maps.mean(axis=axes).astype("float32")
+    variance = train_maps.var(axis=axes).astype("float32")
+    # A pixel (nearly) constant in training must not blow up an image with an edge there: variances
+    # below 1% of the average are raised to it (StandardScaler would divide by ~0, or by 1 at exactly 0).
+    floor = VARIANCE_FLOOR * float(variance.mean())
+    variance = np.maximum(variance, floor) if floor > 0 else np.ones_like(variance)
+    pca = None
+    if config.pca_components is not None:
+        scaled = ((train_maps - mean) / np.sqrt(variance)).reshape(len(train_maps), -1)
+        pca = fit_pca(scaled, config.pca_components, random_state=random_state)
+    return FittedHead(mean, variance, pca)
+
+
+def apply_head(x, config: FrontConfig, head: FittedHead):
+    """z-score, optional PCA reconstruction and channel repeat, as layers on tensor ``x``."""
+    axis = (1, 2, 3) if config.zscore == "pixel" else -1
+    x = keras.layers.Normalization(axis=axis, mean=head.mean_, variance=head.variance_, name="zscore")(x)
+    if head.pca_ is not None:
+        x = PCAReconstruction.from_pca(head.pca_, name="pca_reconstruction")(x)
+    if config.channels == 3:
+        x = keras.layers.Concatenate(name="to_3_channels")([x, x, x])
+    return x
+
+
+@dataclass
+class FittedFront(FittedHead):
+    """The front fitted on training images: the whole model plus what was learnt."""
+
+    model: keras.Model = None
 
 
 def fit_front(train_images: np.ndarray, config: FrontConfig, random_state: int = 0,
@@ -100,26 +134,13 @@ def fit_front(train_images: np.ndarray, config: FrontConfig, random_state: int =
     if train_images.ndim != 4 or train_images.shape[-1] != 3 or len(train_images) < 2:
         raise ValueError(f"fit_front takes at least 2 RGB images as (n, h, w, 3); got shape {train_images.shape}")
     maps = build_map_model(config).predict(train_images, batch_size=batch_size, verbose=0)
-    axes = (0,) if config.zscore == "pixel" else (0, 1, 2)
-    mean = maps.mean(axis=axes).astype("float32")
-    variance = maps.var(axis=axes).astype("float32")
-    variance[variance == 0] = 1.0  # a constant feature is centred, not blown up (StandardScaler's rule)
-    pca = None
-    if config.pca_components is not None:
-        scaled = ((maps - mean) / np.sqrt(variance)).reshape(len(maps), -1)
-        pca = fit_pca(scaled, config.pca_components, random_state=random_state)
-    return FittedFront(build_front(config, mean, variance, pca), mean, variance, pca)
+    head = fit_head(maps, config, random_state)
+    return FittedFront(head.mean_, head.variance_, head.pca_, build_front(config, head))
 
 
-def build_front(config: FrontConfig, mean: np.ndarray, variance: np.ndarray, pca=None) -> keras.Model:
-    """The whole front as one model, from fitted statistics (and an optional fitted PCA)."""
+def build_front(config: FrontConfig, head: FittedHead) -> keras.Model:
+    """The whole front as one model: raw uint8 RGB -> the ResNet's input."""
     x = inputs = raw_input()
-    for layer in _map_layers(config):
+    for layer in map_layers(config):
         x = layer(x)
-    axis = (1, 2, 3) if config.zscore == "pixel" else -1
-    x = keras.layers.Normalization(axis=axis, mean=mean, variance=variance, name="zscore")(x)
-    if pca is not None:
-        x = PCAReconstruction.from_pca(pca, name="pca_reconstruction")(x)
-    if config.channels == 3:
-        x = keras.layers.Concatenate(name="to_3_channels")([x, x, x])
-    return keras.Model(inputs, x, name="front")
+    return keras.Model(inputs, apply_head(x, config, head), name="front")

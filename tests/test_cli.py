@@ -68,12 +68,15 @@ def test_wrong_folder_is_one_error_line(tmp_path):
     assert result.output.strip() == expected
 
 
-def test_demo_writes_data_and_summary(tmp_path):
-    result = run("demo", "--output", tmp_path / "run", "--n", 16)
+def test_demo_trains_on_the_embedded_default_data(tmp_path):
+    result = run("demo", "--output", tmp_path / "demo", "--n", 40, "--epochs", 1)
     assert result.exit_code == 0, result.output
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["images"] == 18 and summary["subjects"]["total"] == 6
-    assert run("demo", "--output", tmp_path / "run").exit_code == 1  # never overwrites a run
+    assert "validation accuracy" in result.output and "final model on the holdout test" in result.output
+    run_dir = tmp_path / "demo" / "run"
+    assert not (run_dir / "INCOMPLETE").exists() and (run_dir / "model.keras").is_file()
+    summary = json.loads((run_dir / "data_summary.json").read_text())
+    assert summary["images"] == 45 and summary["subjects"]["total"] == 15  # 40 training cells + 5 preliminary
+    assert run("demo", "--output", tmp_path / "demo").exit_code == 1  # never overwrites a run
 
 
 def test_preprocess_writes_figure_per_image_and_contact_sheet(synthetic_tree, tmp_path):

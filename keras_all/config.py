@@ -1,0 +1,93 @@
+"""Run configuration: a dataclass, YAML presets in experiments/, command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from keras_all.front import FrontConfig
+from keras_all.models import PAPER_WIDTHS
+
+PROTOCOLS = ("honest", "paper")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on besides the data (the paper's values by default)."""
+
+    name: str = "run"
+    protocol: str = "honest"
+    folds: int = 4
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    lr_factor: float = 0.3  # ReduceLROnPlateau on validation accuracy
+    lr_patience: int = 5  # epochs without a better validation accuracy before the rate is cut
+    test_fraction: float = 0.2  # the holdout test, split off before any fold
+    seed: int = 0
+    widths: tuple = PAPER_WIDTHS
+    identity_blocks: int = 2  # per stage, after its convolutional block
+    bn_momentum: float = 0.99
+    augment: bool = True  # online flips, 10% shifts, 20% zoom, 30 degree rotations on training batches
+    balance: bool = True  # augmented copies of the minority class inside each training part
+    paper_augment_factor: int = 4  # paper protocol: the pooled images times this, before splitting
+    front: FrontConfig = field(default_factory=FrontConfig)
+
+    def __post_init__(self):
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol={self.protocol!r}: use one of {', '.join(PROTOCOLS)}")
+        for name in ("folds", "epochs", "batch_size", "paper_augment_factor", "lr_patience", "identity_blocks"):
+            low = {"folds": 2, "identity_blocks": 0}.get(name, 1)
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < low:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be an integer of at least {low}")
+        if not 0 < self.test_fraction < 0.5:
+            raise ValueError(f"test_fraction={self.test_fraction!r}: must lie in (0, 0.5)")
+        if not 0 < self.lr_factor < 1:
+            raise ValueError(f"lr_factor={self.lr_factor!r}: must lie in (0, 1)")
+        object.__setattr__(self, "widths", tuple(tuple(int(v) for v in w) for w in self.widths))
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["widths"] = [list(w) for w in self.widths]
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def from_dict(values: dict, source: str = "config") -> TrainConfig:
+    """A TrainConfig from a (possibly partial) mapping; unknown keys are an error naming them."""
+    values = dict(values or {})
+    front_values = values.pop("front", None) or {}
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    front_known = {f.name for f in dataclasses.fields(FrontConfig)}
+    unknown = sorted(set(values) - known) + sorted(f"front.{k}" for k in set(front_values) - front_known)
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}")
+    return TrainConfig(**values, front=FrontConfig(**front_values))
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> TrainConfig:
+    """The preset at ``path`` (or the defaults), with non-None ``overrides`` applied on top.
+
+    Override keys are TrainConfig fields, or ``front.<field>`` for the preprocessing front.
+    """
+    values: dict = {}
+    if path is not None:
+        try:
+            values = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ValueError(f"{path}: cannot read the configuration ({err})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: expected a mapping of settings, found {type(values).__name__}")
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key.startswith("front."):
+            values.setdefault("front", {})[key.split(".", 1)[1]] = value
+        else:
+            values[key] = value
+    return from_dict(values, str(path or "config"))

@@ -1,0 +1,1 @@
+"""Splits, cross-validated training and the run folder."""

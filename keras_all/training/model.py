@@ -1,0 +1,58 @@
+"""The trained model: spike maps -> augmentation -> z-score -> PCA -> ResNet, and its raw-image twin."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from keras_all.config import TrainConfig
+from keras_all.front import FittedHead, apply_head, build_map_model, raw_input
+from keras_all.models import build_resnet
+
+
+def augmentation(seed: int) -> keras.Sequential:
+    """Online augmentation of training batches (inactive at inference): the paper's flips, shifts, zoom, rotation."""
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomTranslation(0.1, 0.1, seed=seed + 1),
+            keras.layers.RandomZoom(0.2, seed=seed + 2),
+            keras.layers.RandomRotation(30 / 360, seed=seed + 3),
+        ],
+        name="augment",
+    )
+
+
+def build_classifier(config: TrainConfig, head: FittedHead, map_shape: tuple, seed: int) -> keras.Model:
+    """Maps (as the front computes them) -> class probabilities, compiled as the paper trains."""
+    front = config.front
+    inputs = keras.Input(map_shape, name="spike_maps")
+    x = apply_head(inputs, front, head)
+    if config.augment:  # after the z-score: an edge moved onto a rarely-edged pixel stays in scale
+        x = augmentation(seed)(x)
+    resnet = build_resnet((front.input_size, front.input_size, front.channels if front.mode == "first_spike"
+                           else map_shape[-1]), config.widths, config.identity_blocks, bn_momentum=config.bn_momentum)
+    model = keras.Model(inputs, resnet(x), name="classifier")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def inference_model(config: TrainConfig, classifier: keras.Model) -> keras.Model:
+    """Raw uint8 RGB images of any size -> class probabilities: the front's map layers, then the classifier."""
+    inputs = raw_input()
+    maps = build_map_model(config.front)(inputs)
+    return keras.Model(inputs, classifier(maps), name="keras_all")
+
+
+def balance_with_copies(maps: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Add augmented copies of the minority class until both classes are equally many."""
+    counts = np.bincount(labels, minlength=2)
+    minority = int(np.argmin(counts))
+    missing = int(counts.max() - counts.min())
+    if missing == 0 or counts.min() == 0:
+        return maps, labels
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(np.flatnonzero(labels == minority), size=missing, replace=True)
+    copies = keras.ops.convert_to_numpy(augmentation(seed)(maps[chosen], training=True))
+    return np.concatenate([maps, copies]), np.concatenate([labels, np.full(missing, minority)])

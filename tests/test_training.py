@@ -1,0 +1,228 @@
+"""Splits, the leakage guard, configuration, and cross-validated training end to end."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from keras_all.cli import main
+from keras_all.config import TrainConfig, load_config
+from keras_all.data import load_dataset
+from keras_all.front import FrontConfig
+from keras_all.training import cross_validate
+from keras_all.training.splits import LeakageError, assign_splits, check_no_leak
+
+TINY = {"name": "tiny", "folds": 2, "epochs": 1, "batch_size": 8, "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]],
+        "identity_blocks": 0,
+        "front": {"spike_size": 32, "input_size": 32}}
+
+
+def tiny_config(tmp_path, **changes):
+    values = {**TINY, **changes}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def cnmc(synthetic_tree):
+    return load_dataset("c-nmc", synthetic_tree("c-nmc", 48))
+
+
+def test_holdout_and_folds_are_stratified_and_grouped(cnmc):
+    splits = assign_splits(cnmc.samples, folds=4, test_fraction=0.2, seed=0)
+    assert set(splits["fold"][splits["split"] == "dev"]) == {0, 1, 2, 3}
+    assert (splits["fold"][splits["split"] == "test"] == -1).all()
+    parts = splits.assign(part=np.where(splits["split"] == "test", -1, splits["fold"]))
+    assert (parts.groupby("subject")["part"].nunique() == 1).all()  # a subject sits in one part only
+    assert parts.groupby("part")["label"].nunique().eq(2).all()  # both classes in every part
+    share = splits.groupby("split")["label"].mean()
+    assert abs(share["test"] - share["dev"]) < 0.15
+
+
+def test_same_seed_same_splits_other_seed_other_splits(cnmc):
+    first = assign_splits(cnmc.samples, 4, 0.2, seed=3)
+    pd.testing.assert_frame_equal(first, assign_splits(cnmc.samples, 4, 0.2, seed=3))
+    assert not first["fold"].equals(assign_splits(cnmc.samples, 4, 0.2, seed=4)["fold"])
+
+
+def test_without_subjects_images_are_stratified(synthetic_tree):
+    samples = load_dataset("aria", synthetic_tree("aria", 40)).samples
+    splits = assign_splits(samples, 4, 0.25, seed=0)
+    assert splits.groupby("fold")["label"].mean().between(0.6, 0.9).all()
+
+
+def test_guard_fires_on_a_planted_leak(cnmc):
+    samples = cnmc.samples
+    subject = samples["subject_group"].iloc[0]
+    same_subject = np.flatnonzero(samples["subject_group"] == subject)
+    with pytest.raises(LeakageError, match=f"1 subject\\(s\\) on both sides \\({subject}\\)"):
+        check_no_leak(samples, same_subject[:1], same_subject[1:], "planted")
+    copy = samples.copy()
+    copy.loc[5, "sha256"] = copy.loc[40, "sha256"]
+    copy["subject_group"] = ""
+    with pytest.raises(LeakageError, match="identical image"):
+        check_no_leak(copy, np.array([5]), np.array([40]), "planted")
+    check_no_leak(samples, np.flatnonzero(samples["subject"] == "1"), np.flatnonzero(samples["subject"] == "2"), "ok")
+
+
+def test_too_few_subjects_for_the_folds_is_a_clear_error(cnmc):
+    with pytest.raises(ValueError, match="fewer than the 20 parts needed"):
+        assign_splits(cnmc.samples, folds=20, test_fraction=0.2, seed=0)
+
+
+def test_presets_hold_the_papers_values():
+    idb = load_config("experiments/paper-all-idb.yaml")
+    nmc = load_config("experiments/paper-c-nmc.yaml")
+    for config in (idb, nmc):
+        assert (config.folds, config.epochs, config.batch_size, config.learning_rate, config.lr_factor) == (
+            4, 10, 32, 1e-3, 0.3)
+    assert (idb.front.input_size, idb.front.pca_components, idb.front.channels) == (224, 1200, 3)
+    assert (nmc.front.input_size, nmc.front.pca_components, nmc.front.channels) == (100, 500, 3)
+    overridden = load_config("experiments/paper-c-nmc.yaml", {"epochs": 2, "front.input_size": 64, "seed": None})
+    assert overridden.epochs == 2 and overridden.front.input_size == 64 and overridden.seed == 0
+
+
+def test_unknown_config_keys_are_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("epochz: 3\nfront:\n  spike: 4\n")
+    with pytest.raises(ValueError, match="unknown key\\(s\\) epochz, front.spike"):
+        load_config(path)
+
+
+def _complete(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.yaml", "splits.csv", "metrics.json", "report.md", "model.keras", "final"} <= names
+    assert "INCOMPLETE" not in names
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def honest_run(cnmc, tmp_path_factory):
+    """One tiny honest run through the CLI (preset + overrides), shared by the tests below."""
+    folder = tmp_path_factory.mktemp("honest")
+    result = run("train", "--dataset", "c-nmc", "--data-dir", cnmc.root, "--config", tiny_config(folder),
+                 "--output", folder / "run", "--epochs", 2, "--seed", 5)
+    assert result.exit_code == 0, result.output
+    return folder / "run", result.output
+
+
+def test_cli_run_on_a_synthetic_tree_writes_a_complete_folder(cnmc, honest_run):
+    out, output = honest_run
+    assert "fold 1/2  epoch 2/2" in output and "final model  epoch 2/2" in output
+    metrics = _complete(out)
+    assert metrics["protocol"] == "honest" and not metrics["leaky"] and len(metrics["folds"]) == 2
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["epochs"] == 2 and config["front"]["spike_size"] == 32  # resolved: preset + override
+    splits = pd.read_csv(out / "splits.csv")
+    assert list(splits.columns) == ["path", "subject", "label", "split", "fold"] and len(splits) == len(cnmc.samples)
+    for k in range(2):
+        log = pd.read_csv(out / f"fold_{k}" / "log.csv")
+        assert len(log) == 2 and {"accuracy", "val_accuracy", "learning_rate"} <= set(log.columns)
+        predictions = pd.read_csv(out / f"fold_{k}" / "predictions.csv")
+        validated = set(splits.loc[splits["fold"] == k, "path"])
+        assert set(predictions.loc[predictions["part"] == "validation", "path"]) == validated
+        assert set(predictions.loc[predictions["part"] == "test", "path"]) == set(
+            splits.loc[splits["split"] == "test", "path"])
+        assert predictions["probability"].between(0, 1).all()
+    assert "## Holdout test" in (out / "report.md").read_text()
+
+
+def test_the_saved_model_takes_raw_images(cnmc, honest_run):
+    import keras
+
+    from keras_all.data import read_image
+
+    model = keras.saving.load_model(honest_run[0] / "model.keras")
+    image = read_image(cnmc.samples["path"].iloc[0])[None]
+    probabilities = model.predict(image, verbose=0)
+    assert probabilities.shape == (1, 2) and np.isclose(probabilities.sum(), 1, atol=1e-5)
+
+
+def test_cli_run_on_the_real_c_nmc_sample(shared_path, tmp_path):
+    out = tmp_path / "run"
+    result = run("train", "--dataset", "c-nmc", "--data-dir", shared_path("cnmc-sample"),
+                 "--config", tiny_config(tmp_path), "--output", out)
+    assert result.exit_code == 0, result.output
+    metrics = _complete(out)
+    splits = pd.read_csv(out / "splits.csv", dtype={"subject": str})
+    assert len(splits) == 52 and splits.groupby("subject")["split"].nunique().eq(1).all()
+    assert metrics["n_dev"] + metrics["n_test"] == 52
+
+
+def test_paper_protocol_is_labelled_leaky(cnmc, tmp_path):
+    out = tmp_path / "paper"
+    result = run("train", "--dataset", "c-nmc", "--data-dir", cnmc.root, "--output", out,
+                 "--config", tiny_config(tmp_path, paper_augment_factor=2), "--protocol", "paper")
+    assert result.exit_code == 0, result.output
+    metrics = _complete(out)
+    assert metrics["leaky"] and metrics["warning"].startswith("LEAKY")
+    assert "LEAKY" in result.output and "LEAKY" in (out / "report.md").read_text()
+    splits = pd.read_csv(out / "splits.csv")
+    assert len(splits) == 2 * len(cnmc.samples) and set(splits["copy"]) == {0, 1}
+    # copies of one image land on both sides: the leak the honest protocol removes
+    sides = splits.groupby("path")["split"].nunique()
+    assert (sides > 1).any()
+
+
+def test_same_seed_same_metrics(cnmc, honest_run, tmp_path):
+    first, _ = honest_run
+    again = run("train", "--dataset", "c-nmc", "--data-dir", cnmc.root, "--config", tiny_config(tmp_path),
+                "--output", tmp_path / "again", "--epochs", 2, "--seed", 5)
+    assert again.exit_code == 0, again.output
+    assert (first / "splits.csv").read_text() == (tmp_path / "again" / "splits.csv").read_text()
+    assert (first / "metrics.json").read_text() == (tmp_path / "again" / "metrics.json").read_text()
+
+
+def test_resume_continues_after_the_last_finished_fold(cnmc, tmp_path, monkeypatch):
+    config = load_config(tiny_config(tmp_path))
+    out = tmp_path / "run"
+    real_fold = cross_validate._fold
+    calls = []
+
+    def crash_on_second_fold(label, folder, *args, **kwargs):
+        calls.append(folder.name)
+        if folder.name == "fold_1":
+            raise KeyboardInterrupt("power cut")
+        return real_fold(label, folder, *args, **kwargs)
+
+    monkeypatch.setattr(cross_validate, "_fold", crash_on_second_fold)
+    with pytest.raises(KeyboardInterrupt):
+        cross_validate.train(cnmc, config, out, echo=lambda _: None)
+    assert "power cut" in (out / "INCOMPLETE").read_text() and not (out / "metrics.json").exists()
+    first_log = (out / "fold_0" / "log.csv").stat().st_mtime_ns
+    monkeypatch.setattr(cross_validate, "_fold", real_fold)
+    with pytest.raises(ValueError, match="not empty; pass --resume"):
+        cross_validate.train(cnmc, config, out, echo=lambda _: None)
+    said = []
+    cross_validate.train(cnmc, config, out, resume=True, echo=said.append)
+    assert "fold 1/2: already finished, kept" in said
+    assert (out / "fold_0" / "log.csv").stat().st_mtime_ns == first_log
+    assert len(_complete(out)["folds"]) == 2
+    with pytest.raises(ValueError, match="already complete"):
+        cross_validate.train(cnmc, config, out, resume=True, echo=lambda _: None)
+
+
+def test_resume_refuses_other_settings(cnmc, tmp_path):
+    out = tmp_path / "run"
+    (out).mkdir()
+    (out / "config.yaml").write_text(load_config(tiny_config(tmp_path)).to_yaml())
+    (out / "INCOMPLETE").write_text("")
+    changed = load_config(tiny_config(tmp_path), {"epochs": 3})
+    with pytest.raises(ValueError, match="configuration differs"):
+        cross_validate.train(cnmc, changed, out, resume=True, echo=lambda _: None)
+
+
+def test_learns_morphology_under_honest_cross_validation(synthetic_tree, tmp_path):
+    """Synthetic cells whose classes differ only in morphology: 4-fold honest CV at 64x64 learns them."""
+    data = load_dataset("c-nmc", synthetic_tree("c-nmc", 320, seed=11))
+    config = TrainConfig(epochs=20, bn_momentum=0.9, seed=0, front=FrontConfig(spike_size=128, input_size=64))
+    result = cross_validate.train(data, config, tmp_path / "run", echo=lambda _: None)
+    assert result["validation_mean_sd"]["accuracy"]["mean"] >= 0.85
