@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import click
+
+# TensorFlow's C++ start-up log (CUDA probing on CPU machines, graph-version notes) is noise to a user
+# of the command line; TF_CPP_MIN_LOG_LEVEL=0 brings it back.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SYNTH_LAYOUTS = ("all-idb1", "all-idb2", "c-nmc", "aria")
 

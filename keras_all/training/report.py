@@ -22,7 +22,7 @@ def _mean_sd_row(name: str, summary: dict) -> str:
 
 def write_report(run: Path, result: dict, config, data_summary: dict) -> Path:
     header = "| part | n | " + " | ".join(COLUMNS) + " |\n|---|---|" + "---|" * len(COLUMNS)
-    lines = [f"# Run {run.name}", ""]
+    lines = [f"# keras-all run `{config.name}` ({run})", ""]
     if result["leaky"]:
         lines += [f"> **{result['warning']}**", ""]
     subjects = data_summary["subjects"]

@@ -7,7 +7,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 
-class LeakageError(RuntimeError):
+class LeakageError(ValueError):
     """A subject or a byte-identical image on both sides of a split."""
 
 
