@@ -164,10 +164,61 @@ def _echo_result(run: Path, result: dict) -> None:
     final = result["final_on_test"]
     if result["leaky"]:
         click.echo(result["warning"])
-    click.echo(f"validation accuracy {validation.get('mean', float('nan')):.3f} ± {validation.get('sd', 0):.3f} "
+    click.echo(f"validation accuracy {validation.get('mean', float('nan')):.3f} ± {validation.get('sd') or 0:.3f} "
                f"over {len(result['folds'])} folds; final model on the holdout test: accuracy "
                f"{final['accuracy']:.3f}, AUC {final['auc'] if final['auc'] is None else round(final['auc'], 3)}")
     click.echo(f"run folder: {run} (report.md, metrics.json, model.keras)")
+
+
+@main.command()
+@click.option("--model", "model_ref", required=True, type=click.Path(exists=True, path_type=Path),
+              help="A finished run folder or a .keras model file.")
+@dataset_options
+@click.option("--threshold", type=float, default=None,
+              help="Cut-off on the ALL probability (default: the run's validated Youden cut-off, else 0.5).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the report (default saved_models/<timestamp>-evaluate-<dataset>).")
+@_user_errors
+def evaluate(model_ref, dataset, data_dir, on_bad_image, positive_class, threshold, output):
+    """Score a trained model on a labelled data set and write the same report."""
+    from keras_all.evaluation.evaluate import evaluate as run_evaluation
+
+    output = output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-evaluate-{dataset}"
+    if output.exists() and any(output.iterdir()):
+        raise click.ClickException(f"{output}: folder exists and is not empty; pass a new --output")
+    data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    result = run_evaluation(model_ref, data, output, threshold)
+    m = result["metrics"]
+    auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
+    click.echo(f"{m['n']} images at cut-off {result['threshold']:.4g}: accuracy {m['accuracy']:.3f}, "
+               f"sensitivity {m['sensitivity'] if m['sensitivity'] is None else round(m['sensitivity'], 3)}, "
+               f"specificity {m['specificity'] if m['specificity'] is None else round(m['specificity'], 3)}, AUC {auc}")
+    if result["images_used_in_training"]:
+        click.echo(f"warning: {result['images_used_in_training']} of these images were used to train the model")
+    click.echo(f"report: {output / 'report.md'}")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_user_errors
+def report(folder):
+    """Re-render report.md and the plots of a run (or an evaluation) folder from its saved files."""
+    from keras_all.evaluation.evaluate import render_evaluation_report
+    from keras_all.evaluation.report import render_run_report
+
+    if (folder / "INCOMPLETE").exists():
+        raise click.ClickException(f"{folder}: the run has not finished; `keras-all train ... --resume` first")
+    if (folder / "config.yaml").is_file() and (folder / "metrics.json").is_file():
+        render = render_run_report
+    elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
+        render = render_evaluation_report
+    else:
+        raise click.ClickException(f"{folder}: not a finished run or evaluation folder (no metrics.json)")
+    try:
+        click.echo(f"wrote {render(folder)}")
+    except (KeyError, TypeError) as err:
+        raise click.ClickException(f"{folder}: its saved files lack {err}; they come from another version of "
+                                   "keras-all or were edited, so train or evaluate again") from None
 
 
 @main.command()

@@ -46,12 +46,29 @@ def test_zscore_is_fitted_on_training_images_only(images):
 
 
 def test_training_maps_come_out_standardised(images):
+    """Unit variance per pixel, except below the floor (1% of the mean variance), where it is damped."""
+    from keras_all.front import VARIANCE_FLOOR
+
     config = FrontConfig(spike_size=48, input_size=24)
     out = fit_front(images, config).model.predict(images, verbose=0)
-    maps = build_map_model(config).predict(images, verbose=0)
-    varying = maps.std(axis=0) > 0
+    variance = build_map_model(config).predict(images, verbose=0).var(axis=0)
+    floor = VARIANCE_FLOOR * variance.mean()
     np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-4)
-    np.testing.assert_allclose(out.std(axis=0)[varying], 1, atol=1e-3)
+    np.testing.assert_allclose(out.std(axis=0), np.sqrt(variance / np.maximum(variance, floor)), atol=1e-3)
+    assert (variance >= floor).mean() > 0.5
+
+
+def test_an_edge_where_training_had_almost_none_stays_in_scale():
+    from keras_all.front import fit_head
+
+    maps = np.random.default_rng(0).random((20, 8, 8, 1)).astype("float32")
+    maps[:, 0, 0, 0] = 0
+    maps[-1, 0, 0, 0] = 1e-4  # one faint edge in training: a variance of ~5e-10 at that pixel
+    head = fit_head(maps, FrontConfig(spike_size=8, input_size=8))
+    z = (1.0 - head.mean_[0, 0, 0]) / np.sqrt(head.variance_[0, 0, 0])  # a test image with a real edge there
+    floor = 0.01 * maps.var(axis=0).mean()  # raised to 1% of the mean pixel variance
+    assert z == pytest.approx((1.0 - 5e-6) / np.sqrt(floor), rel=1e-3)  # ~36; StandardScaler would give ~4.5e4
+    np.testing.assert_allclose(head.variance_[4, 4, 0], maps[:, 4, 4, 0].var(), rtol=1e-5)  # others untouched
 
 
 def test_pca_capped_at_training_images_minus_one(images):

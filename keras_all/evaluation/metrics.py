@@ -1,37 +1,147 @@
-"""Binary metrics from probabilities (label 1 = ALL)."""
+"""Binary metrics from probabilities (label 1 = ALL), with confidence intervals and operating points.
+
+- Wilson score intervals (SciPy's implementation) for accuracy, sensitivity and specificity;
+- ROC AUC with a DeLong interval from the fast midrank algorithm (Sun & Xu 2014), on probabilities;
+- the paper's Tables 4 and 5: per class ("Cancer" = ALL, "Normal") and their average;
+- cut-offs chosen on validation data only (Youden's J, or the highest cut-off whose sensitivity
+  reaches a target), then applied unchanged to test data.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from scipy.stats import binomtest, norm
+from sklearn.metrics import roc_curve
+
+LEVEL = 0.95
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else numerator / denominator
 
 
-def binary_metrics(labels, probabilities, threshold: float = 0.5) -> dict:
-    """Confusion counts, accuracy, sensitivity, specificity, precision, F1, balanced accuracy and ROC AUC.
+def confusion(labels, predicted) -> dict:
+    labels, predicted = np.asarray(labels).astype(int), np.asarray(predicted).astype(int)
+    return {
+        "tp": int(((predicted == 1) & (labels == 1)).sum()),
+        "tn": int(((predicted == 0) & (labels == 0)).sum()),
+        "fp": int(((predicted == 1) & (labels == 0)).sum()),
+        "fn": int(((predicted == 0) & (labels == 1)).sum()),
+    }
 
-    A ratio whose denominator is empty is None (not NaN); AUC is None when only one class is present.
-    """
+
+def wilson(successes: int, trials: int, level: float = LEVEL) -> list[float] | None:
+    """Wilson score interval of a proportion; None when there are no trials."""
+    if trials == 0:
+        return None
+    interval = binomtest(int(successes), int(trials)).proportion_ci(confidence_level=level, method="wilson")
+    return [float(interval.low), float(interval.high)]
+
+
+def _midranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their mean rank."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    ranks = np.empty(len(values))
+    start = 0
+    while start < len(values):
+        end = start
+        while end + 1 < len(values) and ordered[end + 1] == ordered[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    return ranks
+
+
+def delong(labels, scores) -> tuple[float, float | None]:
+    """ROC AUC and its DeLong variance; the variance is None with fewer than 2 cases of a class."""
+    labels, scores = np.asarray(labels).astype(int), np.asarray(scores, dtype=float)
+    positive, negative = scores[labels == 1], scores[labels == 0]
+    m, n = len(positive), len(negative)
+    if m == 0 or n == 0:
+        raise ValueError("AUC needs both classes among the labels")
+    joint = _midranks(np.concatenate([positive, negative]))
+    within_positive, within_negative = _midranks(positive), _midranks(negative)
+    auc = (joint[:m].sum() - m * (m + 1) / 2) / (m * n)
+    v10 = (joint[:m] - within_positive) / n  # per positive: share of negatives it outranks
+    v01 = 1 - (joint[m:] - within_negative) / m  # per negative: share of positives that outrank it
+    if m < 2 or n < 2:
+        return float(auc), None
+    return float(auc), float(v10.var(ddof=1) / m + v01.var(ddof=1) / n)
+
+
+def auc_with_ci(labels, scores, level: float = LEVEL) -> dict | None:
+    labels = np.asarray(labels).astype(int)
+    if len(np.unique(labels)) < 2:
+        return None
+    auc, variance = delong(labels, scores)
+    if variance is None:
+        return {"auc": auc, "ci": None}
+    half = norm.ppf(0.5 + level / 2) * np.sqrt(variance)
+    return {"auc": auc, "ci": [max(0.0, auc - half), min(1.0, auc + half)]}
+
+
+def _class_row(tp, tn, fp, fn) -> dict:
+    return {
+        "accuracy": _ratio(tp + tn, tp + tn + fp + fn),
+        "sensitivity": _ratio(tp, tp + fn),
+        "specificity": _ratio(tn, tn + fp),
+        "precision": _ratio(tp, tp + fp),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+    }
+
+
+def class_table(counts: dict) -> dict:
+    """The paper's Tables 4/5: each class taken as the positive one, and their (macro) average."""
+    cancer = _class_row(counts["tp"], counts["tn"], counts["fp"], counts["fn"])
+    normal = _class_row(counts["tn"], counts["tp"], counts["fn"], counts["fp"])
+    average = {k: None if cancer[k] is None or normal[k] is None else (cancer[k] + normal[k]) / 2 for k in cancer}
+    return {"Cancer": cancer, "Normal": normal, "Average": average}
+
+
+def binary_metrics(labels, probabilities, threshold: float = 0.5) -> dict:
+    """Everything the reports show for one set of predictions at one cut-off. A ratio with an empty
+    denominator is None (never NaN); AUC is None with a single class present."""
     labels = np.asarray(labels).astype(int)
     probabilities = np.asarray(probabilities, dtype=float)
-    predicted = (probabilities >= threshold).astype(int)
-    tp = int(((predicted == 1) & (labels == 1)).sum())
-    tn = int(((predicted == 0) & (labels == 0)).sum())
-    fp = int(((predicted == 1) & (labels == 0)).sum())
-    fn = int(((predicted == 0) & (labels == 1)).sum())
-    sensitivity, specificity = _ratio(tp, tp + fn), _ratio(tn, tn + fp)
-    precision = _ratio(tp, tp + fp)
-    f1 = _ratio(2 * tp, 2 * tp + fp + fn)
-    balanced = None if sensitivity is None or specificity is None else (sensitivity + specificity) / 2
-    auc = float(roc_auc_score(labels, probabilities)) if len(np.unique(labels)) == 2 else None
+    counts = confusion(labels, probabilities >= threshold)
+    tp, tn, fp, fn = counts["tp"], counts["tn"], counts["fp"], counts["fn"]
+    table = class_table(counts)
+    cancer, normal = table["Cancer"], table["Normal"]
+    positives, negatives = tp + fn, tn + fp
+    weighted = None if None in (cancer["f1"], normal["f1"]) else (
+        (positives * cancer["f1"] + negatives * normal["f1"]) / len(labels))
+    balanced = None if None in (cancer["sensitivity"], cancer["specificity"]) else (
+        (cancer["sensitivity"] + cancer["specificity"]) / 2)
+    auc = auc_with_ci(labels, probabilities)
     return {
-        "n": int(len(labels)), "tp": tp, "tn": tn, "fp": fp, "fn": fn, "threshold": threshold,
-        "accuracy": _ratio(tp + tn, len(labels)), "sensitivity": sensitivity, "specificity": specificity,
-        "precision": precision, "f1": f1, "balanced_accuracy": balanced, "auc": auc,
+        "n": int(len(labels)), **counts, "threshold": float(threshold),
+        **cancer,
+        "accuracy_ci": wilson(tp + tn, len(labels)),
+        "sensitivity_ci": wilson(tp, positives),
+        "specificity_ci": wilson(tn, negatives),
+        "balanced_accuracy": balanced,
+        "weighted_f1": weighted,
+        "auc": None if auc is None else auc["auc"],
+        "auc_ci": None if auc is None else auc["ci"],
+        "per_class": table,
     }
+
+
+def youden_cutoff(labels, probabilities) -> float:
+    """The cut-off maximising sensitivity + specificity - 1 (on validation data)."""
+    fpr, tpr, thresholds = roc_curve(labels, probabilities)
+    return float(min(thresholds[np.argmax(tpr - fpr)], 1.0))
+
+
+def high_sensitivity_cutoff(labels, probabilities, target: float = 0.99) -> float:
+    """The highest cut-off whose sensitivity (on validation data) is at least ``target``."""
+    labels, probabilities = np.asarray(labels).astype(int), np.asarray(probabilities, dtype=float)
+    positives = np.sort(probabilities[labels == 1])
+    if len(positives) == 0:
+        raise ValueError("a sensitivity target needs positive cases in the validation data")
+    allowed_misses = int(np.floor((1 - target) * len(positives) + 1e-9))
+    return float(positives[allowed_misses])
 
 
 def mean_sd(per_fold: list[dict], keys=("accuracy", "sensitivity", "specificity", "f1", "auc")) -> dict:
@@ -40,5 +150,6 @@ def mean_sd(per_fold: list[dict], keys=("accuracy", "sensitivity", "specificity"
     for key in keys:
         values = [m[key] for m in per_fold if m.get(key) is not None]
         if values:
-            out[key] = {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+            sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
+            out[key] = {"mean": float(np.mean(values)), "sd": sd, "folds": len(values)}
     return out

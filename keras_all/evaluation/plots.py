@@ -37,8 +37,66 @@ def preprocessing_figure(rows: list[dict], path: str | Path, caption: str = "") 
             _show(axis, row[stage], f"{stage}\n{row['title']}" if stage == "original" else stage)
     if caption:
         figure.suptitle(caption, fontsize=9)
+    return _save(figure, path)
+
+
+def confusion_plot(counts: dict, path: str | Path, title: str) -> Path:
+    """2x2 confusion matrix (rows: true class, columns: predicted), counts and row shares."""
+    matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]])
+    figure, axis = plt.subplots(figsize=(3.6, 3.2))
+    axis.imshow(matrix, cmap="Blues")
+    for (row, col), value in np.ndenumerate(matrix):
+        share = value / max(matrix[row].sum(), 1)
+        axis.text(col, row, f"{value}\n({share:.0%})", ha="center", va="center",
+                  color="white" if value > matrix.max() / 2 else "black")
+    axis.set_xticks([0, 1], ["Normal", "Cancer"])
+    axis.set_yticks([0, 1], ["Normal", "Cancer"])
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title, fontsize=9)
+    return _save(figure, path)
+
+
+def roc_plot(labels, probabilities, path: str | Path, title: str, cutoff: float | None = None) -> Path:
+    """ROC curve with its AUC; the operating point at ``cutoff`` marked."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    labels, probabilities = np.asarray(labels), np.asarray(probabilities)
+    figure, axis = plt.subplots(figsize=(3.6, 3.4))
+    if len(np.unique(labels)) == 2:
+        fpr, tpr, _ = roc_curve(labels, probabilities)
+        axis.plot(fpr, tpr, lw=1.5, label=f"AUC {roc_auc_score(labels, probabilities):.3f}")
+        if cutoff is not None:
+            predicted = probabilities >= cutoff
+            point = (predicted[labels == 0].mean(), predicted[labels == 1].mean())
+            axis.plot(*point, "o", color="crimson", label=f"cut-off {cutoff:.3f}")
+    axis.plot([0, 1], [0, 1], ":", color="gray", lw=1)
+    axis.set_xlabel("1 - specificity")
+    axis.set_ylabel("sensitivity")
+    axis.set_title(title, fontsize=9)
+    axis.legend(loc="lower right", fontsize=8)
+    return _save(figure, path)
+
+
+def training_curves(logs: dict, path: str | Path) -> Path:
+    """Accuracy and loss per epoch for every fold (the paper's Figs. 9-12); ``logs``: name -> CSV log frame."""
+    figure, (accuracy, loss) = plt.subplots(1, 2, figsize=(8, 3.2))
+    for (name, log), colour in zip(logs.items(), plt.cm.tab10.colors):
+        epochs = log["epoch"] + 1
+        accuracy.plot(epochs, log["accuracy"], color=colour, label=f"{name} train")
+        loss.plot(epochs, log["loss"], color=colour)
+        if "val_accuracy" in log:
+            accuracy.plot(epochs, log["val_accuracy"], "--", color=colour, label=f"{name} validation")
+            loss.plot(epochs, log["val_loss"], "--", color=colour)
+    accuracy.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    accuracy.legend(fontsize=6, ncol=2)
+    return _save(figure, path)
+
+
+def _save(figure, path) -> Path:
     figure.tight_layout()
     path = Path(path)
-    figure.savefig(path, dpi=90)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
     return path

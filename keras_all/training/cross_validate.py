@@ -10,7 +10,10 @@ statistics. Every output it writes says it is leaky.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,16 +25,20 @@ import pandas as pd
 from keras_all.config import TrainConfig
 from keras_all.data import LoadedDataset
 from keras_all.data.summary import summarize
-from keras_all.evaluation.metrics import binary_metrics, mean_sd
+from keras_all.evaluation.metrics import binary_metrics, high_sensitivity_cutoff, mean_sd, youden_cutoff
+from keras_all.evaluation.report import environment, render_run_report
 from keras_all.front import fit_head
 from keras_all.training.arrays import spike_maps
 from keras_all.training.model import augmentation, balance_with_copies, build_classifier, inference_model
-from keras_all.training.report import write_report
 from keras_all.training.run_dir import close_run, mark_failed, open_run, write_json
 from keras_all.training.splits import assign_splits, check_no_leak
 
 LEAK_WARNING = ("LEAKY: paper protocol. Augmented copies of one image sit in training and test, z-score and "
                 "PCA saw the test images, and images (not subjects) were split. For comparison only.")
+
+
+SUMMARY_KEYS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc", "balanced_accuracy",
+                "weighted_f1")
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -63,8 +70,15 @@ def train(data: LoadedDataset, config: TrainConfig, run: Path, resume: bool = Fa
         maps = spike_maps(samples["path"], config.front)
         protocol = _honest if config.protocol == "honest" else _paper
         result = protocol(samples, maps, config, run, resume, echo)
+        predictions = _run_predictions(run, config.folds)
+        result["operating_points"] = operating_points(predictions)
+        result["environment"] = environment()
+        cutoff = result["operating_points"]["youden"]["cutoff"]
+        predictions.assign(prediction=(predictions["probability"] >= cutoff).astype(int)).to_csv(
+            run / "predictions.csv", index=False)
         write_json(run / "metrics.json", result)
-        write_report(run, result, config, summarize(data))
+        _preprocessing_figure(samples, config, run)
+        render_run_report(run)
         close_run(run)
         return result
     except BaseException as error:
@@ -189,6 +203,41 @@ def _fold(label, folder, samples, maps, labels, train_idx, val_idx, test_idx, co
     return metrics
 
 
+def _run_predictions(run: Path, folds: int) -> pd.DataFrame:
+    """Out-of-fold validation predictions of the fold models, then the final model's test predictions."""
+    parts = [pd.read_csv(run / f"fold_{k}" / "predictions.csv").query("part == 'validation'").assign(fold=k)
+             for k in range(folds)]
+    parts.append(pd.read_csv(run / "final" / "predictions.csv").assign(fold="final"))
+    return pd.concat(parts, ignore_index=True)[["path", "subject", "label", "probability", "prediction", "fold",
+                                                "part"]]
+
+
+def operating_points(predictions: pd.DataFrame, target: float = 0.99) -> dict:
+    """Cut-offs chosen on the out-of-fold validation predictions only, then applied to the final
+    model's holdout-test predictions."""
+    validation = predictions[predictions["part"] == "validation"]
+    test = predictions[predictions["part"] == "test"]
+    chosen = {
+        "youden": ("Youden's J", youden_cutoff(validation["label"], validation["probability"])),
+        "high_sensitivity": (f"sensitivity >= {target}", high_sensitivity_cutoff(
+            validation["label"], validation["probability"], target)),
+    }
+    return {name: {"description": text, "cutoff": cutoff, "chosen_on": "out-of-fold validation predictions",
+                   "validation": binary_metrics(validation["label"], validation["probability"], cutoff),
+                   "final_on_test": binary_metrics(test["label"], test["probability"], cutoff)}
+            for name, (text, cutoff) in chosen.items()}
+
+
+def _preprocessing_figure(samples: pd.DataFrame, config: TrainConfig, run: Path) -> None:
+    """The paper's Fig. 3 for four images of the run, z-score fitted on up to 64 of them."""
+    from keras_all.figure3 import write_figure3
+
+    front = dataclasses.replace(config.front, pca_components=None)
+    with tempfile.TemporaryDirectory() as tmp:
+        sheet = write_figure3(samples, front, Path(tmp), n=4, fit_n=64, seed=config.seed)[-1]
+        shutil.copy(sheet, run / "preprocessing.png")
+
+
 def _summary(protocol, folds, final, n_dev, n_test):
     result = {
         "protocol": protocol,
@@ -196,8 +245,8 @@ def _summary(protocol, folds, final, n_dev, n_test):
         "n_dev": n_dev,
         "n_test": n_test,
         "folds": folds,
-        "validation_mean_sd": mean_sd([f["validation"] for f in folds]),
-        "fold_models_on_test_mean_sd": mean_sd([f["test"] for f in folds]),
+        "validation_mean_sd": mean_sd([f["validation"] for f in folds], SUMMARY_KEYS),
+        "fold_models_on_test_mean_sd": mean_sd([f["test"] for f in folds], SUMMARY_KEYS),
         "final_on_test": final["test"],
     }
     if protocol == "paper":

@@ -1,0 +1,172 @@
+"""report.md for a training run or an evaluation, rendered only from the files in its folder."""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from keras_all.evaluation.plots import confusion_plot, roc_plot, training_curves
+
+COLUMNS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc")
+
+
+def environment() -> dict:
+    """Versions and devices, recorded when a run is made."""
+    import cv2
+    import keras
+    import numpy
+    import sklearn
+
+    import keras_all
+
+    info = {"keras_all": keras_all.__version__, "python": platform.python_version(), "platform": platform.platform(),
+            "keras": keras.__version__, "backend": keras.backend.backend(), "numpy": numpy.__version__,
+            "scikit_learn": sklearn.__version__, "opencv": cv2.__version__}
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        info["devices"] = [d.device_type for d in tf.config.list_physical_devices()]
+    elif keras.backend.backend() == "jax":
+        import jax
+
+        info["jax"] = jax.__version__
+        info["devices"] = [str(d) for d in jax.devices()]
+    return info
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _with_ci(value, interval) -> str:
+    if value is None:
+        return "n/a"
+    return _num(value) if not interval else f"{value:.3f} ({interval[0]:.3f}-{interval[1]:.3f})"
+
+
+def _metrics_row(name: str, m: dict) -> str:
+    return f"| {name} | {m['n']} | " + " | ".join(_num(m.get(c)) for c in COLUMNS) + " |"
+
+
+def _header(first: str = "part") -> str:
+    return f"| {first} | n | " + " | ".join(COLUMNS) + " |\n|---|---|" + "---|" * len(COLUMNS)
+
+
+def _mean_sd_cell(entry: dict | None, folds: int) -> str:
+    if entry is None:
+        return "n/a"
+    text = f"{entry['mean']:.3f}" + ("" if entry["sd"] is None else f" ± {entry['sd']:.3f}")
+    return text if entry["folds"] == folds else f"{text} ({entry['folds']} of {folds} folds defined)"
+
+
+def _mean_sd_row(name: str, summary: dict, folds: int) -> str:
+    return f"| {name} | | " + " | ".join(_mean_sd_cell(summary.get(c), folds) for c in COLUMNS) + " |"
+
+
+def paper_table(m: dict) -> list[str]:
+    """The layout of the paper's Tables 4 and 5: per class and average."""
+    keys = ("accuracy", "sensitivity", "specificity", "precision", "f1")
+    lines = ["| class | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for name, row in m["per_class"].items():
+        lines.append(f"| {name} | " + " | ".join(_num(row[k]) for k in keys) + " |")
+    return lines
+
+
+def interval_lines(m: dict) -> list[str]:
+    sensitivity, specificity = _with_ci(m["sensitivity"], m["sensitivity_ci"]), _with_ci(m["specificity"],
+                                                                                        m["specificity_ci"])
+    return [
+        f"- accuracy {_with_ci(m['accuracy'], m['accuracy_ci'])}, sensitivity {sensitivity}, specificity "
+        f"{specificity} (Wilson 95%)",
+        f"- ROC AUC {_with_ci(m['auc'], m['auc_ci'])} (DeLong 95%, on probabilities); balanced accuracy "
+        f"{_num(m['balanced_accuracy'])}; weighted F1 {_num(m['weighted_f1'])} (the C-NMC challenge's ranking metric)",
+        f"- confusion at cut-off {m['threshold']:.4g}: TP {m['tp']}, FN {m['fn']}, TN {m['tn']}, FP {m['fp']}",
+    ]
+
+
+def data_lines(summary: dict) -> list[str]:
+    subjects = summary["subjects"]
+    return [
+        f"- `{summary['dataset']}` at `{summary['root']}`: {summary['images']} unique images "
+        f"(ALL {summary['per_label'].get('1', 0)}, healthy {summary['per_label'].get('0', 0)}); subjects: "
+        + (f"{subjects['total']} ({subjects['per_label'].get('1', 0)} ALL, {subjects['per_label'].get('0', 0)} "
+           "healthy)" if subjects["known"] else "unknown (images are split, not patients)"),
+        f"- image sizes: {', '.join(f'{k} ({v})' for k, v in summary['image_sizes'].items()) or 'not read'}",
+        f"- byte-identical duplicates: {summary['duplicates']['groups']} groups, "
+        f"{summary['duplicates']['copies_dropped']} copies dropped ({summary['duplicates']['across_subjects']} across "
+        f"subjects; subjects joined: {', '.join(subjects['groups_joined_by_duplicates']) or 'none'})",
+        f"- bad files skipped: {len(summary['bad_files'])}; files without labels left out: {summary['ignored_files']}",
+    ]
+
+
+def environment_lines(env: dict) -> list[str]:
+    return ["| package | version |", "|---|---|"] + [f"| {k} | {v} |" for k, v in env.items()]
+
+
+def render_run_report(run: str | Path) -> Path:
+    """Plots and report.md of a training run, from its config.yaml, data_summary.json, metrics.json,
+    predictions.csv and fold logs (so `keras-all report RUN` gives the same page again)."""
+    run = Path(run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    summary = json.loads((run / "data_summary.json").read_text())
+    result = json.loads((run / "metrics.json").read_text())
+    predictions = pd.read_csv(run / "predictions.csv")
+    logs = {p.parent.name: pd.read_csv(p) for p in sorted(run.glob("*/log.csv"))}
+    final = result["final_on_test"]
+    chosen = result["operating_points"]["youden"]
+    test = predictions[predictions["part"] == "test"]
+    training_curves(logs, run / "training_curves.png")
+    confusion_plot(chosen["final_on_test"], run / "confusion_test.png",
+                   f"final model, holdout test, cut-off {chosen['cutoff']:.4g}")
+    roc_plot(test["label"], test["probability"], run / "roc_test.png", "final model, holdout test", chosen["cutoff"])
+    front = config["front"]
+    grouped = ", grouped by subject" if summary["subjects"]["known"] and not result["leaky"] else ""
+    lines = [f"# keras-all run `{config['name']}`", ""]
+    if result["leaky"]:
+        lines += [f"> **{result['warning']}**", ""]
+    lines += [
+        "## Data", *data_lines(summary), "", "## Protocol",
+        f"- `{result['protocol']}`: {result['n_dev']} development and {result['n_test']} holdout-test items; "
+        f"{config['folds']} folds{grouped}",
+        f"- front: `{front['mode']}`, spike size {front['spike_size']}, model input {front['input_size']}x"
+        f"{front['input_size']}x{front['channels']}, z-score per {front['zscore']}, "
+        f"PCA {front['pca_components'] or 'off'}",
+        f"- training: Adam {config['learning_rate']}, batch {config['batch_size']}, {config['epochs']} epochs per "
+        f"fold, ReduceLROnPlateau(factor {config['lr_factor']}, patience {config['lr_patience']}), augmentation "
+        f"{'on' if config['augment'] else 'off'}, seed {config['seed']}",
+        "",
+        "## Validation, per fold (cut-off 0.5)", _header(),
+        *(_metrics_row(f"fold {k}", f["validation"]) for k, f in enumerate(result["folds"])),
+        _mean_sd_row("mean ± sd", result["validation_mean_sd"], len(result["folds"])), "",
+        "## Holdout test (cut-off 0.5)", _header("model"),
+        *(_metrics_row(f"fold {k}", f["test"]) for k, f in enumerate(result["folds"])),
+        _mean_sd_row("fold models, mean ± sd", result["fold_models_on_test_mean_sd"], len(result["folds"])),
+        _metrics_row("final (all development data)", final), "",
+        "### Final model on the holdout test, as the paper's Tables 4 and 5 (cut-off 0.5)",
+        *paper_table(final), "", *interval_lines(final), "",
+        "## Operating points",
+        "Cut-offs chosen on the out-of-fold validation predictions, then applied unchanged to the holdout test "
+        "(95% intervals):", "",
+        "| point | cut-off | sensitivity | specificity | accuracy |", "|---|---|---|---|---|",
+    ]
+    for point in result["operating_points"].values():
+        m = point["final_on_test"]
+        cells = [_with_ci(m[k], m[f"{k}_ci"]) for k in ("sensitivity", "specificity", "accuracy")]
+        lines.append(f"| {point['description']} | {point['cutoff']:.4g} | " + " | ".join(cells) + " |")
+    lines += ["", "## Plots", "![training curves](training_curves.png)", "",
+              "![confusion matrix](confusion_test.png) ![ROC](roc_test.png)", ""]
+    if (run / "preprocessing.png").exists():
+        lines += ["![preprocessing](preprocessing.png)", ""]
+    lines += ["## Configuration", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",
+              "## Environment", *environment_lines(result["environment"]), "",
+              "Files: `config.yaml`, `data_summary.json`, `splits.csv`, `predictions.csv` (out-of-fold validation and "
+              "final-model test predictions), `fold_*/` (log.csv, predictions.csv, metrics.json, model.keras), "
+              "`metrics.json`, `model.keras` (raw uint8 RGB images in, class probabilities out)."]
+    path = run / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
