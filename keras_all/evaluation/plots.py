@@ -85,7 +85,7 @@ def training_curves(logs: dict, path: str | Path) -> Path:
         epochs = log["epoch"] + 1
         accuracy.plot(epochs, log["accuracy"], color=colour, label=f"{name} train")
         loss.plot(epochs, log["loss"], color=colour)
-        if "val_accuracy" in log:
+        if "val_accuracy" in log and log["val_accuracy"].notna().any():  # Keras logs NA without validation
             accuracy.plot(epochs, log["val_accuracy"], "--", color=colour, label=f"{name} validation")
             loss.plot(epochs, log["val_loss"], "--", color=colour)
     accuracy.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
