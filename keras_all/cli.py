@@ -222,6 +222,46 @@ def report(folder):
 
 
 @main.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["saved_model", "keras", "both"]), default="both",
+              show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Export folder (default RUN/export); written atomically.")
+@_user_errors
+def export(run, fmt, out):
+    """Export a finished run: raw images in, ALL probability and decision out, with a model card."""
+    from keras_all.export import export_run
+
+    click.echo(f"exported to {export_run(run, out, fmt)} (MODEL_CARD.md, config.yaml)")
+
+
+@main.command()
+@click.option("--model", "model", required=True, type=click.Path(exists=True, path_type=Path),
+              help="An export folder, its saved_model/ or a .keras file (a run folder's model.keras too).")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV file for the predictions (default: print them).")
+@click.option("--json", "as_json", is_flag=True, help="Write (or print) JSON instead of CSV.")
+@_user_errors
+def predict(model, inputs, output, as_json):
+    """ALL probability and decision for each image file or every file in each folder."""
+    from keras_all.export import predict_files
+
+    table = predict_files(model, inputs)
+    text = table.to_json(orient="records", indent=2) if as_json else table.to_csv(index=False)
+    if output:
+        output.write_text(text)
+        click.echo(f"wrote {len(table)} predictions to {output}")
+    else:
+        click.echo(text.rstrip())
+    bad = table[table["error"] != ""]
+    for row in bad.itertuples():
+        click.echo(f"warning: {row.path}: {row.error}", err=True)
+    if len(bad):
+        click.echo(f"{len(bad)} of {len(table)} files could not be read; the others were predicted", err=True)
+
+
+@main.command()
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default saved_models/<timestamp>-demo).")
 @click.option("--n", "n", default=320, show_default=True, type=click.IntRange(min=40),

@@ -42,7 +42,9 @@ def inference_model(config: TrainConfig, classifier: keras.Model) -> keras.Model
     """Raw uint8 RGB images of any size -> class probabilities: the front's map layers, then the classifier."""
     inputs = raw_input()
     maps = build_map_model(config.front)(inputs)
-    return keras.Model(inputs, classifier(maps), name="keras_all")
+    # training=False is stored with the call: augmentation layers default to training=True, so a bare
+    # model(x) (as a SavedModel's serve makes) would otherwise augment its input
+    return keras.Model(inputs, classifier(maps, training=False), name="keras_all")
 
 
 def balance_with_copies(maps: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,75 @@
+"""SavedModel serving speed on this CPU: one 2592x1944 ALL-IDB1-sized slide, and batches of 224x224 crops.
+
+    python benchmarks/predict_speed.py [--repeats 5]
+
+The exported model is the paper's ALL-IDB configuration (224x224x3 ResNet, PCA 1,200 components); its
+weights are untrained (speed does not depend on them) and the PCA components random orthonormal rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    import keras
+    import tensorflow as tf
+
+    from keras_all.config import load_config
+    from keras_all.export import Decision
+    from keras_all.front import FittedHead
+    from keras_all.training.model import build_classifier, inference_model
+
+    config = load_config(Path(__file__).resolve().parents[1] / "experiments" / "paper-all-idb.yaml")
+    size, k = config.front.input_size, config.front.pca_components
+    rng = np.random.default_rng(0)
+    components = np.linalg.qr(rng.standard_normal((size * size, k)).astype("float32"))[0].T
+    pca = SimpleNamespace(n_components_=k, mean_=np.zeros(size * size, "float32"), components_=components)
+    head = FittedHead(np.zeros((size, size, 1), "float32"), np.ones((size, size, 1), "float32"), pca)
+    classifier = build_classifier(config, head, (size, size, 1), seed=0)
+    model = inference_model(config, classifier)
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    probability, decision = Decision(0.5)(model(inputs, training=False))
+    serving = keras.Model(inputs, {"probability": probability, "decision": decision})
+    with tempfile.TemporaryDirectory() as tmp:
+        serving.export(str(Path(tmp) / "saved_model"), format="tf_saved_model", verbose=False)
+        served = tf.saved_model.load(str(Path(tmp) / "saved_model"))
+        slide = tf.constant(rng.integers(0, 256, (1, 1944, 2592, 3), dtype=np.uint8))
+        crops = tf.constant(rng.integers(0, 256, (32, 224, 224, 3), dtype=np.uint8))
+        served.serve(slide)
+        served.serve(crops)
+        latencies = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            served.serve(slide)["probability"].numpy()
+            latencies.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for _ in range(args.repeats):
+            served.serve(crops)["probability"].numpy()
+        throughput = args.repeats * 32 / (time.perf_counter() - start)
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.machine())
+    print(f"Machine: {cpu}, {os.cpu_count()} cores; TensorFlow {tf.__version__}; paper ALL-IDB configuration "
+          f"({serving.count_params():,} parameters with the PCA matrix)")
+    print("| input | measure | value |")
+    print("|---|---|---|")
+    print(f"| one 2592x1944 slide | latency, median of {args.repeats} | {np.median(latencies) * 1000:.0f} ms |")
+    print(f"| batches of 32 crops, 224x224 | throughput | {throughput:.1f} img/s |")
+
+
+if __name__ == "__main__":
+    main()

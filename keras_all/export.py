@@ -1,0 +1,193 @@
+"""Export a finished run as one model (raw uint8 RGB in; ALL probability and decision out), and predict."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import yaml
+from keras import ops
+
+from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, read_image
+from keras_all.training.run_dir import INCOMPLETE
+
+FORMATS = ("saved_model", "keras", "both")
+
+
+@keras.saving.register_keras_serializable(package="keras_all")
+class Decision(keras.layers.Layer):
+    """Class probabilities -> (ALL probability, decision at the stored cut-off)."""
+
+    def __init__(self, cutoff: float, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= cutoff <= 1:
+            raise ValueError(f"cutoff={cutoff}: must lie in [0, 1]")
+        self.cutoff = float(cutoff)
+
+    def call(self, probabilities):
+        probability = probabilities[:, 1]
+        return probability, ops.cast(probability >= self.cutoff, "int32")
+
+    def compute_output_spec(self, probabilities):
+        batch = probabilities.shape[0]
+        return keras.KerasTensor((batch,), "float32"), keras.KerasTensor((batch,), "int32")
+
+    def get_config(self):
+        return {**super().get_config(), "cutoff": self.cutoff}
+
+
+def serving_model(run: Path) -> tuple[keras.Model, float]:
+    """The run's final model with its validated cut-off: image -> {probability, decision}."""
+    cutoff = json.loads((run / "metrics.json").read_text())["operating_points"]["youden"]["cutoff"]
+    trained = keras.saving.load_model(run / "model.keras")
+    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    probability, decision = Decision(cutoff, name="decision")(trained(inputs, training=False))
+    return keras.Model(inputs, {"probability": probability, "decision": decision}, name="keras_all_serving"), cutoff
+
+
+def export_run(run: str | Path, out: str | Path | None = None, fmt: str = "both") -> Path:
+    """Write ``out`` (default RUN/export) atomically: a failed export leaves no folder behind."""
+    run = Path(run)
+    if fmt not in FORMATS:
+        raise ValueError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
+    if (run / INCOMPLETE).exists() or not (run / "metrics.json").is_file() or not (run / "model.keras").is_file():
+        raise ValueError(f"{run}: not a finished run (needs model.keras and metrics.json, no INCOMPLETE)")
+    if fmt != "keras" and keras.backend.backend() != "tensorflow":
+        raise ValueError("a SavedModel needs the TensorFlow backend; use --format keras or KERAS_BACKEND=tensorflow")
+    out = Path(out) if out else run / "export"
+    if out.exists():
+        raise ValueError(f"{out}: already exists; remove it or pass another --out")
+    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        model, cutoff = serving_model(run)
+        if fmt in ("keras", "both"):
+            model.save(partial / "model.keras")
+        if fmt in ("saved_model", "both"):
+            model.export(str(partial / "saved_model"), format="tf_saved_model", verbose=False)
+        shutil.copy(run / "config.yaml", partial / "config.yaml")
+        (partial / "MODEL_CARD.md").write_text(model_card(run, cutoff))
+        os.replace(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return out
+
+
+def model_card(run: Path, cutoff: float) -> str:
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    result = json.loads((run / "metrics.json").read_text())
+    data = json.loads((run / "data_summary.json").read_text())
+    test = result["operating_points"]["youden"]["final_on_test"]
+
+    def ci(key):
+        low, high = test[f"{key}_ci"] or (None, None)
+        return f"{test[key]:.3f} (95% CI {low:.3f}-{high:.3f})" if low is not None else "n/a"
+
+    auc = "n/a" if test["auc"] is None else f"{test['auc']:.3f}" + (
+        f" (DeLong 95% CI {test['auc_ci'][0]:.3f}-{test['auc_ci'][1]:.3f})" if test["auc_ci"] else "")
+    leak = f"\n> **{result['warning']}**\n" if result["leaky"] else ""
+    return f"""# Model card: keras-all `{config['name']}`
+{leak}
+## Intended use
+Research on automated detection of acute lymphoblastic leukemia in blood-smear images.
+**Not a diagnostic device**: it must not be used to diagnose, treat or triage patients.
+
+## Input and output
+A batch of raw uint8 RGB images of any height and width. Outputs: `probability` (of ALL) and
+`decision` (1 where the probability is at least the cut-off {cutoff:.4g}, Youden's J chosen on the
+run's out-of-fold validation predictions).
+
+## Training data and protocol
+`{data['dataset']}`: {data['images']} unique images (ALL {data['per_label'].get('1', 0)}, healthy
+{data['per_label'].get('0', 0)}), subjects: {data['subjects']['total'] if data['subjects']['known'] else 'unknown'}.
+Protocol `{result['protocol']}`: {result['n_dev']} development and {result['n_test']} holdout-test items,
+{config['folds']}-fold cross-validation; the exported model was trained on all development data.
+Preprocessing: FirstSpikeGabor `{config['front']['mode']}` at {config['front']['spike_size']} px, 9x9
+Gaussian blur, {config['front']['input_size']}x{config['front']['input_size']} input, z-score and PCA
+{config['front']['pca_components'] or 'off'} fitted on the training data only.
+
+## Holdout metrics at the cut-off ({test['n']} images)
+- accuracy {ci('accuracy')}
+- sensitivity {ci('sensitivity')}
+- specificity {ci('specificity')}
+- ROC AUC {auc}
+
+## Limitations
+- Trained on one data set: stain, scanner, magnification and population shifts can lower these numbers
+  substantially; validate locally before any use.
+- The holdout is from the same source as the training data; it does not measure generalisation to
+  other hospitals.
+- The cut-off was chosen on validation data of this run; a different prevalence or use calls for a
+  different one.
+
+See `config.yaml` for the full configuration and the run's report.md for everything measured.
+"""
+
+
+def load_predictor(model: str | Path):
+    """images (uint8 batch) -> (ALL probabilities, decisions), from an export folder, its SavedModel or
+    .keras file, or a run folder's model.keras (decided at the run's validated cut-off)."""
+    model = Path(model)
+    if model.is_dir() and (model / "saved_model" / "saved_model.pb").is_file():
+        model = model / "saved_model"
+    elif model.is_dir() and (model / "model.keras").is_file():
+        model = model / "model.keras"
+    if model.is_dir() and (model / "saved_model.pb").is_file():
+        import tensorflow as tf
+
+        served = tf.saved_model.load(str(model))
+
+        def saved_model_predict(images):
+            out = served.serve(tf.constant(images))
+            return out["probability"].numpy(), out["decision"].numpy()
+
+        return saved_model_predict
+    if model.suffix != ".keras" or not model.is_file():
+        raise ValueError(f"{model}: neither an export folder, a SavedModel nor a .keras file")
+    loaded = keras.saving.load_model(model)
+    metrics = model.parent / "metrics.json"
+    cutoff = json.loads(metrics.read_text())["operating_points"]["youden"]["cutoff"] if metrics.is_file() else 0.5
+
+    def keras_predict(images):
+        out = loaded.predict(images, verbose=0)
+        if isinstance(out, dict):  # an exported serving model
+            return np.asarray(out["probability"]), np.asarray(out["decision"])
+        return out[:, 1], (out[:, 1] >= cutoff).astype(int)
+
+    return keras_predict
+
+
+def image_files(inputs) -> list[Path]:
+    files = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise ValueError(f"{item}: no such file or folder")
+    return files
+
+
+def predict_files(model: str | Path, inputs) -> pd.DataFrame:
+    """path, probability, decision and error per file; a bad file gets its error and no probability."""
+    predictor = load_predictor(model)
+    rows = []
+    for path in image_files(inputs):
+        try:
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                raise BadImageError(path, "has no image file extension")
+            probability, decision = predictor(read_image(path)[None])
+            rows.append({"path": str(path), "probability": float(probability[0]), "decision": int(decision[0]),
+                         "error": ""})
+        except BadImageError as err:
+            rows.append({"path": str(path), "probability": None, "decision": None, "error": err.reason})
+    table = pd.DataFrame(rows, columns=["path", "probability", "decision", "error"])
+    return table.astype({"decision": "Int64"})  # whole numbers, empty for unreadable files
