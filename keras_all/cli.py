@@ -140,16 +140,18 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_si
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default saved_models/<timestamp>-<name>).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --output from its last finished fold.")
+@click.option("--distribute", type=click.Choice(["none", "mirrored"]), default=None,
+              help="mirrored: data-parallel over every local device (MirroredStrategy; DataParallel under JAX).")
 @_user_errors
 def train(dataset, data_dir, on_bad_image, positive_class, config_file, protocol, folds, epochs, batch_size,
-          image_size, seed, output, resume):
+          image_size, seed, output, resume, distribute):
     """Cross-validate the paper's pipeline on a data set and save the final model."""
     from keras_all.config import load_config
     from keras_all.training.cross_validate import train as run_training
     from keras_all.training.run_dir import new_run_dir
 
     overrides = {"protocol": protocol, "folds": folds, "epochs": epochs, "batch_size": batch_size, "seed": seed,
-                 "front.spike_size": image_size, "front.input_size": image_size}
+                 "front.spike_size": image_size, "front.input_size": image_size, "distribute": distribute}
     config = load_config(config_file, overrides)
     if resume and output is None:
         raise click.ClickException("--resume needs --output, the folder of the interrupted run")

@@ -12,6 +12,7 @@ from keras_all.front import FrontConfig
 from keras_all.models import PAPER_WIDTHS
 
 PROTOCOLS = ("honest", "paper")
+DISTRIBUTIONS = ("none", "mirrored")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class TrainConfig:
     augment: bool = True  # online flips, 10% shifts, 20% zoom, 30 degree rotations on training batches
     balance: bool = True  # augmented copies of the minority class inside each training part
     paper_augment_factor: int = 4  # paper protocol: the pooled images times this, before splitting
+    distribute: str = "none"  # mirrored: data-parallel over every local device (GPUs)
     front: FrontConfig = field(default_factory=FrontConfig)
 
     def __post_init__(self):
@@ -43,6 +45,8 @@ class TrainConfig:
             low = {"folds": 2, "identity_blocks": 0}.get(name, 1)
             if not isinstance(getattr(self, name), int) or getattr(self, name) < low:
                 raise ValueError(f"{name}={getattr(self, name)!r}: must be an integer of at least {low}")
+        if self.distribute not in DISTRIBUTIONS:
+            raise ValueError(f"distribute={self.distribute!r}: use one of {', '.join(DISTRIBUTIONS)}")
         if not 0 < self.test_fraction < 0.5:
             raise ValueError(f"test_fraction={self.test_fraction!r}: must lie in (0, 0.5)")
         if not 0 < self.lr_factor < 1:

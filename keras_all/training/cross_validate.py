@@ -29,7 +29,13 @@ from keras_all.evaluation.metrics import binary_metrics, high_sensitivity_cutoff
 from keras_all.evaluation.report import environment, render_run_report
 from keras_all.front import fit_head
 from keras_all.training.arrays import spike_maps
-from keras_all.training.model import augmentation, balance_with_copies, build_classifier, inference_model
+from keras_all.training.model import (
+    augmentation,
+    balance_with_copies,
+    build_classifier,
+    distribution_scope,
+    inference_model,
+)
 from keras_all.training.run_dir import close_run, mark_failed, open_run, write_json
 from keras_all.training.splits import assign_splits, check_no_leak
 
@@ -172,7 +178,6 @@ def _fold(label, folder, samples, maps, labels, train_idx, val_idx, test_idx, co
     if config.balance and config.protocol == "honest":
         x, y = balance_with_copies(x, y, seed)
     head = head or fit_head(x, config.front, seed)
-    model = build_classifier(config, head, maps.shape[1:], seed)
     validation = None if val_idx is None else (maps[val_idx], keras.utils.to_categorical(labels[val_idx], 2))
     callbacks = [
         keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy" if validation else "accuracy",
@@ -181,8 +186,12 @@ def _fold(label, folder, samples, maps, labels, train_idx, val_idx, test_idx, co
         keras.callbacks.ModelCheckpoint(str(folder / "checkpoint.keras")),
         EpochProgress(echo, label, config.epochs),
     ]
-    model.fit(x, keras.utils.to_categorical(y, 2), validation_data=validation, epochs=config.epochs,
-              batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
+    with distribution_scope(config) as replicas:
+        if replicas > 1:
+            echo(f"{label}: data-parallel over {replicas} devices")
+        model = build_classifier(config, head, maps.shape[1:], seed)
+        model.fit(x, keras.utils.to_categorical(y, 2), validation_data=validation, epochs=config.epochs,
+                  batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
     model.save(folder / "model.keras")
     if save_inference:
         inference_model(config, model).save(folder.parent / "model.keras")

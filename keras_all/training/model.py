@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -21,6 +23,30 @@ def augmentation(seed: int) -> keras.Sequential:
         ],
         name="augment",
     )
+
+
+@contextlib.contextmanager
+def distribution_scope(config: TrainConfig):
+    """Build and train data-parallel over all local devices when asked: TensorFlow's MirroredStrategy,
+    or Keras' DataParallel distribution under JAX."""
+    if config.distribute == "none":
+        yield 1
+    elif keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy()
+        with strategy.scope():
+            yield strategy.num_replicas_in_sync
+    elif keras.backend.backend() == "jax":
+        devices = keras.distribution.list_devices()
+        previous = keras.distribution.distribution()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        try:
+            yield len(devices)
+        finally:
+            keras.distribution.set_distribution(previous)
+    else:
+        raise ValueError(f"--distribute mirrored is not supported under the {keras.backend.backend()} backend")
 
 
 def build_classifier(config: TrainConfig, head: FittedHead, map_shape: tuple, seed: int) -> keras.Model:

@@ -1,0 +1,42 @@
+"""--distribute mirrored on two logical CPU devices (a fresh process: devices are fixed at start-up)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+import yaml
+
+pytestmark = pytest.mark.portable
+
+TINY = {"name": "tiny", "folds": 2, "epochs": 1, "batch_size": 8, "identity_blocks": 0,
+        "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]], "front": {"spike_size": 32, "input_size": 32}}
+
+SPLIT_CPU = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras_all.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_mirrored_training_on_two_cpu_devices(synthetic_tree, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    env = dict(os.environ)
+    if keras.backend.backend() == "jax":
+        env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+        program = ["-c", "import sys; from keras_all.cli import main; main(sys.argv[1:])"]
+    else:
+        program = ["-c", SPLIT_CPU]
+    args = ["train", "--dataset", "c-nmc", "--data-dir", str(synthetic_tree("c-nmc", 48)), "--config",
+            str(tmp_path / "tiny.yaml"), "--output", str(tmp_path / "run"), "--distribute", "mirrored"]
+    done = subprocess.run([sys.executable, *program, *args], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "fold 1/2: data-parallel over 2 devices" in done.stdout
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert len(metrics["folds"]) == 2 and not (tmp_path / "run" / "INCOMPLETE").exists()
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["distribute"] == "mirrored"
