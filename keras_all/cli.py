@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
+from keras_all.data.synthetic import SYNTH_LAYOUTS
+
 # TensorFlow's C++ start-up log (CUDA probing on CPU machines, graph-version notes) is noise to a user
 # of the command line; TF_CPP_MIN_LOG_LEVEL=0 brings it back.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-SYNTH_LAYOUTS = ("all-idb1", "all-idb2", "c-nmc", "aria")
 
 
 def _user_errors(command):

@@ -3,13 +3,7 @@
 import json
 import shutil
 
-from click.testing import CliRunner
-
-from keras_all.cli import main
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from .helpers import cli as run
 
 
 def test_help_lists_every_command():

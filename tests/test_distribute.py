@@ -9,10 +9,9 @@ import keras
 import pytest
 import yaml
 
-pytestmark = pytest.mark.portable
+from .helpers import tiny_config
 
-TINY = {"name": "tiny", "folds": 2, "epochs": 1, "batch_size": 8, "identity_blocks": 0,
-        "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]], "front": {"spike_size": 32, "input_size": 32}}
+pytestmark = pytest.mark.portable
 
 SPLIT_CPU = """
 import sys
@@ -25,7 +24,7 @@ main(sys.argv[1:])
 
 
 def test_mirrored_training_on_two_cpu_devices(synthetic_tree, tmp_path):
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    config = tiny_config(tmp_path)
     env = dict(os.environ)
     if keras.backend.backend() == "jax":
         env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
@@ -33,7 +32,7 @@ def test_mirrored_training_on_two_cpu_devices(synthetic_tree, tmp_path):
     else:
         program = ["-c", SPLIT_CPU]
     args = ["train", "--dataset", "c-nmc", "--data-dir", str(synthetic_tree("c-nmc", 48)), "--config",
-            str(tmp_path / "tiny.yaml"), "--output", str(tmp_path / "run"), "--distribute", "mirrored"]
+            str(config), "--output", str(tmp_path / "run"), "--distribute", "mirrored"]
     done = subprocess.run([sys.executable, *program, *args], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "fold 1/2: data-parallel over 2 devices" in done.stdout

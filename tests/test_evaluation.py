@@ -4,26 +4,17 @@ import json
 
 import pandas as pd
 import pytest
-import yaml
-from click.testing import CliRunner
 
-from keras_all.cli import main
-
-TINY = {"name": "tiny", "folds": 2, "epochs": 1, "batch_size": 8, "identity_blocks": 0,
-        "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]], "front": {"spike_size": 32, "input_size": 32}}
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from .helpers import cli as run
+from .helpers import tiny_config
 
 
 @pytest.fixture(scope="module")
 def trained(synthetic_tree, tmp_path_factory):
     """A tiny finished run on synthetic C-NMC cells."""
     folder = tmp_path_factory.mktemp("trained")
-    (folder / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     result = run("train", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 48), "--config",
-                 folder / "tiny.yaml", "--output", folder / "run")
+                 tiny_config(folder), "--output", folder / "run")
     assert result.exit_code == 0, result.output
     return folder / "run"
 

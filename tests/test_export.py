@@ -7,29 +7,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from keras_all import export as export_module
-from keras_all.cli import main
 from keras_all.data import read_image
 
-TINY = {"name": "tiny", "folds": 2, "epochs": 1, "batch_size": 8, "identity_blocks": 0,
-        "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]], "front": {"spike_size": 32, "input_size": 32}}
+from .helpers import cli as run
+from .helpers import tiny_config
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                                 reason="a SavedModel is written and served with TensorFlow")
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
 @pytest.fixture(scope="module")
 def exported(synthetic_tree, tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
-    (folder / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     data = synthetic_tree("c-nmc", 48)
-    trained = run("train", "--dataset", "c-nmc", "--data-dir", data, "--config", folder / "tiny.yaml",
+    trained = run("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(folder),
                   "--output", folder / "run")
     assert trained.exit_code == 0, trained.output
     result = run("export", folder / "run", "--out", folder / "export")

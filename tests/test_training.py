@@ -6,29 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from keras_all.cli import main
 from keras_all.config import TrainConfig, load_config
 from keras_all.data import load_dataset
 from keras_all.front import FrontConfig
 from keras_all.training import cross_validate
 from keras_all.training.splits import LeakageError, assign_splits, check_no_leak
 
-TINY = {"name": "tiny", "folds": 2, "epochs": 1, "batch_size": 8, "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]],
-        "identity_blocks": 0,
-        "front": {"spike_size": 32, "input_size": 32}}
-
-
-def tiny_config(tmp_path, **changes):
-    values = {**TINY, **changes}
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(values))
-    return path
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from .helpers import cli as run
+from .helpers import tiny_config
 
 
 @pytest.fixture(scope="module")
