@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
+from machine import describe  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -80,13 +80,11 @@ def main():
     parser.add_argument("--fit-images", type=int, default=512, help="training images for z-score and PCA 500")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.machine())
     import tensorflow as tf
 
     images, source = real_or_synthetic_images(args.images + args.fit_images)
     fit, images = images[: args.fit_images], images[args.fit_images :]
-    print(f"Machine: {cpu}, {os.cpu_count()} cores; TensorFlow {tf.__version__}, Keras {keras.__version__}; "
+    print(f"Machine: {describe()}; TensorFlow {tf.__version__}, Keras {keras.__version__}; "
           f"images: {source}, {len(images)} timed, {len(fit)} for fitting")
     plain = fit_front(fit, FrontConfig())
     with_pca = fit_front(fit, FrontConfig(pca_components=500))

@@ -9,8 +9,6 @@ weights are untrained (speed does not depend on them) and the PCA components ran
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -18,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from machine import describe  # benchmarks/machine.py, beside this script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -61,9 +60,7 @@ def main():
         for _ in range(args.repeats):
             served.serve(crops)["probability"].numpy()
         throughput = args.repeats * 32 / (time.perf_counter() - start)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.machine())
-    print(f"Machine: {cpu}, {os.cpu_count()} cores; TensorFlow {tf.__version__}; paper ALL-IDB configuration "
+    print(f"Machine: {describe()}; TensorFlow {tf.__version__}; paper ALL-IDB configuration "
           f"({serving.count_params():,} parameters with the PCA matrix)")
     print("| input | measure | value |")
     print("|---|---|---|")

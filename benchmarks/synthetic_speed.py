@@ -12,6 +12,7 @@ import tempfile
 import time
 
 import cv2
+from machine import describe  # benchmarks/machine.py, beside this script
 
 from keras_all.data.synthetic import write_dataset
 
@@ -22,9 +23,7 @@ def main():
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     cv2.setNumThreads(1)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.machine())
-    print(f"Machine: {cpu}, {os.cpu_count()} cores, pinned to one; "
+    print(f"Machine: {describe()}, pinned to one; "
           f"Python {platform.python_version()}, OpenCV {cv2.__version__}")
     print("| layout | image size | images | seconds | images/s |")
     print("|---|---|---|---|---|")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import resource
 import subprocess
@@ -22,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,8 +80,6 @@ def main():
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.images, args.epochs)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.machine())
     results = {}
     pipeline_out = None
     for kind in ("pipeline", "bare"):
@@ -90,7 +89,7 @@ def main():
                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
         results[kind] = json.loads(done.stdout.strip().splitlines()[-1])
         pipeline_out = results["pipeline"]
-    print(f"Machine: {cpu}, {os.cpu_count()} cores; {args.images} images, {args.epochs} epochs, batch 32, 224x224")
+    print(f"Machine: {describe()}; {args.images} images, {args.epochs} epochs, batch 32, 224x224")
     print("| run | training images | img/s | peak RSS MiB |")
     print("|---|---|---|---|")
     for kind, name in (("pipeline", "keras-all train (fold 1, validation included)"), ("bare", "bare model.fit")):

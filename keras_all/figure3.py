@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import keras
-import numpy as np
 import pandas as pd
 
 from keras_all.data import read_image
 from keras_all.evaluation.plots import preprocessing_figure
 from keras_all.front import FrontConfig, fit_front
+from keras_all.training.arrays import load_images  # images of any size, resized to stack into one batch
 
 
 def pick(samples: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
@@ -27,14 +26,10 @@ def write_figure3(samples: pd.DataFrame, config: FrontConfig, out: Path, n: int 
     shown = pick(samples, n, seed)
     fit_rows = samples.sample(n=min(fit_n, len(samples)), random_state=seed)
 
-    def load(paths):  # to the spike size first, so images of any size stack into one batch
-        size = (config.spike_size, config.spike_size)
-        return np.stack([cv2.resize(read_image(p), size, interpolation=cv2.INTER_AREA) for p in paths])
-
-    front = fit_front(load(fit_rows["path"]), config, random_state=seed).model
+    front = fit_front(load_images(fit_rows["path"], config.spike_size), config, random_state=seed).model
     stages = keras.Model(front.input, [front.get_layer("first_spike_gabor").output,
                                        front.get_layer("gaussian_blur").output, front.output])
-    spikes, blurred, final = stages.predict(load(shown["path"]), verbose=0)
+    spikes, blurred, final = stages.predict(load_images(shown["path"], config.spike_size), verbose=0)
     if config.mode == "spike_wave":
         spikes = spikes[:, 0]  # the first step of the wave
     out.mkdir(parents=True, exist_ok=True)

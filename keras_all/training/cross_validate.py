@@ -129,10 +129,9 @@ def _honest(samples, maps, config, run, resume, echo):
 
 
 def _paper(samples, maps, config, run, resume, echo):
-    rng_seed = config.seed
     copies = config.paper_augment_factor - 1
     origin = np.concatenate([np.arange(len(maps))] + [np.arange(len(maps))] * copies)
-    extra = [keras.ops.convert_to_numpy(augmentation(rng_seed + c)(maps, training=True)) for c in range(copies)]
+    extra = [keras.ops.convert_to_numpy(augmentation(config.seed + c)(maps, training=True)) for c in range(copies)]
     pool = np.concatenate([maps, *extra])
     pooled = samples.iloc[origin].reset_index(drop=True).assign(copy=np.repeat(np.arange(copies + 1), len(maps)))
     pooled["subject_group"] = ""  # the paper splits images, whatever their subject
