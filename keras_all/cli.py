@@ -161,6 +161,52 @@ def train(dataset, data_dir, on_bad_image, positive_class, config_file, protocol
     _echo_result(run, result)
 
 
+@main.command()
+@dataset_options
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="YAML preset: the base configuration, first trial of the search; the options below override it.")
+@click.option("--max-trials", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--tuner", type=click.Choice(["random", "bayesian"]), default="random", show_default=True)
+@click.option("--objective", type=click.Choice(["val_accuracy", "val_auc"]), default="val_accuracy",
+              show_default=True, help="Mean over the folds' validation parts.")
+@click.option("--folds", type=int, default=None, help="Cross-validation folds (4).")
+@click.option("--epochs", type=int, default=None, help="Epochs per fold (10).")
+@click.option("--image-size", type=int, default=None, help="Spike-map and model input size (224; C-NMC 100).")
+@click.option("--seed", type=int, default=None, help="Seed of splits, initialisation and the search (0).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Search folder (default saved_models/<timestamp>-tune-<name>).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted search in --output.")
+@_user_errors
+def tune(dataset, data_dir, on_bad_image, positive_class, config_file, max_trials, tuner, objective, folds, epochs,
+         image_size, seed, output, resume):
+    """Search the ResNet's block widths, identity blocks and learning rate by cross-validation (keras-tuner).
+
+    Writes results.csv, report.md and best_config.yaml (a preset for `keras-all train --config`). For a
+    distributed search set KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT (README).
+    """
+    from keras_all.config import load_config
+    from keras_all.training.run_dir import new_run_dir
+    from keras_all.tuning import role
+    from keras_all.tuning import tune as run_search
+
+    overrides = {"folds": folds, "epochs": epochs, "seed": seed, "front.spike_size": image_size,
+                 "front.input_size": image_size}
+    config = load_config(config_file, overrides)
+    where = role()
+    if (resume or where != "single") and output is None:
+        raise click.ClickException("--resume and distributed searches need --output, the search folder")
+    output = output or new_run_dir("saved_models", f"tune-{config.name}")
+    data = None if where == "chief" else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    table = run_search(data, config, output, tuner, max_trials, objective, resume, echo=click.echo)
+    if table is None:
+        click.echo(f"worker {os.environ['KERASTUNER_TUNER_ID']}: no trials left")
+        return
+    best = table.sort_values("mean", ascending=False).iloc[0]
+    click.echo(f"{(table['status'] == 'COMPLETED').sum()} of {len(table)} trials completed; best: trial "
+               f"{best['trial']}, mean {objective} {best['mean']:.3f}")
+    click.echo(f"search folder: {output} (results.csv, report.md, best_config.yaml)")
+
+
 def _echo_result(run: Path, result: dict) -> None:
     validation = result["validation_mean_sd"].get("accuracy", {})
     final = result["final_on_test"]

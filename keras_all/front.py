@@ -52,6 +52,11 @@ class FrontConfig:
     def map_channels(self) -> int:
         return {"first_spike": 1, "latency": 4, "spike_wave": 4 * self.timesteps}[self.mode]
 
+    @property
+    def model_channels(self) -> int:
+        """Channels of the ResNet's input: the one map repeated ``channels`` times, or the mode's own."""
+        return self.channels if self.map_channels == 1 else self.map_channels
+
     def to_dict(self) -> dict:
         return asdict(self)
 

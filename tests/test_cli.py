@@ -9,7 +9,8 @@ from .helpers import cli as run
 def test_help_lists_every_command():
     result = run("--help")
     assert result.exit_code == 0
-    for command in ("datasets", "inspect", "synth", "demo"):
+    for command in ("datasets", "inspect", "synth", "preprocess", "train", "tune", "evaluate", "report", "export",
+                    "predict", "demo"):
         assert command in result.output
 
 

@@ -36,8 +36,8 @@ from keras_all.training.model import (
     distribution_scope,
     inference_model,
 )
-from keras_all.training.run_dir import close_run, mark_failed, open_run, write_json
-from keras_all.training.splits import assign_splits, check_no_leak
+from keras_all.training.run_dir import close_run, mark_failed, open_run, write_json, write_or_check
+from keras_all.training.splits import assign_splits, check_no_leak, fold_indices
 
 LEAK_WARNING = ("LEAKY: paper protocol. Augmented copies of one image sit in training and test, z-score and "
                 "PCA saw the test images, and images (not subjects) were split. For comparison only.")
@@ -68,8 +68,8 @@ def train(data: LoadedDataset, config: TrainConfig, run: Path, resume: bool = Fa
     """Run the whole cross-validation into ``run``; returns what metrics.json holds."""
     run = open_run(Path(run), resume)
     try:
-        _seed_everything(config.seed)
-        _write_or_check(run / "config.yaml", config.to_yaml(), resume, "configuration")
+        seed_everything(config.seed)
+        write_or_check(run / "config.yaml", config.to_yaml(), resume, "configuration")
         write_json(run / "data_summary.json", summarize(data))
         samples = data.samples.reset_index(drop=True)
         echo(f"computing spike maps of {len(samples)} images at {config.front.spike_size} px")
@@ -92,7 +92,7 @@ def train(data: LoadedDataset, config: TrainConfig, run: Path, resume: bool = Fa
         raise
 
 
-def _seed_everything(seed: int) -> None:
+def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -100,31 +100,21 @@ def _seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def _write_or_check(path: Path, text: str, resume: bool, what: str) -> None:
-    if resume and path.exists():
-        if path.read_text() != text:
-            raise ValueError(f"{path}: the {what} differs from the interrupted run's; resume with the same "
-                             "settings or start a new run")
-        return
-    path.write_text(text)
-
-
 def _honest(samples, maps, config, run, resume, echo):
     splits = assign_splits(samples, config.folds, config.test_fraction, config.seed)
-    _write_or_check(run / "splits.csv", splits.to_csv(index=False), resume, "split assignment")
+    write_or_check(run / "splits.csv", splits.to_csv(index=False), resume, "split assignment")
     labels = samples["label"].to_numpy()
     test = np.flatnonzero(splits["split"] == "test")
     dev = np.flatnonzero(splits["split"] == "dev")
     check_no_leak(samples, dev, test, "dev vs holdout test")
     folds = []
     for k in range(config.folds):
-        train_idx = np.flatnonzero((splits["split"] == "dev") & (splits["fold"] != k))
-        val_idx = np.flatnonzero(splits["fold"] == k)
+        train_idx, val_idx = fold_indices(splits, k)
         check_no_leak(samples, train_idx, val_idx, f"fold {k}")
-        folds.append(_fold(f"fold {k + 1}/{config.folds}", run / f"fold_{k}", samples, maps, labels, train_idx,
-                           val_idx, test, config, config.seed + 1 + k, resume, echo))
-    final = _fold("final model", run / "final", samples, maps, labels, dev, None, test, config,
-                  config.seed + 1000, resume, echo, save_inference=True)
+        folds.append(train_fold(f"fold {k + 1}/{config.folds}", run / f"fold_{k}", samples, maps, labels,
+                                train_idx, val_idx, test, config, config.seed + 1 + k, resume, echo))
+    final = train_fold("final model", run / "final", samples, maps, labels, dev, None, test, config,
+                       config.seed + 1000, resume, echo, save_inference=True)
     return _summary("honest", folds, final, len(dev), len(test))
 
 
@@ -138,7 +128,7 @@ def _paper(samples, maps, config, run, resume, echo):
     pooled["sha256"] = pooled["sha256"] + ":" + pooled["copy"].astype(str)
     splits = assign_splits(pooled, config.folds, config.test_fraction, config.seed)
     splits.insert(1, "copy", pooled["copy"])
-    _write_or_check(run / "splits.csv", splits.to_csv(index=False), resume, "split assignment")
+    write_or_check(run / "splits.csv", splits.to_csv(index=False), resume, "split assignment")
     head = fit_head(pool, config.front, config.seed)  # fitted on everything, test included: the leak
     labels = pooled["label"].to_numpy()
     test = np.flatnonzero(splits["split"] == "test")
@@ -147,12 +137,11 @@ def _paper(samples, maps, config, run, resume, echo):
     pool[test] = _own_statistics(pool[test], head)
     folds = []
     for k in range(config.folds):
-        train_idx = np.flatnonzero((splits["split"] == "dev") & (splits["fold"] != k))
-        folds.append(_fold(f"fold {k + 1}/{config.folds} (paper)", run / f"fold_{k}", pooled, pool, labels,
-                           train_idx, np.flatnonzero(splits["fold"] == k), test, config, config.seed + 1 + k,
-                           resume, echo, head=head))
-    final = _fold("final model (paper)", run / "final", pooled, pool, labels, dev, None, test, config,
-                  config.seed + 1000, resume, echo, head=head, save_inference=True)
+        train_idx, val_idx = fold_indices(splits, k)
+        folds.append(train_fold(f"fold {k + 1}/{config.folds} (paper)", run / f"fold_{k}", pooled, pool, labels,
+                                train_idx, val_idx, test, config, config.seed + 1 + k, resume, echo, head=head))
+    final = train_fold("final model (paper)", run / "final", pooled, pool, labels, dev, None, test, config,
+                       config.seed + 1000, resume, echo, head=head, save_inference=True)
     return _summary("paper", folds, final, len(dev), len(test))
 
 
@@ -164,9 +153,9 @@ def _own_statistics(test_maps, head):
     return (test_maps - mean) / std * np.sqrt(head.variance_) + head.mean_
 
 
-def _fold(label, folder, samples, maps, labels, train_idx, val_idx, test_idx, config, seed, resume, echo,
-          head=None, save_inference=False):
-    """Train one model on ``train_idx``; metrics on validation (if any) and holdout test."""
+def train_fold(label, folder, samples, maps, labels, train_idx, val_idx, test_idx, config, seed, resume, echo,
+               head=None, save_inference=False, keep_model=True):
+    """Train one model on ``train_idx`` into ``folder``; metrics on validation and holdout test (each if given)."""
     done = folder / "metrics.json"
     if resume and done.exists():
         echo(f"{label}: already finished, kept")
@@ -182,7 +171,6 @@ def _fold(label, folder, samples, maps, labels, train_idx, val_idx, test_idx, co
         keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy" if validation else "accuracy",
                                           factor=config.lr_factor, patience=config.lr_patience),
         keras.callbacks.CSVLogger(str(folder / "log.csv")),
-        keras.callbacks.ModelCheckpoint(str(folder / "checkpoint.keras")),
         EpochProgress(echo, label, config.epochs),
     ]
     with distribution_scope(config) as replicas:
@@ -191,10 +179,11 @@ def _fold(label, folder, samples, maps, labels, train_idx, val_idx, test_idx, co
         model = build_classifier(config, head, maps.shape[1:], seed)
         model.fit(x, keras.utils.to_categorical(y, 2), validation_data=validation, epochs=config.epochs,
                   batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
-    model.save(folder / "model.keras")
+    if keep_model:
+        model.save(folder / "model.keras")
     if save_inference:
         inference_model(config, model).save(folder.parent / "model.keras")
-    parts = {"test": test_idx} if val_idx is None else {"validation": val_idx, "test": test_idx}
+    parts = {name: index for name, index in (("validation", val_idx), ("test", test_idx)) if index is not None}
     scored = np.concatenate(list(parts.values()))
     probability = model.predict(maps[scored], batch_size=config.batch_size, verbose=0)[:, 1]
     metrics = {"n_train": int(len(train_idx)), "n_train_with_copies": int(len(x))}
@@ -206,7 +195,6 @@ def _fold(label, folder, samples, maps, labels, train_idx, val_idx, test_idx, co
         rows.append(samples.iloc[index][["path", "subject", "label"]].assign(
             probability=p, prediction=(p >= 0.5).astype(int), part=part, fold=folder.name))
     pd.concat(rows).to_csv(folder / "predictions.csv", index=False)
-    (folder / "checkpoint.keras").unlink(missing_ok=True)
     write_json(done, metrics)  # written last: its presence marks the fold finished
     return metrics
 

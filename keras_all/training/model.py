@@ -56,8 +56,8 @@ def build_classifier(config: TrainConfig, head: FittedHead, map_shape: tuple, se
     x = apply_head(inputs, front, head)
     if config.augment:  # after the z-score: an edge moved onto a rarely-edged pixel stays in scale
         x = augmentation(seed)(x)
-    resnet = build_resnet((front.input_size, front.input_size, front.channels if front.mode == "first_spike"
-                           else map_shape[-1]), config.widths, config.identity_blocks, bn_momentum=config.bn_momentum)
+    resnet = build_resnet((front.input_size, front.input_size, front.model_channels), config.widths,
+                          config.identity_blocks, bn_momentum=config.bn_momentum)
     model = keras.Model(inputs, resnet(x), name="classifier")
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy",
                   metrics=["accuracy"])

@@ -14,7 +14,7 @@ def new_run_dir(base: str | Path, name: str) -> Path:
     return Path(base) / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
 
 
-def open_run(path: Path, resume: bool) -> Path:
+def open_run(path: Path, resume: bool, command: str = "train") -> Path:
     """Create ``path`` (or reopen it with ``resume``) and mark it incomplete until ``close_run``."""
     if path.exists() and any(path.iterdir()) and not resume:
         raise ValueError(f"{path}: folder exists and is not empty; pass --resume to continue it or a new --output")
@@ -23,7 +23,7 @@ def open_run(path: Path, resume: bool) -> Path:
     if resume and not (path / INCOMPLETE).exists():
         raise ValueError(f"{path}: this run is already complete; nothing to resume")
     path.mkdir(parents=True, exist_ok=True)
-    (path / INCOMPLETE).write_text("this run has not finished; `keras-all train ... --resume` continues it\n")
+    (path / INCOMPLETE).write_text(f"this run has not finished; `keras-all {command} ... --resume` continues it\n")
     return path
 
 
@@ -36,10 +36,25 @@ def mark_failed(path: Path, error: BaseException) -> None:
         marker.write(f"stopped by {type(error).__name__}: {error}\n")
 
 
+def write_or_check(path: Path, text: str, resume: bool, what: str) -> None:
+    """Write ``text`` (atomically); when resuming an existing file, insist that it is unchanged."""
+    if resume and path.exists():
+        if path.read_text() != text:
+            raise ValueError(f"{path}: the {what} differs from the interrupted run's; resume with the same "
+                             "settings or start a new run")
+        return
+    _write_atomically(path, text)
+
+
 def write_json(path: Path, data) -> None:
     """Write JSON atomically: a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_plain) + "\n")
+    _write_atomically(path, json.dumps(data, indent=2, default=_plain) + "\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Whole or not at all, also when processes (distributed tuning workers) write the same file at once."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 

@@ -58,6 +58,11 @@ def assign_splits(samples: pd.DataFrame, folds: int, test_fraction: float, seed:
     return out
 
 
+def fold_indices(splits: pd.DataFrame, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (training, validation) of fold ``k``: the dev images outside fold k, and fold k."""
+    return np.flatnonzero((splits["split"] == "dev") & (splits["fold"] != k)), np.flatnonzero(splits["fold"] == k)
+
+
 def check_no_leak(samples: pd.DataFrame, a: np.ndarray, b: np.ndarray, where: str) -> None:
     """Raise LeakageError if rows ``a`` and ``b`` share a subject group or a file hash."""
     for column, what in (("subject_group", "subject"), ("sha256", "identical image")):

@@ -1,0 +1,280 @@
+"""keras-tuner search over the ResNet's stage widths, identity blocks and learning rate.
+
+Each trial is scored by the trainer's own cross-validation on the development images (the same holdout
+split, the same (grouped) stratified folds, z-score and PCA fitted inside each training part); the
+holdout test images are never read. The base configuration (the paper's, from a preset) is the space's
+default point and always its first trial.
+
+Distributed search uses keras-tuner's chief/worker mode: with KERASTUNER_ORACLE_IP and
+KERASTUNER_ORACLE_PORT set, the process whose KERASTUNER_TUNER_ID contains "chief" serves the oracle and
+writes the results; every other one runs trials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import keras_tuner
+import numpy as np
+import pandas as pd
+import yaml
+
+from keras_all.config import TrainConfig
+from keras_all.data import LoadedDataset
+from keras_all.evaluation.metrics import mean_sd
+from keras_all.models import build_resnet
+from keras_all.training.arrays import spike_maps
+from keras_all.training.cross_validate import seed_everything, train_fold
+from keras_all.training.run_dir import close_run, mark_failed, open_run, write_json, write_or_check
+from keras_all.training.splits import assign_splits, check_no_leak, fold_indices
+
+OBJECTIVES = ("val_accuracy", "val_auc")
+TUNERS = ("random", "bayesian")
+WIDTH_SCALES = (0.5, 1, 2)  # each stage's filters: half, once and twice the base configuration's
+IDENTITY_BLOCKS = (0, 1, 2, 3)
+LEARNING_RATES = (3e-4, 1e-3, 3e-3)
+
+
+def _choices(base, extra) -> list:
+    return sorted({base, *extra})
+
+
+class ResNetHyperModel(keras_tuner.HyperModel):
+    """Per stage the bottleneck (f1, f2) and output (f3) filters, identity blocks per stage and learning rate,
+    around a base configuration, which is the default point of the space."""
+
+    def __init__(self, base: TrainConfig):
+        super().__init__(name="resnet_widths")
+        self.base = base
+
+    def config_for(self, hp: keras_tuner.HyperParameters) -> TrainConfig:
+        """The base configuration with this point's widths, identity blocks and learning rate."""
+        widths = []
+        for stage, (f1, f2, f3) in enumerate(self.base.widths, start=2):
+            bottleneck = hp.Choice(f"stage{stage}_bottleneck", _choices(f1, (max(1, round(f1 * s)) for s in
+                                                                              WIDTH_SCALES)), default=f1)
+            out = hp.Choice(f"stage{stage}_output", _choices(f3, (max(1, round(f3 * s)) for s in WIDTH_SCALES)),
+                            default=f3)
+            widths.append((bottleneck, max(1, round(bottleneck * f2 / f1)), out))
+        blocks = hp.Choice("identity_blocks", _choices(self.base.identity_blocks, IDENTITY_BLOCKS),
+                           default=self.base.identity_blocks)
+        rate = hp.Choice("learning_rate", _choices(float(self.base.learning_rate), LEARNING_RATES),
+                         default=float(self.base.learning_rate))
+        return dataclasses.replace(self.base, widths=tuple(widths), identity_blocks=blocks, learning_rate=rate)
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        """This point's ResNet at the base configuration's input shape (trials train it through the trainer)."""
+        config = self.config_for(hp)
+        front = config.front
+        return build_resnet((front.input_size, front.input_size, front.model_channels), config.widths,
+                            config.identity_blocks, bn_momentum=config.bn_momentum)
+
+
+class _BaseFirst:
+    """An oracle whose first trial is the space's default point: the base configuration is always scored."""
+
+    def populate_space(self, trial_id):
+        if not self.trials:
+            return {"status": "RUNNING", "values": {hp.name: hp.default for hp in self.hyperparameters.space}}
+        return super().populate_space(trial_id)
+
+
+class BaseFirstRandomSearchOracle(_BaseFirst, keras_tuner.oracles.RandomSearchOracle):
+    """Random search after the base configuration."""
+
+
+class BaseFirstBayesianOracle(_BaseFirst, keras_tuner.oracles.BayesianOptimizationOracle):
+    """Gaussian-process Bayesian optimisation after the base configuration."""
+
+
+@dataclass
+class DevFolds:
+    """The development images (the holdout removed), their spike maps and their fold assignment."""
+
+    samples: pd.DataFrame
+    splits: pd.DataFrame
+    maps: np.ndarray
+    echo: object = print
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.samples["label"].to_numpy()
+
+
+class CrossValidatedTuner(keras_tuner.Tuner):
+    """run_trial trains the trial's configuration on every fold's training part and returns the mean of
+    the folds' validation accuracy and AUC; fold results are kept, so a retried trial resumes."""
+
+    def run_trial(self, trial, dev: DevFolds):
+        config = self.hypermodel.config_for(trial.hyperparameters)
+        folder = Path(self.get_trial_dir(trial.trial_id))
+        started = time.perf_counter()
+        folds = []
+        for k in range(config.folds):
+            train_idx, val_idx = fold_indices(dev.splits, k)
+            check_no_leak(dev.samples, train_idx, val_idx, f"trial {trial.trial_id} fold {k}")
+            metrics = train_fold(f"trial {trial.trial_id} fold {k + 1}/{config.folds}", folder / f"fold_{k}",
+                                 dev.samples, dev.maps, dev.labels, train_idx, val_idx, None, config,
+                                 config.seed + 1 + k, True, dev.echo, keep_model=False)
+            folds.append(metrics["validation"])
+        scores = {f"val_{key}": [fold[key] for fold in folds] for key in ("accuracy", "auc")}
+        write_json(folder / "scores.json", {**scores, "seconds": time.perf_counter() - started})
+        if any(v is None for v in scores["val_auc"]):
+            raise keras_tuner.errors.FailedTrialError("a validation fold holds one class only; AUC undefined")
+        return {name: float(np.mean(values)) for name, values in scores.items()}
+
+
+def role() -> str:
+    """single, chief or worker, from keras-tuner's environment variables."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "single"
+    for name in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
+        if name not in os.environ:
+            raise ValueError(f"KERASTUNER_ORACLE_IP is set but {name} is not; set both for a distributed search")
+    return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
+
+
+def make_tuner(base: TrainConfig, output: Path, tuner: str, max_trials: int, objective: str,
+               overwrite: bool) -> CrossValidatedTuner:
+    if tuner not in TUNERS:
+        raise ValueError(f"tuner={tuner!r}: use one of {', '.join(TUNERS)}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective={objective!r}: use one of {', '.join(OBJECTIVES)}")
+    settings = {"objective": keras_tuner.Objective(objective, "max"), "max_trials": max_trials, "seed": base.seed}
+    if tuner == "random":
+        oracle = BaseFirstRandomSearchOracle(**settings)
+    else:  # a third of the trials (at least 2, the base among them) explore before the model guides
+        oracle = BaseFirstBayesianOracle(**settings, num_initial_points=max(2, max_trials // 3))
+    return CrossValidatedTuner(oracle=oracle, hypermodel=ResNetHyperModel(base), directory=str(output),
+                               project_name="search", overwrite=overwrite)
+
+
+def prepare_dev(data: LoadedDataset, base: TrainConfig, output: Path, echo) -> DevFolds:
+    """The trainer's holdout split and folds (written to splits.csv), and spike maps of the dev images only."""
+    samples = data.samples.reset_index(drop=True)
+    splits = assign_splits(samples, base.folds, base.test_fraction, base.seed)
+    write_or_check(output / "splits.csv", splits.to_csv(index=False), True, "split assignment")
+    dev = np.flatnonzero(splits["split"] == "dev")
+    check_no_leak(samples, dev, np.flatnonzero(splits["split"] == "test"), "dev vs holdout test")
+    dev_samples = samples.iloc[dev].reset_index(drop=True)
+    echo(f"tuning on {len(dev)} development images; {len(samples) - len(dev)} holdout test images left unread")
+    echo(f"computing spike maps of {len(dev)} images at {base.front.spike_size} px")
+    return DevFolds(dev_samples, splits.iloc[dev].reset_index(drop=True),
+                    spike_maps(dev_samples["path"], base.front), echo)
+
+
+def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, tuner: str = "random", max_trials: int = 10,
+         objective: str = "val_accuracy", resume: bool = False, echo=print) -> pd.DataFrame | None:
+    """Run (or resume) the search into ``output``; returns the results table (None on a distributed worker).
+
+    ``data`` may be None on a distributed chief, which only serves the oracle and writes the results.
+    """
+    if base.protocol != "honest":
+        raise ValueError("tuning scores trials by the honest protocol only; set protocol: honest in the preset")
+    where = role()
+    output = Path(output)
+    if where == "worker":
+        output.mkdir(parents=True, exist_ok=True)
+    else:
+        open_run(output, resume, command="tune")
+    try:
+        settings = yaml.safe_dump({"tuner": tuner, "max_trials": max_trials, "objective": objective})
+        write_or_check(output / "config.yaml", base.to_yaml(), resume or where == "worker", "configuration")
+        write_or_check(output / "search.yaml", settings, resume or where == "worker", "search settings")
+        search = make_tuner(base, output, tuner, max_trials, objective, overwrite=where != "worker" and not resume)
+        seed_everything(base.seed)
+        dev = None if where == "chief" else prepare_dev(data, base, output, echo)
+        search.search(dev)
+        if where == "worker":
+            return None
+        table = results_table(search, objective)
+        table.to_csv(output / "results.csv", index=False)
+        write_best_config(table, search.hypermodel, search.oracle, output, objective)
+        render_tuning_report(output)
+        close_run(output)
+        return table
+    except BaseException as error:
+        if where != "worker":
+            mark_failed(output, error)
+        raise
+
+
+def results_table(search: CrossValidatedTuner, objective: str) -> pd.DataFrame:
+    """One row per trial: hyperparameters, parameter count, fold scores of the objective, mean and sd."""
+    rows = []
+    for trial_id, trial in sorted(search.oracle.trials.items()):
+        hp = trial.hyperparameters
+        config = search.hypermodel.config_for(hp.copy())
+        scores_file = Path(search.get_trial_dir(trial_id)) / "scores.json"
+        scores = json.loads(scores_file.read_text()) if scores_file.exists() else {}
+        folds = scores.get(objective, [])
+        summary = mean_sd([{objective: v} for v in folds], (objective,)).get(objective, {})
+        row = {"trial": trial_id, "status": trial.status,
+               "base": all(hp.values.get(h.name) == h.default for h in hp.space)}
+        row.update({f"stage{s}": "-".join(map(str, w)) for s, w in enumerate(config.widths, start=2)})
+        row.update(identity_blocks=config.identity_blocks, learning_rate=config.learning_rate,
+                   parameters=search.hypermodel.build(hp.copy()).count_params())
+        row.update({f"fold_{k + 1}": v for k, v in enumerate(folds)})
+        row.update(mean=summary.get("mean"), sd=summary.get("sd"), seconds=scores.get("seconds"),
+                   message=_last_line(trial.message))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _last_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def write_best_config(table: pd.DataFrame, hypermodel: ResNetHyperModel, oracle, output: Path,
+                      objective: str) -> None:
+    """best_config.yaml: the best completed trial as a preset that `keras-all train --config` takes."""
+    done = table[(table["status"] == "COMPLETED") & table["mean"].notna()]
+    if done.empty:
+        raise ValueError(f"{output}: no trial completed; see the trial messages in {output / 'search'}")
+    best = done.sort_values(["mean", "trial"], ascending=[False, True]).iloc[0]
+    config = hypermodel.config_for(oracle.trials[best["trial"]].hyperparameters.copy())
+    config = dataclasses.replace(config, name=f"{hypermodel.base.name}-tuned")
+    header = (f"# Best of {len(done)} completed trials (trial {best['trial']}) by mean {objective} "
+              f"{best['mean']:.4f} over {config.folds} folds; written by keras-all tune.\n"
+              "#   keras-all train --dataset ... --data-dir ... --config best_config.yaml\n")
+    write_or_check(output / "best_config.yaml", header + config.to_yaml(), False, "best configuration")
+
+
+def render_tuning_report(output: Path) -> Path:
+    """report.md of a search, from its config.yaml, search.yaml, splits.csv and results.csv."""
+    table = pd.read_csv(output / "results.csv", dtype={"trial": str})
+    settings = yaml.safe_load((output / "search.yaml").read_text())
+    splits = pd.read_csv(output / "splits.csv") if (output / "splits.csv").exists() else None
+    objective = settings["objective"]
+    fold_columns = [c for c in table.columns if c.startswith("fold_")]
+    shown = table.sort_values("mean", ascending=False, na_position="last")
+    columns = ["trial", "stage2", "stage3", "stage4", "identity_blocks", "learning_rate", "parameters",
+               *fold_columns, "mean", "sd", "status"]
+    lines = [f"# Search over the ResNet's block widths ({settings['tuner']}, {settings['max_trials']} trials)", "",
+             f"Objective: mean {objective} over the folds of the development images, each fold's z-score and PCA "
+             "fitted on its own training part. Trial marked * is the base configuration (config.yaml).", ""]
+    if splits is not None:
+        lines += [f"Images: {int((splits['split'] == 'dev').sum())} development, "
+                  f"{int((splits['split'] == 'test').sum())} holdout test (never read by the search).", ""]
+    lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in shown.itertuples(index=False):
+        cells = []
+        for column in columns:
+            value = getattr(row, column)
+            if column == "trial" and bool(row.base):
+                value = f"{value}*"
+            elif isinstance(value, float):
+                value = "" if np.isnan(value) else f"{value:.4g}" if column == "learning_rate" else f"{value:.3f}"
+            cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Best configuration: best_config.yaml (`keras-all train --config best_config.yaml`)."]
+    path = output / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,183 @@
+"""keras-tuner search over the block widths: the space, a search end to end, resume, and chief/worker mode."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import keras_tuner
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import keras_all.tuning as tuning
+from keras_all.config import TrainConfig, load_config
+from keras_all.data import LAYOUTS, build_dataset
+from keras_all.front import FrontConfig
+
+from .helpers import cli, tiny_config
+
+
+@pytest.mark.portable
+def test_the_default_point_is_the_paper_configuration():
+    hypermodel = tuning.ResNetHyperModel(TrainConfig(front=FrontConfig(channels=3)))
+    hp = keras_tuner.HyperParameters()
+    assert hypermodel.build(hp).count_params() == 489_922
+    assert hypermodel.config_for(hp).widths == ((32, 32, 64), (64, 64, 128), (64, 64, 256))
+    assert hp.values["identity_blocks"] == 2 and hp.values["learning_rate"] == 1e-3
+    stage2 = next(h for h in hp.space if h.name == "stage2_bottleneck")
+    assert list(stage2.values) == [16, 32, 64]
+
+    wider = keras_tuner.HyperParameters()
+    wider.values.update({"stage4_output": 512, "identity_blocks": 1})
+    config = hypermodel.config_for(wider)
+    assert config.widths[2] == (64, 64, 512) and config.identity_blocks == 1
+    assert hypermodel.build(wider).count_params() != 489_922
+
+
+@pytest.mark.parametrize("kind", tuning.TUNERS)
+def test_either_tuner_starts_with_the_base_point_then_explores(kind, tmp_path):
+    base = load_config(tiny_config(tmp_path))
+    search = tuning.make_tuner(base, tmp_path / "search", kind, max_trials=3, objective="val_auc", overwrite=True)
+    first = search.oracle.create_trial("tuner0")
+    assert search.hypermodel.config_for(first.hyperparameters.copy()) == base
+    search.oracle.update_trial(first.trial_id, {"val_auc": 0.7})
+    first.status = "COMPLETED"
+    search.oracle.end_trial(first)
+    second = search.oracle.create_trial("tuner0")
+    assert second.status == "RUNNING" and second.hyperparameters.values != first.hyperparameters.values
+    with pytest.raises(ValueError, match="objective='loss'"):
+        tuning.make_tuner(base, tmp_path / "other", kind, 3, "loss", overwrite=True)
+
+
+def _load(folder):
+    return build_dataset("c-nmc", str(folder), LAYOUTS["c-nmc"].lister(folder))
+
+
+def test_search_scores_folds_of_dev_images_only_and_its_best_config_trains(synthetic_tree, tmp_path, monkeypatch):
+    data_dir = synthetic_tree("c-nmc", 48)
+    seen = {"maps": [], "folds": []}
+    real_maps, real_fold = tuning.spike_maps, tuning.train_fold
+
+    def spy_maps(paths, front):
+        seen["maps"] += list(paths)
+        return real_maps(paths, front)
+
+    def spy_fold(label, folder, samples, maps, labels, train_idx, val_idx, test_idx, *args, **kwargs):
+        seen["folds"].append((samples["path"].to_numpy()[train_idx], samples["path"].to_numpy()[val_idx], test_idx))
+        return real_fold(label, folder, samples, maps, labels, train_idx, val_idx, test_idx, *args, **kwargs)
+
+    monkeypatch.setattr(tuning, "spike_maps", spy_maps)
+    monkeypatch.setattr(tuning, "train_fold", spy_fold)
+    out = tmp_path / "search"
+    result = cli("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config", tiny_config(tmp_path),
+                 "--max-trials", 2, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 trials completed" in result.output
+
+    splits = pd.read_csv(out / "splits.csv")
+    holdout = set(splits.loc[splits["split"] == "test", "path"])
+    dev = set(splits.loc[splits["split"] == "dev", "path"])
+    assert len(holdout) > 0 and sorted(seen["maps"]) == sorted(dev)
+    assert len(seen["folds"]) == 4  # 2 trials x 2 folds
+    for train_paths, val_paths, test_idx in seen["folds"]:
+        assert test_idx is None
+        assert not holdout & (set(train_paths) | set(val_paths))
+        assert not set(train_paths) & set(val_paths) and set(train_paths) | set(val_paths) == dev
+
+    table = pd.read_csv(out / "results.csv", dtype={"trial": str})
+    assert list(table["status"]) == ["COMPLETED", "COMPLETED"] and list(table["base"]) == [True, False]
+    assert table.loc[0, "stage2"] == "4-4-8" and table.loc[0, "parameters"] > 0
+    folds = table[["fold_1", "fold_2"]].to_numpy()
+    assert ((folds >= 0) & (folds <= 1)).all()
+    np.testing.assert_allclose(table["mean"], folds.mean(axis=1))
+    report = (out / "report.md").read_text()
+    assert "| 0* | 4-4-8 |" in report and "holdout test (never read by the search)" in report
+
+    best = table.sort_values(["mean", "trial"], ascending=[False, True]).iloc[0]
+    config = load_config(out / "best_config.yaml")
+    assert config.name == "tiny-tuned" and config.learning_rate == best["learning_rate"]
+    assert "-".join(map(str, config.widths[0])) == best["stage2"] and config.identity_blocks == best["identity_blocks"]
+    run = cli("train", "--dataset", "c-nmc", "--data-dir", data_dir, "--config", out / "best_config.yaml",
+              "--output", tmp_path / "run")
+    assert run.exit_code == 0, run.output
+    assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_an_interrupted_search_resumes_without_redoing_finished_folds(synthetic_tree, tmp_path, monkeypatch):
+    data = _load(synthetic_tree("c-nmc", 48))
+    base = load_config(tiny_config(tmp_path))
+    calls = []
+    real_fold = tuning.train_fold
+
+    def interrupted(label, *args, **kwargs):
+        calls.append(label)
+        if label == "trial 1 fold 2/2":
+            raise KeyboardInterrupt
+        return real_fold(label, *args, **kwargs)
+
+    monkeypatch.setattr(tuning, "train_fold", interrupted)
+    out = tmp_path / "search"
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune(data, base, out, max_trials=2, echo=lambda line: None)
+    assert "stopped by KeyboardInterrupt" in (out / "INCOMPLETE").read_text()
+    assert not (out / "results.csv").exists()
+
+    calls.clear()
+    monkeypatch.setattr(tuning, "train_fold", lambda label, *a, **k: calls.append(label) or real_fold(label, *a, **k))
+    table = tuning.tune(data, base, out, max_trials=2, resume=True, echo=lambda line: None)
+    assert calls == ["trial 1 fold 1/2", "trial 1 fold 2/2"]  # trial 0 is kept; trial 1 fold 1 loads its metrics
+    assert list(table["status"]) == ["COMPLETED", "COMPLETED"] and not (out / "INCOMPLETE").exists()
+
+    again = cli("tune", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 48), "--config",
+                tiny_config(tmp_path), "--max-trials", 3, "--output", out, "--resume")
+    assert again.exit_code != 0 and "already complete" in again.output
+
+
+def test_bad_search_settings_are_one_error_line(synthetic_tree, tmp_path, monkeypatch):
+    data_dir = synthetic_tree("c-nmc", 48)
+    paper = cli("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config",
+                tiny_config(tmp_path, protocol="paper"), "--output", tmp_path / "a")
+    assert paper.exit_code != 0 and "honest protocol only" in paper.output
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    half = cli("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config", tiny_config(tmp_path),
+               "--output", tmp_path / "b")
+    assert half.exit_code != 0 and "KERASTUNER_ORACLE_PORT is not" in half.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_distributed_search_with_a_chief_and_two_workers_on_loopback(synthetic_tree, tmp_path):
+    out = tmp_path / "search"
+    args = ["tune", "--dataset", "c-nmc", "--data-dir", str(synthetic_tree("c-nmc", 48)), "--config",
+            str(tiny_config(tmp_path)), "--max-trials", "4", "--output", str(out)]
+    program = [sys.executable, "-c", "import sys; from keras_all.cli import main; main(sys.argv[1:])", *args]
+    env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
+    chief = subprocess.Popen(program, env={**env, "KERASTUNER_TUNER_ID": "chief"}, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "search.yaml").exists() and chief.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)  # the chief opens the folder before any worker writes to it
+    workers = [subprocess.Popen(program, env={**env, "KERASTUNER_TUNER_ID": f"tuner{i}"}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    try:
+        logs = [w.communicate(timeout=600)[0] for w in workers]
+        chief_log = chief.communicate(timeout=120)[0]
+    finally:
+        for process in (chief, *workers):
+            process.kill()
+    for process, log in zip((chief, *workers), (chief_log, *logs)):
+        assert process.returncode == 0, log[-3000:]
+    for i, log in enumerate(logs):
+        assert f"worker tuner{i}: no trials left" in log
+        assert "fold 1/2  epoch 1/1" in log  # each worker ran at least one trial
+    table = pd.read_csv(out / "results.csv", dtype={"trial": str})
+    assert len(table) == 4 and (table["status"] == "COMPLETED").all() and table["mean"].notna().all()
+    assert "4 of 4 trials completed" in chief_log
+    assert yaml.safe_load((out / "best_config.yaml").read_text())["name"] == "tiny-tuned"
