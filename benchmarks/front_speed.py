@@ -74,38 +74,49 @@ def reference_rate(images, mean, std):
     return len(images) / (time.perf_counter() - start)
 
 
+def measure(images_n: int = 256, fit_n: int = 512, repeats: int = 3) -> dict:
+    """img/s of the reference, the front (with and without PCA 500) and the bare ResNet, side by side."""
+    import tensorflow as tf
+
+    images, source = real_or_synthetic_images(images_n + fit_n)
+    fit, images = images[:fit_n], images[fit_n:]
+    plain = fit_front(fit, FrontConfig())
+    with_pca = fit_front(fit, FrontConfig(pca_components=500))
+    resnet = build_resnet((224, 224, 1))
+    maps_in = np.random.default_rng(0).standard_normal((len(images), 224, 224, 1)).astype("float32")
+    rows = {"reference": (reference_rate(images[:8], plain.mean_, np.sqrt(plain.variance_)), None)}
+    for name, model, data in (("front", plain.model, images), ("front_pca", with_pca.model, images),
+                              ("resnet", resnet, maps_in)):
+        rows[name] = (predict_rate(model, data, repeats), compiled_rate(model, data, repeats))
+    return {"rows": rows, "setup": f"TensorFlow {tf.__version__}, Keras {keras.__version__}; images: {source}, "
+                                   f"{len(images)} timed, {len(fit)} for fitting"}
+
+
+NAMES = {"reference": "per-image reference (NumPy/OpenCV)", "front": "front: spike + blur + z-score",
+         "front_pca": "front + PCA 500", "resnet": "bare ResNet (224x224x1)"}
+
+
+def print_report(result: dict) -> None:
+    rows = result["rows"]
+    print(f"Machine: {describe()}; {result['setup']}")
+    print("| stage | predict img/s | compiled img/s |")
+    print("|---|---|---|")
+    for key, (predicted, compiled) in rows.items():
+        print(f"| {NAMES[key]} | {predicted:.1f} | {'-' if compiled is None else f'{compiled:.1f}'} |")
+    print()
+    print(f"front vs reference (predict): {rows['front'][0] / rows['reference'][0]:.0f}x faster (goal >= 20x)")
+    print(f"front time per image as a share of the ResNet's: predict {rows['resnet'][0] / rows['front'][0]:.0%}, "
+          f"compiled {rows['resnet'][1] / rows['front'][1]:.0%} (goal <= 10%); with PCA 500: predict "
+          f"{rows['resnet'][0] / rows['front_pca'][0]:.0%}, compiled {rows['resnet'][1] / rows['front_pca'][1]:.0%}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--fit-images", type=int, default=512, help="training images for z-score and PCA 500")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    import tensorflow as tf
-
-    images, source = real_or_synthetic_images(args.images + args.fit_images)
-    fit, images = images[: args.fit_images], images[args.fit_images :]
-    print(f"Machine: {describe()}; TensorFlow {tf.__version__}, Keras {keras.__version__}; "
-          f"images: {source}, {len(images)} timed, {len(fit)} for fitting")
-    plain = fit_front(fit, FrontConfig())
-    with_pca = fit_front(fit, FrontConfig(pca_components=500))
-    resnet = build_resnet((224, 224, 1))
-    maps_in = np.random.default_rng(0).standard_normal((len(images), 224, 224, 1)).astype("float32")
-    std = np.sqrt(plain.variance_)
-    rows = [("per-image reference (NumPy/OpenCV)", reference_rate(images[:8], plain.mean_, std), None)]
-    for name, model, data in (("front: spike + blur + z-score", plain.model, images),
-                              ("front + PCA 500", with_pca.model, images),
-                              ("bare ResNet (224x224x1)", resnet, maps_in)):
-        rows.append((name, predict_rate(model, data, args.repeats), compiled_rate(model, data, args.repeats)))
-    print("| stage | predict img/s | compiled img/s |")
-    print("|---|---|---|")
-    for name, predicted, compiled in rows:
-        print(f"| {name} | {predicted:.1f} | {'-' if compiled is None else f'{compiled:.1f}'} |")
-    ref, front, pca, net = (r[1] for r in rows)
-    print()
-    print(f"front vs reference (predict): {front / ref:.0f}x faster (goal >= 20x)")
-    print(f"front time per image as a share of the ResNet's: predict {net / front:.0%}, "
-          f"compiled {rows[3][2] / rows[1][2]:.0%} (goal <= 10%); with PCA 500: predict {net / pca:.0%}, "
-          f"compiled {rows[3][2] / rows[2][2]:.0%}")
+    print_report(measure(args.images, args.fit_images, args.repeats))
 
 
 if __name__ == "__main__":

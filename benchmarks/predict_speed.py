@@ -21,10 +21,8 @@ from machine import describe  # benchmarks/machine.py, beside this script
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+def measure(repeats: int = 5) -> dict:
+    """Median latency of one slide and throughput of 32-crop batches through the exported SavedModel."""
     import keras
     import tensorflow as tf
 
@@ -52,20 +50,31 @@ def main():
         served.serve(slide)
         served.serve(crops)
         latencies = []
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             start = time.perf_counter()
             served.serve(slide)["probability"].numpy()
             latencies.append(time.perf_counter() - start)
         start = time.perf_counter()
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             served.serve(crops)["probability"].numpy()
-        throughput = args.repeats * 32 / (time.perf_counter() - start)
-    print(f"Machine: {describe()}; TensorFlow {tf.__version__}; paper ALL-IDB configuration "
-          f"({serving.count_params():,} parameters with the PCA matrix)")
+        throughput = repeats * 32 / (time.perf_counter() - start)
+    return {"setup": f"TensorFlow {tf.__version__}; paper ALL-IDB configuration ({serving.count_params():,} "
+                     "parameters with the PCA matrix)", "repeats": repeats,
+            "slide_ms": float(np.median(latencies) * 1000), "crops_per_s": throughput}
+
+
+def print_report(result: dict) -> None:
+    print(f"Machine: {describe()}; {result['setup']}")
     print("| input | measure | value |")
     print("|---|---|---|")
-    print(f"| one 2592x1944 slide | latency, median of {args.repeats} | {np.median(latencies) * 1000:.0f} ms |")
-    print(f"| batches of 32 crops, 224x224 | throughput | {throughput:.1f} img/s |")
+    print(f"| one 2592x1944 slide | latency, median of {result['repeats']} | {result['slide_ms']:.0f} ms |")
+    print(f"| batches of 32 crops, 224x224 | throughput | {result['crops_per_s']:.1f} img/s |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    print_report(measure(parser.parse_args().repeats))
 
 
 if __name__ == "__main__":

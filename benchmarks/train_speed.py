@@ -72,6 +72,30 @@ def child(kind: str, images: int, epochs: int) -> None:
     print(json.dumps(out))
 
 
+def measure(images: int = 320, epochs: int = 3) -> dict:
+    """keras-all train and a bare fit of as many images, each in its own process (its own peak memory)."""
+    results = {}
+    for kind in ("pipeline", "bare"):
+        count = results["pipeline"]["train_images"] if kind == "bare" else images
+        done = subprocess.run([sys.executable, __file__, "--child", kind, "--images", str(count),
+                               "--epochs", str(epochs)], capture_output=True, text=True, check=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        results[kind] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**results, "images": images, "epochs": epochs,
+            "ratio": results["pipeline"]["images_per_s"] / results["bare"]["images_per_s"]}
+
+
+def print_report(result: dict) -> None:
+    print(f"Machine: {describe()}; {result['images']} images, {result['epochs']} epochs, batch 32, 224x224")
+    print("| run | training images | img/s | peak RSS MiB |")
+    print("|---|---|---|---|")
+    for kind, name in (("pipeline", "keras-all train (fold 1, validation included)"), ("bare", "bare model.fit")):
+        r = result[kind]
+        print(f"| {name} | {r['train_images']} | {r['images_per_s']:.1f} | {r['peak_rss_mib']:.0f} |")
+    print(f"\nkeras-all train runs at {result['ratio']:.0%} of the bare rate (goal >= 85%); the whole 4-fold run "
+          f"with its final model took {result['pipeline']['whole_run_s']:.0f} s")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=320)
@@ -80,24 +104,7 @@ def main():
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.images, args.epochs)
-    results = {}
-    pipeline_out = None
-    for kind in ("pipeline", "bare"):
-        count = args.images if kind == "pipeline" else (pipeline_out or {}).get("train_images", args.images)
-        done = subprocess.run([sys.executable, __file__, "--child", kind, "--images", str(count),
-                               "--epochs", str(args.epochs)], capture_output=True, text=True, check=True,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        results[kind] = json.loads(done.stdout.strip().splitlines()[-1])
-        pipeline_out = results["pipeline"]
-    print(f"Machine: {describe()}; {args.images} images, {args.epochs} epochs, batch 32, 224x224")
-    print("| run | training images | img/s | peak RSS MiB |")
-    print("|---|---|---|---|")
-    for kind, name in (("pipeline", "keras-all train (fold 1, validation included)"), ("bare", "bare model.fit")):
-        r = results[kind]
-        print(f"| {name} | {r['train_images']} | {r['images_per_s']:.1f} | {r['peak_rss_mib']:.0f} |")
-    ratio = results["pipeline"]["images_per_s"] / results["bare"]["images_per_s"]
-    print(f"\nkeras-all train runs at {ratio:.0%} of the bare rate (goal >= 85%); the whole 4-fold run with its "
-          f"final model took {results['pipeline']['whole_run_s']:.0f} s")
+    print_report(measure(args.images, args.epochs))
 
 
 if __name__ == "__main__":

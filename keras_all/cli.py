@@ -105,8 +105,8 @@ def synth(layout, out, n, seed):
 @click.option("--n", "n", default=8, show_default=True, type=click.IntRange(min=1), help="Images to show.")
 @click.option("--spike-size", default=224, show_default=True, type=click.IntRange(min=8))
 @click.option("--input-size", default=224, show_default=True, type=click.IntRange(min=8))
-@click.option("--mode", type=click.Choice(["first_spike", "latency", "spike_wave"]), default="first_spike",
-              show_default=True)
+@click.option("--mode", type=click.Choice(["first_spike", "latency", "spike_wave", "gray", "rgb"]),
+              default="first_spike", show_default=True)
 @click.option("--pca-components", default=None, type=float, help="PCA count (e.g. 500) or variance fraction.")
 @click.option("--fit-n", default=64, show_default=True, type=click.IntRange(min=2),
               help="Images of the set on which z-score and PCA are fitted for the figure.")

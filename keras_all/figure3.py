@@ -9,7 +9,7 @@ import pandas as pd
 
 from keras_all.data import read_image
 from keras_all.evaluation.plots import preprocessing_figure
-from keras_all.front import FrontConfig, fit_front
+from keras_all.front import RAW_MODES, FrontConfig, fit_front
 from keras_all.training.arrays import load_images  # images of any size, resized to stack into one batch
 
 
@@ -27,17 +27,19 @@ def write_figure3(samples: pd.DataFrame, config: FrontConfig, out: Path, n: int 
     fit_rows = samples.sample(n=min(fit_n, len(samples)), random_state=seed)
 
     front = fit_front(load_images(fit_rows["path"], config.spike_size), config, random_state=seed).model
-    stages = keras.Model(front.input, [front.get_layer("first_spike_gabor").output,
-                                       front.get_layer("gaussian_blur").output, front.output])
-    spikes, blurred, final = stages.predict(load_images(shown["path"], config.spike_size), verbose=0)
+    if config.mode in RAW_MODES:  # the ablations' raw input: no spike map, no blur
+        names = {config.mode: f"{config.mode} input"}
+    else:
+        names = {"first_spike_gabor": "first-spike map", "gaussian_blur": "blurred"}
+    stages = keras.Model(front.input, [front.get_layer(layer).output for layer in names] + [front.output])
+    outputs = stages.predict(load_images(shown["path"], config.spike_size), verbose=0)
     if config.mode == "spike_wave":
-        spikes = spikes[:, 0]  # the first step of the wave
+        outputs[0] = outputs[0][:, 0]  # the first step of the wave
     out.mkdir(parents=True, exist_ok=True)
     rows, written = [], []
-    for i, (row, spike, blur, model_input) in enumerate(zip(shown.itertuples(), spikes, blurred, final)):
-        title = f"{Path(row.path).name} ({row.class_name})"
-        figure_row = {"title": title, "original": read_image(row.path), "first-spike map": spike,
-                      "blurred": blur, "model input": model_input}
+    for i, row in enumerate(shown.itertuples()):
+        figure_row = {"title": f"{Path(row.path).name} ({row.class_name})", "original": read_image(row.path)}
+        figure_row.update({title: stage[i] for title, stage in zip([*names.values(), "model input"], outputs)})
         rows.append(figure_row)
         written.append(preprocessing_figure([figure_row], out / f"{i:02d}_{Path(row.path).stem}.png"))
     caption = (f"{config.mode}, spike size {config.spike_size}, input {config.input_size}, z-score"

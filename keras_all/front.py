@@ -3,6 +3,9 @@
 raw RGB -> Resizing(spike_size) -> FirstSpikeGabor (on 8-bit luma) -> GaussianBlur -> Resizing(input_size)
         -> z-score (Normalization, fitted on training images) -> PCA reconstruction (optional, fitted
         on training images) -> 1 or 3 channels.
+
+The raw modes of the ablations (``gray``: the same 8-bit luma; ``rgb``: the colour image), each scaled
+to [0, 1], skip the Gabor stage and the blur and go through the same resizing, z-score and PCA.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from dataclasses import asdict, dataclass
 import keras
 import numpy as np
 
-from keras_all.layers import FirstSpikeGabor, GaussianBlur, PCAReconstruction, fit_pca
-from keras_all.layers.gabor import MODES
+from keras_all.layers import FirstSpikeGabor, GaussianBlur, Luma, PCAReconstruction, fit_pca
+from keras_all.layers.gabor import MODES as SPIKE_MODES
+
+RAW_MODES = ("gray", "rgb")
+MODES = SPIKE_MODES + RAW_MODES
 
 ZSCORE = ("pixel", "global")
 VARIANCE_FLOOR = 0.01
@@ -40,7 +46,7 @@ class FrontConfig:
             raise ValueError(f"mode={self.mode!r}: use one of {', '.join(MODES)}")
         if self.channels not in (1, 3):
             raise ValueError(f"channels={self.channels!r}: the ResNet takes 1 or 3 channels")
-        if self.channels == 3 and self.mode != "first_spike":
+        if self.channels == 3 and self.map_channels != 1:
             raise ValueError(f"channels=3 repeats a one-channel map; mode {self.mode!r} has its own channels")
         k = self.pca_components
         if k is not None and not (isinstance(k, int) and k >= 1 or isinstance(k, float) and 0 < k < 1):
@@ -50,7 +56,7 @@ class FrontConfig:
 
     @property
     def map_channels(self) -> int:
-        return {"first_spike": 1, "latency": 4, "spike_wave": 4 * self.timesteps}[self.mode]
+        return {"first_spike": 1, "latency": 4, "spike_wave": 4 * self.timesteps, "gray": 1, "rgb": 3}[self.mode]
 
     @property
     def model_channels(self) -> int:
@@ -64,14 +70,18 @@ class FrontConfig:
 def map_layers(config: FrontConfig) -> list[keras.layers.Layer]:
     """Raw image to blurred spike map at the input size (nothing fitted on data)."""
     size, steps = config.spike_size, config.timesteps
-    layers = [
-        keras.layers.Resizing(size, size, interpolation="bilinear", antialias=True, name="spike_resize"),
-        FirstSpikeGabor(mode=config.mode, timesteps=steps, name="first_spike_gabor"),
-    ]
+    layers = [keras.layers.Resizing(size, size, interpolation="bilinear", antialias=True, name="spike_resize")]
+    if config.mode == "gray":
+        layers.append(Luma(name="gray"))
+    elif config.mode == "rgb":
+        layers.append(keras.layers.Rescaling(1 / 255, name="rgb"))
+    else:
+        layers.append(FirstSpikeGabor(mode=config.mode, timesteps=steps, name="first_spike_gabor"))
     if config.mode == "spike_wave":  # (T, h, w, L) -> (h, w, T * L)
         layers += [keras.layers.Permute((2, 3, 1, 4), name="wave_to_channels"),
                    keras.layers.Reshape((size, size, steps * 4), name="wave_flatten")]
-    layers.append(GaussianBlur(config.blur_size, name="gaussian_blur"))
+    if config.mode in SPIKE_MODES:
+        layers.append(GaussianBlur(config.blur_size, name="gaussian_blur"))
     if config.input_size != config.spike_size:
         layers.append(keras.layers.Resizing(config.input_size, config.input_size, antialias=True, name="input_resize"))
     return layers

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from keras_all.data import read_image
-from keras_all.layers import FirstSpikeGabor, gabor_bank
-from keras_all.layers.gabor import MODES
+from keras_all.layers import FirstSpikeGabor, Luma, gabor_bank
+from keras_all.layers.gabor import MODES, luma8
 
 from .reference import reference_gray, reference_kernel, reference_spikes, reference_thetas
 
@@ -37,10 +37,13 @@ def test_kernels_are_zero_mean_max_one_and_follow_the_formula():
 
 def test_gray_is_opencv_luma(real_images):
     image = real_images["aria"]
-    gray = keras.ops.convert_to_numpy(FirstSpikeGabor()._gray(image[None]))[0, ..., 0]
+    gray = keras.ops.convert_to_numpy(luma8(image[None]))[0, ..., 0]
     np.testing.assert_array_equal(gray, reference_gray(image))
     differs = np.abs(gray - cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
     assert differs.max() <= 1 and (differs > 0).mean() < 1e-3  # installed OpenCV: exact halves may round down
+    scaled = keras.ops.convert_to_numpy(Luma()(image[None]))[0]
+    assert scaled.shape == (*image.shape[:2], 1)
+    np.testing.assert_allclose(scaled[..., 0] * 255, reference_gray(image), atol=1e-4)
 
 
 def test_responses_to_8_bit_images_are_exact_in_float32():

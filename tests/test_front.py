@@ -24,6 +24,8 @@ def images(synthetic_tree):
         (FrontConfig(spike_size=48, input_size=48, channels=3), (48, 48, 3)),
         (FrontConfig(spike_size=32, input_size=32, mode="latency"), (32, 32, 4)),
         (FrontConfig(spike_size=32, input_size=16, mode="spike_wave", timesteps=5), (16, 16, 20)),
+        (FrontConfig(spike_size=32, input_size=16, mode="gray", channels=3), (16, 16, 3)),
+        (FrontConfig(spike_size=32, input_size=32, mode="rgb", pca_components=4), (32, 32, 3)),
     ],
 )
 def test_front_shapes(images, config, shape):
@@ -116,3 +118,15 @@ def test_front_exports_as_saved_model(images, tmp_path):
     served = tf.saved_model.load(str(tmp_path / "front"))
     np.testing.assert_allclose(served.serve(tf.constant(images[8:])).numpy(),
                                fitted.model.predict(images[8:], verbose=0), atol=1e-5)
+
+
+def test_raw_modes_skip_the_spike_stage(images):
+    from .reference import reference_gray
+
+    size = images.shape[1]
+    gray = build_map_model(FrontConfig(spike_size=size, input_size=size, mode="gray")).predict(images[:2], verbose=0)
+    np.testing.assert_allclose(gray[..., 0] * 255, [reference_gray(i) for i in images[:2]], atol=1e-3)
+    rgb = build_map_model(FrontConfig(spike_size=size, input_size=size, mode="rgb")).predict(images[:2], verbose=0)
+    np.testing.assert_allclose(rgb * 255, images[:2], atol=1e-3)
+    with pytest.raises(ValueError, match="mode 'rgb' has its own channels"):
+        FrontConfig(mode="rgb", channels=3)

@@ -170,7 +170,7 @@ def test_same_seed_same_metrics(cnmc, honest_run, tmp_path):
 def test_resume_continues_after_the_last_finished_fold(cnmc, tmp_path, monkeypatch):
     config = load_config(tiny_config(tmp_path))
     out = tmp_path / "run"
-    real_fold = cross_validate._fold
+    real_fold = cross_validate.train_fold
     calls = []
 
     def crash_on_second_fold(label, folder, *args, **kwargs):
@@ -179,12 +179,12 @@ def test_resume_continues_after_the_last_finished_fold(cnmc, tmp_path, monkeypat
             raise KeyboardInterrupt("power cut")
         return real_fold(label, folder, *args, **kwargs)
 
-    monkeypatch.setattr(cross_validate, "_fold", crash_on_second_fold)
+    monkeypatch.setattr(cross_validate, "train_fold", crash_on_second_fold)
     with pytest.raises(KeyboardInterrupt):
         cross_validate.train(cnmc, config, out, echo=lambda _: None)
     assert "power cut" in (out / "INCOMPLETE").read_text() and not (out / "metrics.json").exists()
     first_log = (out / "fold_0" / "log.csv").stat().st_mtime_ns
-    monkeypatch.setattr(cross_validate, "_fold", real_fold)
+    monkeypatch.setattr(cross_validate, "train_fold", real_fold)
     with pytest.raises(ValueError, match="not empty; pass --resume"):
         cross_validate.train(cnmc, config, out, echo=lambda _: None)
     said = []

@@ -10,8 +10,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-STAGES = ("original", "first-spike map", "blurred", "model input")
-
 
 def _show(axis, image, title):
     image = np.asarray(image)
@@ -19,6 +17,8 @@ def _show(axis, image, title):
         image = image.mean(axis=-1)  # several spike channels: their mean
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
+    if image.ndim == 3 and image.dtype != np.uint8 and (image.min() < 0 or image.max() > 1):  # z-scored colour
+        image = (image - image.min()) / (float(np.ptp(image)) or 1.0)
     if image.ndim == 2:
         limit = float(np.abs(image).max()) or 1.0
         signed = image.min() < 0
@@ -30,10 +30,12 @@ def _show(axis, image, title):
 
 
 def preprocessing_figure(rows: list[dict], path: str | Path, caption: str = "") -> Path:
-    """One row per image: original, spike map, blurred map, model input (the paper's Fig. 3)."""
-    figure, axes = plt.subplots(len(rows), len(STAGES), figsize=(2.4 * len(STAGES), 2.5 * len(rows)), squeeze=False)
+    """One row per image, one column per stage (each row's keys after ``title``, the first "original"):
+    for the spike front the original, spike map, blurred map and model input (the paper's Fig. 3)."""
+    stages = [key for key in rows[0] if key != "title"]
+    figure, axes = plt.subplots(len(rows), len(stages), figsize=(2.4 * len(stages), 2.5 * len(rows)), squeeze=False)
     for axis_row, row in zip(axes, rows):
-        for axis, stage in zip(axis_row, STAGES):
+        for axis, stage in zip(axis_row, stages):
             _show(axis, row[stage], f"{stage}\n{row['title']}" if stage == "original" else stage)
     if caption:
         figure.suptitle(caption, fontsize=9)

@@ -27,6 +27,27 @@ KERNEL_QUANTUM = 2.0**-10
 _LUMA_FIXED = (4899.0, 9617.0, 1868.0)  # OpenCV 4's 14-bit R, G, B weights for 8-bit images
 
 
+def luma8(inputs):
+    """Whole 8-bit gray levels (n, h, w, 1) of RGB or gray input in 0..255, so that Gabor responses are
+    exact (see the module docstring)."""
+    x = ops.clip(ops.cast(inputs, "float32"), 0.0, 255.0)
+    if x.shape[-1] == 1:
+        return ops.floor(x + 0.5)
+    weighted = sum(x[..., i : i + 1] * w for i, w in enumerate(_LUMA_FIXED))
+    return ops.floor((weighted + 8192.0) / 16384.0)
+
+
+@keras.saving.register_keras_serializable(package="keras_all")
+class Luma(keras.layers.Layer):
+    """The 8-bit luma that FirstSpikeGabor sees, scaled to [0, 1]: the raw gray input of the ablations."""
+
+    def call(self, inputs):
+        return luma8(inputs) / 255.0
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+
 def orientations_of(count: int) -> np.ndarray:
     """The bank's angles in radians: (l - 1) * pi / count + pi / (2 * count)."""
     return np.arange(count) * np.pi / count + np.pi / (2 * count)
@@ -100,7 +121,7 @@ class FirstSpikeGabor(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        gray = self._gray(inputs)
+        gray = luma8(inputs)
         half = self.kernel_size // 2
         padded = ops.pad(gray, [[0, 0], [half, half], [half, half], [0, 0]], mode="reflect")
         responses = ops.abs(ops.conv(padded, ops.cast(self.kernels, "float32"), padding="valid")) / 255.0
@@ -114,13 +135,6 @@ class FirstSpikeGabor(keras.layers.Layer):
             return winner * ops.mean(fired, axis=-1, keepdims=True)
         return ops.transpose(fired, (0, 3, 1, 2))[..., None] * winner[:, None]
 
-    def _gray(self, inputs):
-        """Whole 8-bit gray levels, so that responses are exact (see the module docstring)."""
-        x = ops.clip(ops.cast(inputs, "float32"), 0.0, 255.0)
-        if x.shape[-1] == 1:
-            return ops.floor(x + 0.5)
-        weighted = sum(x[..., i : i + 1] * w for i, w in enumerate(_LUMA_FIXED))
-        return ops.floor((weighted + 8192.0) / 16384.0)
 
     def _fired(self, strongest, steps):
         """Spike maps for bins 0..steps-1: a response fires by step t when it is at least the

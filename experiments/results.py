@@ -1,0 +1,117 @@
+"""Keep a finished run's numbers in experiments/results/ and render the tables of experiments/README.md.
+
+    python experiments/results.py collect NAME RUN_FOLDER SECONDS "COMMAND"
+    python experiments/results.py tables          # rewrites the marked tables in experiments/README.md
+
+collect copies RUN_FOLDER's metrics.json and config.yaml to results/NAME/ and writes run.json (the
+command, its wall-clock seconds, the machine). tables reads every results/*/metrics.json; each table
+lists its rows by result name, so a number in the README always traces to a saved run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from keras_all.training.run_dir import write_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from machine import describe  # noqa: E402  (benchmarks/machine.py)
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+# table name -> rows (result name, what it is)
+TABLES = {
+    "protocols": [
+        ("aria-paper", "Aria, **paper protocol (leaky)**"),
+        ("aria", "Aria, honest protocol"),
+        ("c-nmc-paper", "C-NMC sample, **paper protocol (leaky)**"),
+        ("c-nmc", "C-NMC sample, honest protocol"),
+    ],
+    "ablations": [
+        ("aria", "first-spike map, PCA 1200 (base)"),
+        ("aria-no-pca", "first-spike map, PCA off"),
+        ("aria-latency", "latency map (4 channels), PCA off"),
+        ("aria-spike-wave", "spike-wave map (60 channels), PCA off"),
+        ("aria-gray", "raw gray, no Gabor stage, PCA off"),
+        ("aria-rgb", "raw RGB, no Gabor stage, PCA off"),
+        ("aria-no-augment", "base without online augmentation"),
+        ("aria-tuned", "base with the tuned widths"),
+    ],
+    "baselines": [
+        ("aria", "ResNet, base configuration"),
+        ("aria-hsv-histogram", "Aria: logistic regression, 48-bin HSV histogram"),
+        ("aria-gray-pca50", "Aria: logistic regression, 32x32 gray, PCA(50)"),
+        ("c-nmc", "C-NMC sample: ResNet, base configuration"),
+        ("c-nmc-hsv-histogram", "C-NMC sample: logistic regression, 48-bin HSV histogram"),
+        ("c-nmc-gray-pca50", "C-NMC sample: logistic regression, 32x32 gray, PCA(50)"),
+    ],
+}
+
+
+def collect(name: str, run: Path, seconds: float, command: str) -> Path:
+    if (run / "INCOMPLETE").exists() or not (run / "metrics.json").is_file():
+        raise SystemExit(f"{run}: not a finished run (INCOMPLETE, or no metrics.json)")
+    out = RESULTS / name
+    out.mkdir(parents=True, exist_ok=True)
+    for file in ("metrics.json", "config.yaml"):
+        shutil.copy(run / file, out / file)
+    write_json(out / "run.json", {"command": command, "seconds": round(float(seconds)), "machine": describe()})
+    return out
+
+
+def _ci(metric: dict, key: str) -> str:
+    value, interval = metric.get(key), metric.get(f"{key}_ci")
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if not interval else f"{value:.3f} ({interval[0]:.2f}-{interval[1]:.2f})"
+
+
+def _row(name: str, label: str) -> str:
+    folder = RESULTS / name
+    if not (folder / "metrics.json").is_file():
+        return f"| {label} | not run |" + " |" * 9
+    result = json.loads((folder / "metrics.json").read_text())
+    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
+    val = result["validation_mean_sd"]
+    test = result["final_on_test"]
+
+    def mean_sd(key):
+        entry = val.get(key)
+        return "n/a" if entry is None else f"{entry['mean']:.3f} ± {entry['sd'] or 0:.3f}"
+
+    minutes = f"{run['seconds'] / 60:.0f}" if "seconds" in run else ""
+    return (f"| {label} | {mean_sd('accuracy')} | {mean_sd('auc')} | {test['n']} | {_ci(test, 'accuracy')} | "
+            f"{_ci(test, 'sensitivity')} | {_ci(test, 'specificity')} | {_ci(test, 'f1')} | {_ci(test, 'auc')} | "
+            f"{_ci(test, 'balanced_accuracy')} | {minutes} |")
+
+
+HEADER = ("| run | val. accuracy (folds) | val. AUC (folds) | test n | test accuracy (95% CI) | sensitivity | "
+          "specificity | F1 | AUC (95% CI) | balanced acc. | minutes |\n" + "|---" * 11 + "|")
+
+
+def table(name: str) -> str:
+    return "\n".join([HEADER, *(_row(result, label) for result, label in TABLES[name])])
+
+
+def tables(readme: Path = HERE / "README.md") -> None:
+    text = readme.read_text()
+    for name in TABLES:
+        pattern = re.compile(rf"(<!-- table:{name} -->\n).*?(\n<!-- /table -->)", re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"{readme}: no <!-- table:{name} --> ... <!-- /table --> markers")
+        text = pattern.sub(lambda m, n=name: m.group(1) + table(n) + m.group(2), text)
+    readme.write_text(text)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["collect"] and len(sys.argv) == 6:
+        print(collect(sys.argv[2], Path(sys.argv[3]), float(sys.argv[4]), sys.argv[5]))
+    elif sys.argv[1:] == ["tables"]:
+        tables()
+    else:
+        raise SystemExit(__doc__)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Reruns every experiment in experiments/README.md, one after another, and rewrites its tables.
+# About 2.5 hours on a 2-core CPU. Runs go to saved_models/experiments/; their metrics.json, config.yaml
+# and run.json (command, seconds, machine) are kept in experiments/results/.
+#   bash experiments/run_all.sh            (from the repository root, with keras-all installed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=saved_models/experiments
+ARIA=(--dataset aria --data-dir ../shared/data/aria-all)
+CNMC=(--dataset c-nmc --data-dir ../shared/data/cnmc-sample)
+
+run() {  # NAME keras-all ARGS...: run it, time it, keep its numbers
+  local name=$1; shift
+  local start; start=$(date +%s)
+  "$@" --output "$OUT/$name"
+  python experiments/results.py collect "$name" "$OUT/$name" $(( $(date +%s) - start )) "$*"
+}
+
+run c-nmc        keras-all train "${CNMC[@]}" --config experiments/c-nmc/base.yaml
+run c-nmc-paper  keras-all train "${CNMC[@]}" --config experiments/c-nmc/base.yaml --protocol paper
+run aria         keras-all train "${ARIA[@]}" --config experiments/aria/base.yaml
+run aria-paper   keras-all train "${ARIA[@]}" --config experiments/aria/base.yaml --protocol paper
+for ablation in no-pca gray rgb no-augment latency spike-wave; do
+  run "aria-$ablation" keras-all train "${ARIA[@]}" --config "experiments/aria/$ablation.yaml"
+done
+# a short search (2 folds, 5 epochs, 6 trials); its best widths then run as the base does (4 folds, 10 epochs)
+keras-all tune "${ARIA[@]}" --config experiments/aria/base.yaml --max-trials 6 --folds 2 --epochs 5 \
+    --output "$OUT/aria-tune"
+sed -e 's/^folds: 2$/folds: 4/' -e 's/^epochs: 5$/epochs: 10/' "$OUT/aria-tune/best_config.yaml" \
+    > experiments/aria/tuned.yaml
+cp "$OUT/aria-tune/results.csv" experiments/results/aria-tune-results.csv
+run aria-tuned   keras-all train "${ARIA[@]}" --config experiments/aria/tuned.yaml
+python experiments/baselines.py "$OUT/aria" aria
+python experiments/baselines.py "$OUT/c-nmc" c-nmc
+python experiments/results.py tables
