@@ -28,6 +28,7 @@ RESULTS = HERE / "results"
 TABLES = {
     "protocols": [
         ("aria-paper", "Aria, **paper protocol (leaky)**"),
+        ("aria-paper-no-copies", "Aria, paper protocol without augmented copies (leaky)"),
         ("aria", "Aria, honest protocol"),
         ("c-nmc-paper", "C-NMC sample, **paper protocol (leaky)**"),
         ("c-nmc", "C-NMC sample, honest protocol"),
@@ -40,6 +41,7 @@ TABLES = {
         ("aria-gray", "raw gray, no Gabor stage, PCA off"),
         ("aria-rgb", "raw RGB, no Gabor stage, PCA off"),
         ("aria-no-augment", "base without online augmentation"),
+        ("aria-no-balance", "base without balancing copies of the benign class"),
         ("aria-tuned", "base with the tuned widths"),
     ],
     "baselines": [
@@ -84,7 +86,7 @@ def _row(name: str, label: str) -> str:
         entry = val.get(key)
         return "n/a" if entry is None else f"{entry['mean']:.3f} ± {entry['sd'] or 0:.3f}"
 
-    minutes = f"{run['seconds'] / 60:.0f}" if "seconds" in run else ""
+    minutes = "" if "seconds" not in run else "<1" if run["seconds"] < 60 else f"{run['seconds'] / 60:.0f}"
     return (f"| {label} | {mean_sd('accuracy')} | {mean_sd('auc')} | {test['n']} | {_ci(test, 'accuracy')} | "
             f"{_ci(test, 'sensitivity')} | {_ci(test, 'specificity')} | {_ci(test, 'f1')} | {_ci(test, 'auc')} | "
             f"{_ci(test, 'balanced_accuracy')} | {minutes} |")
@@ -101,10 +103,10 @@ def table(name: str) -> str:
 def tables(readme: Path = HERE / "README.md") -> None:
     text = readme.read_text()
     for name in TABLES:
-        pattern = re.compile(rf"(<!-- table:{name} -->\n).*?(\n<!-- /table -->)", re.S)
+        pattern = re.compile(rf"(<!-- table:{name} -->\n)(?:(?!<!-- /table -->).)*(<!-- /table -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"{readme}: no <!-- table:{name} --> ... <!-- /table --> markers")
-        text = pattern.sub(lambda m, n=name: m.group(1) + table(n) + m.group(2), text)
+        text = pattern.sub(lambda m, n=name: m.group(1) + table(n) + "\n" + m.group(2), text)
     readme.write_text(text)
 
 

@@ -20,7 +20,8 @@ run c-nmc        keras-all train "${CNMC[@]}" --config experiments/c-nmc/base.ya
 run c-nmc-paper  keras-all train "${CNMC[@]}" --config experiments/c-nmc/base.yaml --protocol paper
 run aria         keras-all train "${ARIA[@]}" --config experiments/aria/base.yaml
 run aria-paper   keras-all train "${ARIA[@]}" --config experiments/aria/base.yaml --protocol paper
-for ablation in no-pca gray rgb no-augment latency spike-wave; do
+run aria-paper-no-copies keras-all train "${ARIA[@]}" --config experiments/aria/paper-no-copies.yaml
+for ablation in no-pca gray rgb no-augment no-balance latency spike-wave; do
   run "aria-$ablation" keras-all train "${ARIA[@]}" --config "experiments/aria/$ablation.yaml"
 done
 # a short search (2 folds, 5 epochs, 6 trials); its best widths then run as the base does (4 folds, 10 epochs)
