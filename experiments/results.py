@@ -76,24 +76,28 @@ def _ci(metric: dict, key: str) -> str:
 def _row(name: str, label: str) -> str:
     folder = RESULTS / name
     if not (folder / "metrics.json").is_file():
-        return f"| {label} | not run |" + " |" * 9
+        return f"| {label} | not run |" + " |" * 10
     result = json.loads((folder / "metrics.json").read_text())
     run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
     val = result["validation_mean_sd"]
     test = result["final_on_test"]
 
-    def mean_sd(key):
-        entry = val.get(key)
+    def mean_sd(key, summary=val):
+        entry = summary.get(key)
         return "n/a" if entry is None else f"{entry['mean']:.3f} ± {entry['sd'] or 0:.3f}"
+
+    on_test = result["fold_models_on_test_mean_sd"]
 
     minutes = "" if "seconds" not in run else "<1" if run["seconds"] < 60 else f"{run['seconds'] / 60:.0f}"
     return (f"| {label} | {mean_sd('accuracy')} | {mean_sd('auc')} | {test['n']} | {_ci(test, 'accuracy')} | "
             f"{_ci(test, 'sensitivity')} | {_ci(test, 'specificity')} | {_ci(test, 'f1')} | {_ci(test, 'auc')} | "
-            f"{_ci(test, 'balanced_accuracy')} | {minutes} |")
+            f"{_ci(test, 'balanced_accuracy')} | {mean_sd('accuracy', on_test)} / {mean_sd('auc', on_test)} | "
+            f"{minutes} |")
 
 
 HEADER = ("| run | val. accuracy (folds) | val. AUC (folds) | test n | test accuracy (95% CI) | sensitivity | "
-          "specificity | F1 | AUC (95% CI) | balanced acc. | minutes |\n" + "|---" * 11 + "|")
+          "specificity | F1 | AUC (95% CI) | balanced acc. | fold models on test: accuracy / AUC | minutes |\n"
+          + "|---" * 12 + "|")
 
 
 def table(name: str) -> str:

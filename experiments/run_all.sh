@@ -27,10 +27,13 @@ done
 # a short search (2 folds, 5 epochs, 6 trials); its best widths then run as the base does (4 folds, 10 epochs)
 keras-all tune "${ARIA[@]}" --config experiments/aria/base.yaml --max-trials 6 --folds 2 --epochs 5 \
     --output "$OUT/aria-tune"
-sed -e 's/^folds: 2$/folds: 4/' -e 's/^epochs: 5$/epochs: 10/' "$OUT/aria-tune/best_config.yaml" \
-    > experiments/aria/tuned.yaml
+{ echo "# The best widths of the search in $OUT/aria-tune, trained as the base is (4 folds, 10 epochs)."
+  sed -e 's/^folds: 2$/folds: 4/' -e 's/^epochs: 5$/epochs: 10/' "$OUT/aria-tune/best_config.yaml"
+} > experiments/aria/tuned.yaml
 cp "$OUT/aria-tune/results.csv" experiments/results/aria-tune-results.csv
 run aria-tuned   keras-all train "${ARIA[@]}" --config experiments/aria/tuned.yaml
+python experiments/leak_split.py "$OUT/aria-paper" aria-paper
+python experiments/leak_split.py "$OUT/c-nmc-paper" c-nmc-paper
 python experiments/baselines.py "$OUT/aria" aria
 python experiments/baselines.py "$OUT/c-nmc" c-nmc
 python experiments/results.py tables
