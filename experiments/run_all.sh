@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reruns every experiment in experiments/README.md, one after another, and rewrites its tables.
-# About 2.5 hours on a 2-core CPU. Runs go to saved_models/experiments/; their metrics.json, config.yaml
-# and run.json (command, seconds, machine) are kept in experiments/results/.
+# About 3.5 hours on a 2-core CPU (the spike-wave run alone about one). Runs go to saved_models/experiments/;
+# their metrics.json, config.yaml and run.json (command, seconds, machine) are kept in experiments/results/.
 #   bash experiments/run_all.sh            (from the repository root, with keras-all installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
