@@ -47,6 +47,16 @@ def dataset_options(command):
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
 
+def cross_validation_options(command):
+    """--folds, --epochs and --image-size (overrides of the preset), defined once for train and tune."""
+    options = [
+        click.option("--folds", type=int, default=None, help="Cross-validation folds (4)."),
+        click.option("--epochs", type=int, default=None, help="Epochs per fold (10)."),
+        click.option("--image-size", type=int, default=None, help="Spike-map and model input size (224; C-NMC 100)."),
+    ]
+    return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
+
+
 def load_with_progress(dataset, data_dir, on_bad_image, positive_class):
     from keras_all.data import LAYOUTS, build_dataset
 
@@ -132,10 +142,8 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_si
               help="YAML preset, e.g. experiments/paper-all-idb.yaml; the options below override it.")
 @click.option("--protocol", type=click.Choice(["honest", "paper"]), default=None,
               help="honest (default): leak-free; paper: the published, leaky procedure, for comparison.")
-@click.option("--folds", type=int, default=None, help="Cross-validation folds (4).")
-@click.option("--epochs", type=int, default=None, help="Epochs per fold (10).")
+@cross_validation_options
 @click.option("--batch-size", type=int, default=None, help="Batch size (32).")
-@click.option("--image-size", type=int, default=None, help="Spike-map and model input size (224; C-NMC 100).")
 @click.option("--seed", type=int, default=None, help="Seed of splits, initialisation and augmentation (0).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default saved_models/<timestamp>-<name>).")
@@ -169,9 +177,7 @@ def train(dataset, data_dir, on_bad_image, positive_class, config_file, protocol
 @click.option("--tuner", type=click.Choice(["random", "bayesian"]), default="random", show_default=True)
 @click.option("--objective", type=click.Choice(["val_accuracy", "val_auc"]), default="val_accuracy",
               show_default=True, help="Mean over the folds' validation parts.")
-@click.option("--folds", type=int, default=None, help="Cross-validation folds (4).")
-@click.option("--epochs", type=int, default=None, help="Epochs per fold (10).")
-@click.option("--image-size", type=int, default=None, help="Spike-map and model input size (224; C-NMC 100).")
+@cross_validation_options
 @click.option("--seed", type=int, default=None, help="Seed of splits, initialisation and the search (0).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Search folder (default saved_models/<timestamp>-tune-<name>).")
