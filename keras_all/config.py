@@ -34,6 +34,7 @@ class TrainConfig:
     bn_momentum: float = 0.99
     augment: bool = True  # online flips, 10% shifts, 20% zoom, 30 degree rotations on training batches
     balance: bool = True  # augmented copies of the minority class inside each training part
+    recalibrate_bn: bool = False  # after training, batch-norm statistics re-estimated on un-augmented maps
     paper_augment_factor: int = 4  # paper protocol: the pooled images times this, before splitting
     distribute: str = "none"  # mirrored: data-parallel over every local device (GPUs)
     front: FrontConfig = field(default_factory=FrontConfig)
@@ -45,6 +46,9 @@ class TrainConfig:
             low = {"folds": 2, "identity_blocks": 0}.get(name, 1)
             if not isinstance(getattr(self, name), int) or getattr(self, name) < low:
                 raise ValueError(f"{name}={getattr(self, name)!r}: must be an integer of at least {low}")
+        for name in ("augment", "balance", "recalibrate_bn"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be true or false")
         if self.distribute not in DISTRIBUTIONS:
             raise ValueError(f"distribute={self.distribute!r}: use one of {', '.join(DISTRIBUTIONS)}")
         if not 0 < self.test_fraction < 0.5:

@@ -35,6 +35,7 @@ from keras_all.training.model import (
     build_classifier,
     distribution_scope,
     inference_model,
+    recalibrate_batch_norm,
 )
 from keras_all.training.run_dir import close_run, mark_failed, open_run, write_json, write_or_check
 from keras_all.training.splits import assign_splits, check_no_leak, fold_indices
@@ -179,6 +180,8 @@ def train_fold(label, folder, samples, maps, labels, train_idx, val_idx, test_id
         model = build_classifier(config, head, maps.shape[1:], seed)
         model.fit(x, keras.utils.to_categorical(y, 2), validation_data=validation, epochs=config.epochs,
                   batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
+    if config.recalibrate_bn:
+        recalibrate_batch_norm(config, head, model, x, seed)
     if keep_model:
         model.save(folder / "model.keras")
     if save_inference:

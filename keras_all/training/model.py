@@ -64,6 +64,34 @@ def build_classifier(config: TrainConfig, head: FittedHead, map_shape: tuple, se
     return model
 
 
+def recalibrate_batch_norm(config: TrainConfig, head: FittedHead, classifier: keras.Model, maps: np.ndarray,
+                           seed: int) -> None:
+    """Re-estimate the ResNet's batch-norm statistics on un-augmented training ``maps``, in place.
+
+    Training sees only augmented batches. Shift, zoom and rotation each resample the map bilinearly,
+    which smooths it (on Aria's spike maps the per-image standard deviation falls by about 15%), so the
+    moving statistics learnt in training mis-scale the unsmoothed maps of inference. As precise BN
+    does, each statistic becomes the average of its per-batch values over shuffled full batches, run in
+    training mode (every layer normalised by its batch, as in training); the weights do not change.
+    """
+    inputs = keras.Input(maps.shape[1:])
+    features = keras.Model(inputs, apply_head(inputs, config.front, head)).predict(
+        maps, batch_size=config.batch_size, verbose=0)
+    resnet = classifier.get_layer("resnet")
+    norms = [layer for layer in resnet.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    size = min(config.batch_size, len(features))
+    order = np.random.default_rng(seed).permutation(len(features))
+    try:
+        for k, start in enumerate(range(0, len(order) - size + 1, size)):
+            for layer in norms:
+                layer.momentum = k / (k + 1)  # the running value becomes the mean of the k + 1 batches so far
+            resnet(features[order[start : start + size]], training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+
+
 def inference_model(config: TrainConfig, classifier: keras.Model) -> keras.Model:
     """Raw uint8 RGB images of any size -> class probabilities: the front's map layers, then the classifier."""
     inputs = raw_input()

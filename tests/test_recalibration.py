@@ -1,0 +1,51 @@
+"""Batch-norm statistics re-estimated on un-augmented maps after training (``recalibrate_bn``)."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_all.config import TrainConfig, from_dict
+from keras_all.front import FrontConfig, apply_head, fit_head
+from keras_all.training.model import build_classifier, recalibrate_batch_norm
+
+pytestmark = pytest.mark.portable
+
+
+def _array(variable):
+    return keras.ops.convert_to_numpy(variable).copy()
+
+
+def test_statistics_become_those_of_the_plain_maps_and_nothing_else_moves():
+    config = TrainConfig(batch_size=8, identity_blocks=0, widths=((4, 4, 8), (8, 8, 16), (8, 8, 16)),
+                         front=FrontConfig(spike_size=32, input_size=32), recalibrate_bn=True)
+    rng = np.random.default_rng(0)
+    maps = (rng.random((32, 32, 32, 1)) < 0.1).astype("float32")  # sparse, edge-map-like
+    head = fit_head(maps, config.front)
+    model = build_classifier(config, head, maps.shape[1:], seed=0)
+    model.fit(maps, keras.utils.to_categorical(rng.integers(0, 2, 32), 2), epochs=1, batch_size=8, verbose=0)
+    resnet = model.get_layer("resnet")
+    first, last = resnet.get_layer("bn_conv1"), resnet.get_layer("bn4a_branch2c")
+    last_before = _array(last.moving_mean)
+    trained = [_array(w) for w in model.trainable_weights]
+
+    recalibrate_batch_norm(config, head, model, maps, seed=0)
+
+    inputs = keras.Input(maps.shape[1:])
+    plain = keras.Model(inputs, apply_head(inputs, config.front, head)).predict(maps, verbose=0)
+    conv1 = keras.Model(resnet.input, resnet.get_layer("conv1").output).predict(plain, verbose=0)
+    # 4 full batches of 8: the average of the batch means is the mean over all maps, whatever the order
+    np.testing.assert_allclose(_array(first.moving_mean), conv1.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    variance = conv1.var(axis=(0, 1, 2))
+    assert np.all(_array(first.moving_variance) <= variance * 1.001)  # per-batch variances average below it
+    assert np.all(_array(first.moving_variance) >= variance * 0.5)
+    assert not np.allclose(_array(last.moving_mean), last_before)
+    assert first.momentum == last.momentum == config.bn_momentum
+    for weight, value in zip(model.trainable_weights, trained):
+        np.testing.assert_array_equal(_array(weight), value)
+
+
+def test_the_switch_is_a_boolean():
+    assert from_dict({"recalibrate_bn": True}).recalibrate_bn
+    with pytest.raises(ValueError, match="recalibrate_bn='yes': must be true or false"):
+        from_dict({"recalibrate_bn": "yes"})
+    assert not TrainConfig().recalibrate_bn  # the paper's pipeline by default
