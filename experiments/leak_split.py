@@ -1,5 +1,6 @@
 """How much of a paper-protocol test score comes from the leak: the final model's holdout test rows split by
-whether another augmented copy of the same image sat in the development (training) images.
+whether another augmented copy of the same image sat in the development (training) images, and by whether
+the row is an original image or an augmented copy (smoothed like the training inputs).
 
     python experiments/leak_split.py RUN_FOLDER NAME      # writes experiments/results/NAME/leak.json
 
@@ -31,8 +32,10 @@ def leak_split(run: Path) -> dict:
         raise SystemExit(f"{run}: final/predictions.csv does not follow the test rows of splits.csv")
     trained_on = set(splits.loc[splits["split"] == "dev", "path"])
     seen = test["path"].isin(trained_on).to_numpy()
+    original = (test["copy"] == 0).to_numpy()
     out = {}
-    for name, rows in (("copy_in_training", seen), ("no_copy_in_training", ~seen)):
+    for name, rows in (("copy_in_training", seen), ("no_copy_in_training", ~seen), ("original", original),
+                       ("augmented_copy", ~original)):
         out[name] = binary_metrics(predictions["label"][rows], predictions["probability"][rows])
     out["share_of_test_rows_with_a_copy_in_training"] = float(np.mean(seen))
     return out
@@ -44,7 +47,7 @@ if __name__ == "__main__":
     result = leak_split(Path(sys.argv[1]))
     write_json(RESULTS / sys.argv[2] / "leak.json", result)
     print(f"{result['share_of_test_rows_with_a_copy_in_training']:.1%} of the test rows have a copy in training")
-    for name in ("copy_in_training", "no_copy_in_training"):
+    for name in ("copy_in_training", "no_copy_in_training", "original", "augmented_copy"):
         m = result[name]
         shown = ", ".join(f"{key} {'n/a' if m[key] is None else f'{m[key]:.3f}'}"
                           for key in ("accuracy", "sensitivity", "specificity", "auc"))

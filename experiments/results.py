@@ -42,6 +42,8 @@ TABLES = {
         ("aria-rgb", "raw RGB, no Gabor stage, PCA off"),
         ("aria-no-augment", "base without online augmentation"),
         ("aria-no-balance", "base without balancing copies of the benign class"),
+        ("aria-recalibrated-bn", "base, batch-norm statistics recalibrated on un-augmented maps"),
+        ("aria-spike-wave-recalibrated-bn", "spike-wave map, PCA off, batch-norm statistics recalibrated"),
         ("aria-tuned", "base with the tuned widths"),
     ],
     "baselines": [

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reruns every experiment in experiments/README.md, one after another, and rewrites its tables.
-# About 3.5 hours on a 2-core CPU (the spike-wave run alone about one). Runs go to saved_models/experiments/;
+# About 3.5 hours on a 2-core CPU. Runs go to saved_models/experiments/;
 # their metrics.json, config.yaml and run.json (command, seconds, machine) are kept in experiments/results/.
 #   bash experiments/run_all.sh            (from the repository root, with keras-all installed)
 set -euo pipefail
@@ -21,7 +21,8 @@ run c-nmc-paper  keras-all train "${CNMC[@]}" --config experiments/c-nmc/base.ya
 run aria         keras-all train "${ARIA[@]}" --config experiments/aria/base.yaml
 run aria-paper   keras-all train "${ARIA[@]}" --config experiments/aria/base.yaml --protocol paper
 run aria-paper-no-copies keras-all train "${ARIA[@]}" --config experiments/aria/paper-no-copies.yaml
-for ablation in no-pca gray rgb no-augment no-balance latency spike-wave; do
+for ablation in no-pca gray rgb no-augment no-balance latency spike-wave recalibrated-bn \
+    spike-wave-recalibrated-bn; do
   run "aria-$ablation" keras-all train "${ARIA[@]}" --config "experiments/aria/$ablation.yaml"
 done
 # a short search (2 folds, 5 epochs, 6 trials); its best widths then run as the base does (4 folds, 10 epochs)
@@ -34,6 +35,8 @@ cp "$OUT/aria-tune/results.csv" experiments/results/aria-tune-results.csv
 run aria-tuned   keras-all train "${ARIA[@]}" --config experiments/aria/tuned.yaml
 python experiments/leak_split.py "$OUT/aria-paper" aria-paper
 python experiments/leak_split.py "$OUT/c-nmc-paper" c-nmc-paper
+python experiments/augmentation_shift.py "$OUT/aria" aria
+python experiments/augmentation_shift.py "$OUT/aria-gray" aria-gray
 python experiments/baselines.py "$OUT/aria" aria
 python experiments/baselines.py "$OUT/c-nmc" c-nmc
 python experiments/results.py tables
