@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reruns every experiment in experiments/README.md, one after another, and rewrites its tables.
-# About 3.5 hours on a 2-core CPU. Runs go to saved_models/experiments/;
+# About 4 hours on a 2-core CPU. Runs go to saved_models/experiments/;
 # their metrics.json, config.yaml and run.json (command, seconds, machine) are kept in experiments/results/.
 #   bash experiments/run_all.sh            (from the repository root, with keras-all installed)
 set -euo pipefail
