@@ -21,6 +21,7 @@ import pandas as pd
 from keras_all.config import load_config
 from keras_all.evaluation.metrics import binary_metrics
 from keras_all.training.arrays import spike_maps
+from keras_all.training.model import head_output
 from keras_all.training.run_dir import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -35,7 +36,7 @@ def augmentation_shift(run: Path) -> dict:
     validation = splits[(splits["split"] == "dev") & (splits["fold"] == 0)]
     model = keras.models.load_model(run / "fold_0" / "model.keras")
     augment, resnet = model.get_layer("augment"), model.get_layer("resnet")
-    head = keras.Model(model.inputs, model.layers[model.layers.index(augment) - 1].output)  # z-score, PCA, channels
+    head = keras.Model(model.input, head_output(model))
     keras.utils.set_random_seed(SEED)
     plain = head.predict(spike_maps(validation["path"], config.front), batch_size=config.batch_size, verbose=0)
     augmented = np.concatenate([keras.ops.convert_to_numpy(augment(plain[i : i + 64], training=True))

@@ -28,7 +28,7 @@ def test_statistics_become_those_of_the_plain_maps_and_nothing_else_moves():
     last_before = _array(last.moving_mean)
     trained = [_array(w) for w in model.trainable_weights]
 
-    recalibrate_batch_norm(config, head, model, maps, seed=0)
+    recalibrate_batch_norm(model, maps, config.batch_size, seed=0)
 
     inputs = keras.Input(maps.shape[1:])
     plain = keras.Model(inputs, apply_head(inputs, config.front, head)).predict(maps, verbose=0)

@@ -181,7 +181,7 @@ def train_fold(label, folder, samples, maps, labels, train_idx, val_idx, test_id
         model.fit(x, keras.utils.to_categorical(y, 2), validation_data=validation, epochs=config.epochs,
                   batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
     if config.recalibrate_bn:
-        recalibrate_batch_norm(config, head, model, x, seed)
+        recalibrate_batch_norm(model, x, config.batch_size, seed)
     if keep_model:
         model.save(folder / "model.keras")
     if save_inference:

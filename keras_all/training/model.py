@@ -64,8 +64,13 @@ def build_classifier(config: TrainConfig, head: FittedHead, map_shape: tuple, se
     return model
 
 
-def recalibrate_batch_norm(config: TrainConfig, head: FittedHead, classifier: keras.Model, maps: np.ndarray,
-                           seed: int) -> None:
+def head_output(classifier: keras.Model):
+    """The classifier's tensor after its fitted head (z-score, PCA, channels), before augmentation or ResNet."""
+    names = [layer.name for layer in classifier.layers]
+    return classifier.layers[names.index("augment" if "augment" in names else "resnet") - 1].output
+
+
+def recalibrate_batch_norm(classifier: keras.Model, maps: np.ndarray, batch_size: int, seed: int) -> None:
     """Re-estimate the ResNet's batch-norm statistics on un-augmented training ``maps``, in place.
 
     Training sees only augmented batches. Shift, zoom and rotation each resample the map bilinearly,
@@ -74,19 +79,17 @@ def recalibrate_batch_norm(config: TrainConfig, head: FittedHead, classifier: ke
     does, each statistic becomes the average of its per-batch values over shuffled full batches, run in
     training mode (every layer normalised by its batch, as in training); the weights do not change.
     """
-    inputs = keras.Input(maps.shape[1:])
-    features = keras.Model(inputs, apply_head(inputs, config.front, head)).predict(
-        maps, batch_size=config.batch_size, verbose=0)
     resnet = classifier.get_layer("resnet")
+    plain = keras.Model(classifier.input, resnet(head_output(classifier)))  # the same layers, no augmentation
     norms = [layer for layer in resnet.layers if isinstance(layer, keras.layers.BatchNormalization)]
     momenta = [layer.momentum for layer in norms]
-    size = min(config.batch_size, len(features))
-    order = np.random.default_rng(seed).permutation(len(features))
+    size = min(batch_size, len(maps))
+    order = np.random.default_rng(seed).permutation(len(maps))
     try:
         for k, start in enumerate(range(0, len(order) - size + 1, size)):
             for layer in norms:
                 layer.momentum = k / (k + 1)  # the running value becomes the mean of the k + 1 batches so far
-            resnet(features[order[start : start + size]], training=True)
+            plain(maps[order[start : start + size]], training=True)
     finally:
         for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum
