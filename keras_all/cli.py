@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 import time
@@ -11,11 +12,20 @@ from pathlib import Path
 
 import click
 
+from keras_all.data.io import printable
 from keras_all.data.synthetic import SYNTH_LAYOUTS
 
-# TensorFlow's C++ start-up log (CUDA probing on CPU machines, graph-version notes) is noise to a user
-# of the command line; TF_CPP_MIN_LOG_LEVEL=0 brings it back.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
+
+
+class _NoRetracingNotes(logging.Filter):
+    """TensorFlow warns of tf.function retracing when each fold builds a fresh model: expected here."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+logging.getLogger("tensorflow").addFilter(_NoRetracingNotes())
 
 
 def _user_errors(command):
@@ -26,19 +36,32 @@ def _user_errors(command):
         try:
             return command(*args, **kwargs)
         except (ValueError, OSError) as err:
-            raise click.ClickException(str(err)) from None
+            raise click.ClickException(printable(err)) from None
 
     return wrapper
 
 
-def dataset_options(command):
+class _Commands(click.Group):
+    """The command group; Ctrl-C ends a command with one line and exit code 130, as shells expect."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(INTERRUPTED)
+
+
+def dataset_options(command=None, *, required=True):
     """--dataset, --data-dir, --on-bad-image and --positive-class, defined once."""
     from keras_all.data import LAYOUTS
 
+    if command is None:
+        return functools.partial(dataset_options, required=required)
     options = [
-        click.option("--dataset", "dataset", required=True, type=click.Choice(list(LAYOUTS)),
+        click.option("--dataset", "dataset", required=required, type=click.Choice(list(LAYOUTS)),
                      help="Layout of the data folder (see `keras-all datasets`)."),
-        click.option("--data-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+        click.option("--data-dir", required=required, type=click.Path(file_okay=False, path_type=Path),
                      help="Folder holding the data set."),
         click.option("--on-bad-image", type=click.Choice(["error", "skip"]), default="error", show_default=True,
                      help="Stop at the first unreadable image, or leave bad images out and list them."),
@@ -57,16 +80,26 @@ def cross_validation_options(command):
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
 
-def load_with_progress(dataset, data_dir, on_bad_image, positive_class):
+def load_with_progress(dataset, data_dir, on_bad_image, positive_class, report_left_out=True):
+    """The data set, read with a progress bar; the files left out (bad, or not readable as the layout) are
+    listed on stderr unless ``report_left_out`` is False (inspect shows them in its summary)."""
     from keras_all.data import LAYOUTS, build_dataset
 
     options = {"positive_class": positive_class} if dataset == "folder" else {}
     listing = LAYOUTS[dataset].lister(data_dir, **options)
     with click.progressbar(length=len(listing.rows), label=f"reading {dataset}", file=sys.stderr) as bar:
-        return build_dataset(dataset, str(data_dir), listing, on_bad_image=on_bad_image, progress=bar.update)
+        data = build_dataset(dataset, str(data_dir), listing, on_bad_image=on_bad_image, progress=bar.update)
+    if report_left_out:
+        for kind, table in (("skipped bad file", data.bad_files), ("left out", data.ignored)):
+            for row in table.itertuples():
+                click.echo(f"warning: {kind}: {printable(row.path)}: {row.reason}", err=True)
+        if len(data.bad_files) or len(data.ignored):
+            click.echo(f"{len(data.samples)} images used; {len(data.bad_files)} bad files skipped, "
+                       f"{len(data.ignored)} files left out", err=True)
+    return data
 
 
-@click.group()
+@click.group(cls=_Commands)
 @click.version_option(package_name="keras-all")
 def main():
     """Detect acute lymphoblastic leukemia in blood-smear images (Noshad & Fallahi 2021, and beyond)."""
@@ -90,7 +123,7 @@ def inspect(dataset, data_dir, on_bad_image, positive_class, as_json):
     """Counts per class, subjects, image sizes, duplicates and bad files of a data set."""
     from keras_all.data.summary import format_summary, summarize
 
-    summary = summarize(load_with_progress(dataset, data_dir, on_bad_image, positive_class))
+    summary = summarize(load_with_progress(dataset, data_dir, on_bad_image, positive_class, report_left_out=False))
     click.echo(json.dumps(summary, indent=2) if as_json else format_summary(summary))
 
 
@@ -300,19 +333,47 @@ def export(run, fmt, out):
 def predict(model, inputs, output, as_json):
     """ALL probability and decision for each image file or every file in each folder."""
     from keras_all.export import predict_files
+    from keras_all.training.run_dir import write_text_atomically
 
     table = predict_files(model, inputs)
+    if table.empty:
+        raise click.ClickException(f"no files found in {', '.join(printable(i) for i in inputs)}; nothing to predict")
     text = table.to_json(orient="records", indent=2) if as_json else table.to_csv(index=False)
     if output:
-        output.write_text(text)
+        write_text_atomically(output, text)  # an existing file is replaced whole, or left as it was
         click.echo(f"wrote {len(table)} predictions to {output}")
     else:
         click.echo(text.rstrip())
     bad = table[table["error"] != ""]
     for row in bad.itertuples():
         click.echo(f"warning: {row.path}: {row.error}", err=True)
+    if len(bad) == len(table):
+        raise click.ClickException(f"none of the {len(table)} files could be read as an image; nothing was predicted")
     if len(bad):
         click.echo(f"{len(bad)} of {len(table)} files could not be read; the others were predicted", err=True)
+
+
+@main.command("import-weights")
+@click.argument("weights", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write (atomically): resnet.keras, config.yaml, MODEL_CARD.md (+ model.keras).")
+@dataset_options(required=False)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the PCA fit.")
+@_user_errors
+def import_weights(weights, out, dataset, data_dir, on_bad_image, positive_class, seed):
+    """Import the authors' released Keras-2 weights (ALL-IDB or C-NMC model.h5) into the paper's model.
+
+    With --dataset and --data-dir, the z-score and PCA the weights expect are fitted on that data set and
+    model.keras (raw images in) is written for `keras-all predict` and `evaluate`; see MODEL_CARD.md.
+    """
+    from keras_all.authors import import_weights as run_import
+
+    if (dataset is None) != (data_dir is None):
+        raise click.ClickException("--dataset and --data-dir go together: give both, or neither")
+    data = None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    folder = run_import(weights, out, data, seed, echo=click.echo)
+    written = ", ".join(sorted(p.name for p in folder.iterdir()))
+    click.echo(f"imported {weights} into {folder} ({written})")
 
 
 @main.command()

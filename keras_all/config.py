@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from keras_all.checks import check_between, check_integer, is_number
 from keras_all.front import FrontConfig
 from keras_all.models import PAPER_WIDTHS
 
 PROTOCOLS = ("honest", "paper")
+SEED_LIMIT = 2**32 - 1  # NumPy's and Keras' seeds are unsigned 32-bit integers
 DISTRIBUTIONS = ("none", "mirrored")
 
 
@@ -40,22 +43,30 @@ class TrainConfig:
     front: FrontConfig = field(default_factory=FrontConfig)
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not re.fullmatch(r"[\w.+-]+", self.name):
+            raise ValueError(f"name={self.name!r}: use letters, digits, '.', '_', '+' or '-' (it names the run folder)")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol={self.protocol!r}: use one of {', '.join(PROTOCOLS)}")
         for name in ("folds", "epochs", "batch_size", "paper_augment_factor", "lr_patience", "identity_blocks"):
-            low = {"folds": 2, "identity_blocks": 0}.get(name, 1)
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < low:
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be an integer of at least {low}")
+            check_integer(name, getattr(self, name), {"folds": 2, "identity_blocks": 0}.get(name, 1))
+        check_integer("seed", self.seed, 0, SEED_LIMIT)
         for name in ("augment", "balance", "recalibrate_bn"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r}: must be true or false")
         if self.distribute not in DISTRIBUTIONS:
             raise ValueError(f"distribute={self.distribute!r}: use one of {', '.join(DISTRIBUTIONS)}")
-        if not 0 < self.test_fraction < 0.5:
-            raise ValueError(f"test_fraction={self.test_fraction!r}: must lie in (0, 0.5)")
-        if not 0 < self.lr_factor < 1:
-            raise ValueError(f"lr_factor={self.lr_factor!r}: must lie in (0, 1)")
-        object.__setattr__(self, "widths", tuple(tuple(int(v) for v in w) for w in self.widths))
+        check_between("test_fraction", self.test_fraction, 0, 0.5)
+        check_between("lr_factor", self.lr_factor, 0, 1)
+        check_between("bn_momentum", self.bn_momentum, 0, 1, low_included=True)
+        if not is_number(self.learning_rate) or not 0 < self.learning_rate <= 1:
+            raise ValueError(f"learning_rate={self.learning_rate!r}: must be a number in (0, 1], e.g. 0.001")
+        widths = self.widths
+        if not isinstance(widths, list | tuple) or not widths or any(
+                not isinstance(w, list | tuple) or len(w) != 3 or any(isinstance(v, bool) or not isinstance(v, int)
+                                                                      or v < 1 for v in w) for w in widths):
+            raise ValueError(f"widths={widths!r}: give one [f1, f2, f3] list of positive integers per stage, "
+                             "e.g. [[32, 32, 64], [64, 64, 128], [64, 64, 256]]")
+        object.__setattr__(self, "widths", tuple(tuple(w) for w in widths))
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -70,6 +81,9 @@ def from_dict(values: dict, source: str = "config") -> TrainConfig:
     """A TrainConfig from a (possibly partial) mapping; unknown keys are an error naming them."""
     values = dict(values or {})
     front_values = values.pop("front", None) or {}
+    if not isinstance(front_values, dict):
+        raise ValueError(f"{source}: front={front_values!r}: give a mapping of front settings, e.g. front: "
+                         "{spike_size: 224, mode: first_spike}")
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     front_known = {f.name for f in dataclasses.fields(FrontConfig)}
     unknown = sorted(set(values) - known) + sorted(f"front.{k}" for k in set(front_values) - front_known)

@@ -2,49 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 import keras
-import numpy as np
 import pandas as pd
 import yaml
-from keras import ops
 
-from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, read_image
-from keras_all.training.run_dir import INCOMPLETE
+from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, decode_image, printable, read_bytes
+from keras_all.data.layout import broken_link_reason, walk_files
+from keras_all.evaluation.evaluate import TRAINING_HASHES, training_hashes
+from keras_all.layers import Decision
+from keras_all.models import load_model_file
+from keras_all.training.run_dir import INCOMPLETE, read_json
 
 FORMATS = ("saved_model", "keras", "both")
 
 
-@keras.saving.register_keras_serializable(package="keras_all")
-class Decision(keras.layers.Layer):
-    """Class probabilities -> (ALL probability, decision at the stored cut-off)."""
-
-    def __init__(self, cutoff: float, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 <= cutoff <= 1:
-            raise ValueError(f"cutoff={cutoff}: must lie in [0, 1]")
-        self.cutoff = float(cutoff)
-
-    def call(self, probabilities):
-        probability = probabilities[:, 1]
-        return probability, ops.cast(probability >= self.cutoff, "int32")
-
-    def compute_output_spec(self, probabilities):
-        batch = probabilities.shape[0]
-        return keras.KerasTensor((batch,), "float32"), keras.KerasTensor((batch,), "int32")
-
-    def get_config(self):
-        return {**super().get_config(), "cutoff": self.cutoff}
-
-
 def serving_model(run: Path) -> tuple[keras.Model, float]:
     """The run's final model with its validated cut-off: image -> {probability, decision}."""
-    cutoff = json.loads((run / "metrics.json").read_text())["operating_points"]["youden"]["cutoff"]
-    trained = keras.saving.load_model(run / "model.keras")
+    cutoff = read_json(run / "metrics.json")["operating_points"]["youden"]["cutoff"]
+    trained = load_model_file(run / "model.keras")
     inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
     probability, decision = Decision(cutoff, name="decision")(trained(inputs, training=False))
     return keras.Model(inputs, {"probability": probability, "decision": decision}, name="keras_all_serving"), cutoff
@@ -72,6 +51,7 @@ def export_run(run: str | Path, out: str | Path | None = None, fmt: str = "both"
         if fmt in ("saved_model", "both"):
             model.export(str(partial / "saved_model"), format="tf_saved_model", verbose=False)
         shutil.copy(run / "config.yaml", partial / "config.yaml")
+        (partial / TRAINING_HASHES).write_text("\n".join(sorted(training_hashes(run))) + "\n")
         (partial / "MODEL_CARD.md").write_text(model_card(run, cutoff))
         os.replace(partial, out)
     except BaseException:
@@ -82,8 +62,8 @@ def export_run(run: str | Path, out: str | Path | None = None, fmt: str = "both"
 
 def model_card(run: Path, cutoff: float) -> str:
     config = yaml.safe_load((run / "config.yaml").read_text())
-    result = json.loads((run / "metrics.json").read_text())
-    data = json.loads((run / "data_summary.json").read_text())
+    result = read_json(run / "metrics.json")
+    data = read_json(run / "data_summary.json")
     test = result["operating_points"]["youden"]["final_on_test"]
 
     def ci(key):
@@ -127,13 +107,14 @@ Gaussian blur, {config['front']['input_size']}x{config['front']['input_size']} i
 - The cut-off was chosen on validation data of this run; a different prevalence or use calls for a
   different one.
 
-See `config.yaml` for the full configuration and the run's report.md for everything measured.
+See `config.yaml` for the full configuration and the run's report.md for everything measured;
+`training_sha256.txt` lists the training images by content, so `keras-all evaluate` warns when they are scored.
 """
 
 
 def load_predictor(model: str | Path):
     """images (uint8 batch) -> (ALL probabilities, decisions), from an export folder, its SavedModel or
-    .keras file, or a run folder's model.keras (decided at the run's validated cut-off)."""
+    .keras file, or a run folder or its model.keras (decided at the run's validated cut-off)."""
     model = Path(model)
     if model.is_dir() and (model / "saved_model" / "saved_model.pb").is_file():
         model = model / "saved_model"
@@ -150,44 +131,52 @@ def load_predictor(model: str | Path):
 
         return saved_model_predict
     if model.suffix != ".keras" or not model.is_file():
-        raise ValueError(f"{model}: neither an export folder, a SavedModel nor a .keras file")
-    loaded = keras.saving.load_model(model)
+        raise ValueError(f"{model}: neither a run folder, an export folder, a SavedModel nor a .keras file")
+    loaded = load_model_file(model)
     metrics = model.parent / "metrics.json"
-    cutoff = json.loads(metrics.read_text())["operating_points"]["youden"]["cutoff"] if metrics.is_file() else 0.5
+    cutoff = read_json(metrics)["operating_points"]["youden"]["cutoff"] if metrics.is_file() else 0.5
 
     def keras_predict(images):
-        out = loaded.predict(images, verbose=0)
+        # called eagerly: model.predict would trace a new graph for every image size and warn of retracing
+        out = keras.tree.map_structure(keras.ops.convert_to_numpy, loaded(images, training=False))
         if isinstance(out, dict):  # an exported serving model
-            return np.asarray(out["probability"]), np.asarray(out["decision"])
+            return out["probability"], out["decision"]
         return out[:, 1], (out[:, 1] >= cutoff).astype(int)
 
     return keras_predict
 
 
-def image_files(inputs) -> list[Path]:
-    files = []
+def image_files(inputs) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files named, and every file under folders named; links that lead nowhere as (path, why)."""
+    files, broken = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith("."))
+            found, links = walk_files(item)
+            files += found
+            broken += links
         elif item.is_file():
             files.append(item)
+        elif item.is_symlink():
+            broken.append((str(item), broken_link_reason(item)))
         else:
-            raise ValueError(f"{item}: no such file or folder")
-    return files
+            raise ValueError(f"{printable(item)}: no such file or folder")
+    return files, broken
 
 
 def predict_files(model: str | Path, inputs) -> pd.DataFrame:
     """path, probability, decision and error per file; a bad file gets its error and no probability."""
     predictor = load_predictor(model)
-    rows = []
-    for path in image_files(inputs):
+    files, broken = image_files(inputs)
+    rows = [{"path": printable(path), "probability": None, "decision": None, "error": reason}
+            for path, reason in broken]
+    for path in files:
         try:
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 raise BadImageError(path, "has no image file extension")
-            probability, decision = predictor(read_image(path)[None])
-            rows.append({"path": str(path), "probability": float(probability[0]), "decision": int(decision[0]),
-                         "error": ""})
+            probability, decision = predictor(decode_image(read_bytes(path), path)[None])
+            rows.append({"path": printable(path), "probability": float(probability[0]),
+                         "decision": int(decision[0]), "error": ""})
         except BadImageError as err:
-            rows.append({"path": str(path), "probability": None, "decision": None, "error": err.reason})
+            rows.append({"path": printable(path), "probability": None, "decision": None, "error": err.reason})
     table = pd.DataFrame(rows, columns=["path", "probability", "decision", "error"])
     return table.astype({"decision": "Int64"})  # whole numbers, empty for unreadable files

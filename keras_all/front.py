@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import keras
 import numpy as np
 
+from keras_all.checks import check_integer, is_integer
 from keras_all.layers import FirstSpikeGabor, GaussianBlur, Luma, PCAReconstruction, fit_pca
 from keras_all.layers.gabor import MODES as SPIKE_MODES
 
@@ -40,16 +41,19 @@ class FrontConfig:
 
     def __post_init__(self):
         for name in ("spike_size", "input_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 8:
+            if not is_integer(getattr(self, name)) or getattr(self, name) < 8:
                 raise ValueError(f"{name}={getattr(self, name)!r}: must be an integer of at least 8 pixels")
         if self.mode not in MODES:
             raise ValueError(f"mode={self.mode!r}: use one of {', '.join(MODES)}")
-        if self.channels not in (1, 3):
+        if self.channels not in (1, 3) or isinstance(self.channels, bool):
             raise ValueError(f"channels={self.channels!r}: the ResNet takes 1 or 3 channels")
         if self.channels == 3 and self.map_channels != 1:
             raise ValueError(f"channels=3 repeats a one-channel map; mode {self.mode!r} has its own channels")
+        check_integer("timesteps", self.timesteps, 1)
+        if not is_integer(self.blur_size) or self.blur_size < 1 or self.blur_size % 2 == 0:
+            raise ValueError(f"blur_size={self.blur_size!r}: must be an odd integer of at least 1 (9 in the paper)")
         k = self.pca_components
-        if k is not None and not (isinstance(k, int) and k >= 1 or isinstance(k, float) and 0 < k < 1):
+        if k is not None and not (is_integer(k) and k >= 1 or isinstance(k, float) and 0 < k < 1):
             raise ValueError(f"pca_components={k!r}: give a count of at least 1 or a variance fraction in (0, 1)")
         if self.zscore not in ZSCORE:
             raise ValueError(f"zscore={self.zscore!r}: use one of {', '.join(ZSCORE)}")

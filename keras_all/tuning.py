@@ -30,7 +30,7 @@ from keras_all.data import LoadedDataset
 from keras_all.evaluation.metrics import mean_sd
 from keras_all.models import build_resnet
 from keras_all.training.arrays import spike_maps
-from keras_all.training.cross_validate import seed_everything, train_fold
+from keras_all.training.cross_validate import check_trainable, seed_everything, train_fold
 from keras_all.training.run_dir import close_run, mark_failed, open_run, write_json, write_or_check
 from keras_all.training.splits import assign_splits, check_no_leak, fold_indices
 
@@ -179,6 +179,8 @@ def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, tuner: str
         raise ValueError("tuning scores trials by the honest protocol only; set protocol: honest in the preset")
     where = role()
     output = Path(output)
+    if data is not None:
+        check_trainable(data, base)
     if where == "worker":
         output.mkdir(parents=True, exist_ok=True)
     else:

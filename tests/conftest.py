@@ -37,3 +37,38 @@ def synthetic_tree(tmp_path_factory):
         return made[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def readme_walk(tmp_path_factory):
+    """The README's commands, each run as the installed `keras-all` in its own process, in order:
+    synth -> inspect -> train -> evaluate -> export -> predict -> report -> preprocess.
+
+    The run folder is made beforehand holding only an INCOMPLETE marker (what a run that stopped before its
+    first fold leaves): a fresh `train` must take it over. Returns the folder and each step's result.
+    """
+    from .helpers import shell, tiny_config
+
+    root = tmp_path_factory.mktemp("walk")
+    (root / "run").mkdir()
+    (root / "run" / "INCOMPLETE").write_text("this run has not finished\n")
+    data = root / "cnmc"
+    steps = {
+        "synth": ("synth", "--layout", "c-nmc", "--out", data, "--n", 48),
+        "inspect": ("inspect", "--dataset", "c-nmc", "--data-dir", data, "--json"),
+        "train": ("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(root), "--output",
+                  root / "run"),
+        "evaluate": ("evaluate", "--model", root / "run", "--dataset", "c-nmc", "--data-dir", data, "--output",
+                     root / "evaluation"),
+        "export": ("export", root / "run", "--out", root / "export"),
+        "predict": ("predict", "--model", root / "export", data, "--output", root / "predictions.csv"),
+        "report": ("report", root / "run"),
+        "preprocess": ("preprocess", "--dataset", "c-nmc", "--data-dir", data, "--out", root / "fig", "--n", 2,
+                       "--spike-size", 32, "--input-size", 32),
+    }
+    results = {}
+    for name, args in steps.items():
+        results[name] = shell(*args)
+        if results[name].returncode != 0:
+            break  # the walk test names the step that failed
+    return root, results

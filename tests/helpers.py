@@ -1,5 +1,9 @@
-"""Helpers shared by the test modules: the CLI runner and a tiny training configuration."""
+"""Helpers shared by the test modules: the CLI in-process and as the installed command, a tiny configuration."""
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -11,10 +15,20 @@ from keras_all.cli import main
 TINY = {"name": "tiny", "folds": 2, "epochs": 1, "batch_size": 8, "identity_blocks": 0,
         "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]], "front": {"spike_size": 32, "input_size": 32}}
 
+# The console script of the environment running the tests (the one `pip install -e .` wrote).
+KERAS_ALL = shutil.which("keras-all", path=str(Path(sys.executable).parent)) or shutil.which("keras-all")
+
 
 def cli(*args):
     """Invoke `keras-all` in-process with string arguments."""
     return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def shell(*args, cwd=None, timeout=600, env=None):
+    """Run the installed `keras-all` as a separate process, as a user's shell does; stdout and stderr as text."""
+    assert KERAS_ALL, "the keras-all console script is not installed in this environment"
+    return subprocess.run([KERAS_ALL, *map(os.fsdecode, args)], cwd=cwd, capture_output=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, text=True, errors="backslashreplace")
 
 
 def tiny_config(folder: Path, **changes) -> Path:

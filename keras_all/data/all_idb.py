@@ -21,29 +21,28 @@ def list_all_idb(root: str | Path, part: str | None = None) -> Listing:
     """List ALL-IDB1 and/or ALL-IDB2 under ``root``; ``part=None`` takes whichever is there."""
     root = require_dir(root)
     parts = [part] if part else list(_PARTS)
-    rows = []
+    rows, ignored, bad = [], [], []
     for name in parts:
         for folder in find_dirs(root, {_PARTS[name][0]}):
-            rows += _list_part(folder, name)
-    if not rows:
+            rows += _list_part(folder, name, ignored, bad)
+    if not rows and not bad:
         wanted = " or ".join(f"{_PARTS[p][0]}/ImNNN_L{_PARTS[p][1]}" for p in parts)
         raise DatasetLayoutError(f"{root}: no ALL-IDB images found; expected {wanted} under this folder")
     frame = rows_frame(rows)
     if "n_points" in frame:
         frame["n_points"] = frame["n_points"].astype("Int64")
-    return Listing(frame)
+    return Listing(frame, ignored, bad)
 
 
-def _list_part(folder: Path, part: str) -> list[dict]:
+def _list_part(folder: Path, part: str, ignored: list, bad: list) -> list[dict]:
     suffix = _PARTS[part][1]
     rows = []
-    for path in visible_files(folder):
+    for path in visible_files(folder, ignored):
         match = _NAME.match(path.name)
         if not match or not path.suffix.lower().startswith(suffix[:4]):
-            raise DatasetLayoutError(
-                f"{path}: cannot tell its class; {part.upper()} names are ImNNN_L{suffix} "
-                "(L=1 ALL, L=0 healthy): rename or move the file"
-            )
+            bad.append((str(path), f"cannot tell its class; {part.upper()} names are ImNNN_L{suffix} "
+                                   "(L=1 ALL, L=0 healthy)"))
+            continue
         label = int(match.group(2))
         row = {
             "path": str(path),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .layout import require_dir, rows_frame, visible_files
+from .layout import require_dir, rows_frame, visible_files, walk_files
 from .samples import DatasetLayoutError, Listing
 
 SUBTYPES = {"benign": ("Benign", 0), "early": ("Early", 1), "pre": ("Pre", 1), "pro": ("Pro", 1)}
@@ -22,12 +22,12 @@ def list_aria(root: str | Path) -> Listing:
     rows, ignored = [], []
     for folder in sorted(p for p in original.iterdir() if p.is_dir()):
         if folder.name.lower() not in SUBTYPES:
-            ignored += [(str(p), "folder is not one of Benign, Early, Pre, Pro") for p in visible_files(folder)]
+            ignored += [(str(p), "folder is not one of Benign, Early, Pre, Pro") for p in walk_files(folder)[0]]
             continue
         class_name, label = SUBTYPES[folder.name.lower()]
         rows += [
             {"path": str(p), "label": label, "class_name": class_name, "subject": "", "dataset": "aria"}
-            for p in visible_files(folder)
+            for p in visible_files(folder, ignored)
         ]
     if not rows:
         raise DatasetLayoutError(f"{original}: no images in Benign/, Early/, Pre/ or Pro/")

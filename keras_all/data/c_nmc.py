@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from .io import IMAGE_SUFFIXES
-from .layout import require_dir, rows_frame
+from .layout import require_dir, rows_frame, walk_files
 from .samples import DatasetLayoutError, Listing
 
 _CELL = re.compile(r"^uid_(h?)(\d+)_(\d+)_(\d+)_(all|hem)\.bmp$", re.IGNORECASE)
@@ -44,12 +44,13 @@ def parse_cell_name(name: str) -> dict:
 def list_c_nmc(root: str | Path) -> Listing:
     """List every labelled C-NMC image under ``root``."""
     root = require_dir(root)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files, links = walk_files(root)
     relative = [p.relative_to(root).as_posix() for p in files]
     labels_csv = next((p for p in files if p.name.lower().endswith(_LABELS_SUFFIX)), None)
     prelim = read_prelim_labels(labels_csv) if labels_csv else None
     listing = parse_paths(relative, root, prelim)
-    if listing.rows.empty:
+    listing.ignored += links
+    if listing.rows.empty and not listing.bad:
         raise DatasetLayoutError(
             f"{root}: no C-NMC images found; expected .../fold_N/{{all,hem}}/UID_*.bmp under this folder"
         )
@@ -87,15 +88,20 @@ def read_prelim_labels(path: Path) -> pd.DataFrame:
 
 def parse_paths(relative: list[str], base: Path, prelim: pd.DataFrame | None) -> Listing:
     """Classify relative paths into training, preliminary-test and ignored files."""
-    rows, ignored = [], []
+    rows, ignored, bad = [], [], []
     for rel in relative:
         parts = PurePosixPath(rel).parts
         parent = parts[-2].lower() if len(parts) > 1 else ""
         path = str(base / rel)
         if len(parts) >= 3 and _FOLD.match(parts[-3]) and parent in ("all", "hem"):
-            parsed = parse_cell_name(parts[-1])
+            try:
+                parsed = parse_cell_name(parts[-1])
+            except DatasetLayoutError as err:
+                bad.append((path, str(err).split(": ", 1)[1]))
+                continue
             if CLASS_NAMES[parsed["label"]] != parent:
-                raise DatasetLayoutError(f"{path}: a '{CLASS_NAMES[parsed['label']]}' cell in a '{parent}' folder")
+                bad.append((path, f"a '{CLASS_NAMES[parsed['label']]}' cell in a '{parent}' folder"))
+                continue
             fold = int(_FOLD.match(parts[-3]).group(1))
             rows.append(_row(path, parsed, parts[-1], fold, "train"))
         elif parent == _PRELIM_DIR and PurePosixPath(rel).suffix.lower() in IMAGE_SUFFIXES:
@@ -113,7 +119,7 @@ def parse_paths(relative: list[str], base: Path, prelim: pd.DataFrame | None) ->
     frame = rows_frame(rows) if rows else pd.DataFrame(columns=["path"])
     if rows:
         frame["fold"] = frame["fold"].astype("Int64")
-    return Listing(frame, ignored)
+    return Listing(frame, ignored, bad)
 
 
 def _row(path: str, parsed: dict, original_name: str, fold: int | None, split: str) -> dict:

@@ -19,12 +19,13 @@ def list_folder(root: str | Path, positive_class: str | None = None) -> Listing:
         raise DatasetLayoutError(
             f"{root}: positive class {shown} is not a folder here; pass --positive-class one of {', '.join(names)}"
         )
+    ignored = []
     rows = [
         {"path": str(p), "label": int(c.name == positive_class), "class_name": c.name, "subject": "",
          "dataset": "folder"}
         for c in classes
-        for p in visible_files(c)
+        for p in visible_files(c, ignored)
     ]
     if not rows:
-        raise DatasetLayoutError(f"{root}: the class folders {', '.join(names)} hold no files")
-    return Listing(rows_frame(rows))
+        raise DatasetLayoutError(f"{root}: the class folders {', '.join(names)} hold no files directly in them")
+    return Listing(rows_frame(rows), ignored)

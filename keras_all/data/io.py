@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from pathlib import Path
 
 import cv2
 import numpy as np
+import simplejpeg
 
 IMAGE_SUFFIXES = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff"})
+MIN_SIDE = 16  # smaller images carry no cell morphology, yet the model would score them confidently
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
+# libjpeg's warnings for lost image data (it fills the rest with gray and carries on); its warning about
+# stray bytes between segments is not among them: such files decode whole.
+_JPEG_DATA_LOST = re.compile(r"premature end|bad huffman code|instead of RST", re.IGNORECASE)
 
 # Decoding failures are reported as BadImageError, not as OpenCV's C++ log lines.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
+def printable(text: str | Path) -> str:
+    """``text`` as it can be printed: bytes of a file name that are not UTF-8 shown as ``\\xe9``."""
+    return os.fsencode(str(text)).decode("utf-8", "backslashreplace")
+
+
 class BadImageError(ValueError):
-    """An image file that cannot be used: empty, unreadable, truncated or not an image."""
+    """An image file that cannot be used: empty, unreadable, truncated, corrupt, too small or too large."""
 
     def __init__(self, path: str | Path, reason: str):
         self.path, self.reason = str(path), reason
         super().__init__(
-            f"{path}: {reason}; replace or remove the file, or pass --on-bad-image skip to leave it out"
+            f"{printable(path)}: {reason}; replace or remove the file, or pass --on-bad-image skip to leave it out"
         )
+
+
+def check_name(path: str | Path) -> None:
+    """BadImageError for a file name that is not valid UTF-8 (tables and reports could not name it)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadImageError(path, "has a name that is not valid UTF-8; rename it (e.g. with convmv)") from None
 
 
 def read_bytes(path: str | Path) -> bytes:
@@ -40,19 +60,41 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_image(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
-    """Decode encoded image bytes to an H x W x 3 uint8 RGB array."""
-    if data.startswith(_JPEG_START) and _JPEG_END not in data[-1024:]:
-        raise BadImageError(path, "is a truncated JPEG (no end-of-image marker)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+def decode_image(data: bytes, path: str | Path = "<bytes>", min_side: int = MIN_SIDE) -> np.ndarray:
+    """Decode encoded image bytes to an H x W x 3 uint8 RGB array of at least ``min_side`` pixels a side."""
+    if data.startswith(_JPEG_START):
+        _check_jpeg_data(data, path)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as err:  # e.g. more pixels than OpenCV's CV_IO_MAX_IMAGE_PIXELS (2^30)
+        reason = "is too large to decode (over 2^30 pixels); downscale or tile it" if "MAX_IMAGE_PIXELS" in str(
+            err) else f"cannot be decoded ({str(err).strip().splitlines()[-1]})"
+        raise BadImageError(path, reason) from None
     if image is None or image.size == 0:
         raise BadImageError(path, "is not a readable image (truncated, corrupt or not an image format)")
+    height, width = image.shape[:2]
+    if min(height, width) < min_side:
+        raise BadImageError(path, f"is {width}x{height} pixels; images need at least {min_side} on each side")
     return to_rgb_uint8(image)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def _check_jpeg_data(data: bytes, path) -> None:
+    """OpenCV decodes a JPEG whose data were cut short (its end marker put back) with gray rows and only a
+    message on stderr; libjpeg-turbo, asked to stop on warnings, names the loss."""
+    if _JPEG_END not in data[-1024:]:
+        raise BadImageError(path, "is a truncated JPEG (no end-of-image marker)")
+    try:
+        colorspace = simplejpeg.decode_jpeg_header(data)[2]
+        simplejpeg.decode_jpeg(data, colorspace="CMYK" if colorspace in ("CMYK", "YCCK") else "GRAY", strict=True)
+    except ValueError as err:
+        if _JPEG_DATA_LOST.search(str(err)):
+            raise BadImageError(path, f"is a corrupt JPEG ({err})") from None
+
+
+def read_image(path: str | Path, min_side: int = MIN_SIDE) -> np.ndarray:
     """Read an image file as an H x W x 3 uint8 RGB array."""
-    return decode_image(read_bytes(path), path)
+    check_name(path)
+    return decode_image(read_bytes(path), path, min_side)
 
 
 def to_rgb_uint8(image: np.ndarray) -> np.ndarray:

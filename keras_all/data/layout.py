@@ -1,7 +1,13 @@
-"""Helpers shared by the dataset layouts: walking folders and building listing rows."""
+"""Helpers shared by the dataset layouts: walking folders and building listing rows.
+
+Files a layout cannot use are never dropped without a word: links that lead nowhere (dangling or
+looping) and files nested deeper than the layout reads are returned as (path, why) pairs, which
+end up in the data set's ``ignored`` table and in `keras-all inspect`.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -9,10 +15,62 @@ import pandas as pd
 
 from .samples import BASE_COLUMNS, DatasetLayoutError
 
+Ignored = list[tuple[str, str]]
 
-def visible_files(folder: Path) -> list[Path]:
-    """Regular, non-hidden files directly in ``folder``, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+def _hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def broken_link_reason(path: Path) -> str | None:
+    """Why the link ``path`` cannot be read (dangling or looping), or None when it leads to something."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        return "a symbolic-link loop" if err.errno == errno.ELOOP else "a link to a file that does not exist"
+    return None
+
+
+def visible_files(folder: Path, ignored: Ignored | None = None) -> list[Path]:
+    """Regular, non-hidden files directly in ``folder``, sorted by name.
+
+    With ``ignored``, broken links in ``folder`` and the files in its subfolders are appended to it.
+    """
+    files = []
+    for path in sorted(p for p in folder.iterdir() if not _hidden(p)):
+        if path.is_file():
+            files.append(path)
+        elif ignored is None:
+            continue
+        elif path.is_dir():
+            nested, _ = walk_files(path)
+            ignored += [(str(p), f"in a subfolder of {folder.name}/; only files directly in it are read")
+                        for p in nested]
+        elif path.is_symlink():
+            ignored.append((str(path), broken_link_reason(path)))
+    return files
+
+
+def walk_files(root: Path) -> tuple[list[Path], Ignored]:
+    """Every non-hidden file under ``root``, following folder links once each; broken links as ignored."""
+    files, ignored, seen = [], [], set()
+    for here, dirs, names in os.walk(root, followlinks=True):
+        here = Path(here)
+        real = os.path.realpath(here)
+        if real in seen:  # a folder link back into the tree: read once only
+            ignored.append((str(here), "a folder link to a folder already read (a link loop)"))
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(n for n in names if not n.startswith(".")):
+            path = here / name
+            reason = broken_link_reason(path) if path.is_symlink() else None
+            if reason:
+                ignored.append((str(path), reason))
+            elif path.is_file():
+                files.append(path)
+    return sorted(files), ignored
 
 
 def find_dirs(root: Path, names: set[str], max_depth: int = 3) -> list[Path]:

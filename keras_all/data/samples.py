@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .io import BadImageError, decode_image, read_bytes, sha256_of
+from .io import BadImageError, check_name, decode_image, printable, read_bytes, sha256_of
 
 BASE_COLUMNS = ["path", "label", "class_name", "subject", "dataset"]
 ON_BAD_IMAGE = ("error", "skip")
@@ -25,6 +25,7 @@ class Listing:
 
     rows: pd.DataFrame
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (path, why it carries no label)
+    bad: list[tuple[str, str]] = field(default_factory=list)  # (path, why): in the layout, but misnamed
 
 
 @dataclass
@@ -59,14 +60,24 @@ def build_dataset(
     """
     if on_bad_image not in ON_BAD_IMAGE:
         raise ValueError(f"on_bad_image={on_bad_image!r}: use one of {', '.join(ON_BAD_IMAGE)}")
+    if listing.bad and on_bad_image == "error":
+        path, reason = listing.bad[0]
+        raise DatasetLayoutError(f"{printable(path)}: {reason}; rename or remove the file, or pass "
+                                 "--on-bad-image skip to leave it out")
     rows = listing.rows.sort_values("path", kind="stable").reset_index(drop=True)
-    if rows.empty:
+    if rows.empty and not listing.bad:
         raise DatasetLayoutError(f"{root}: no labelled images found for dataset {name!r}")
     bad = pd.DataFrame(columns=["path", "reason"])
     if read_images:
-        rows, bad = _read_all(rows, on_bad_image, progress)
+        if not rows.empty:
+            rows, bad = _read_all(rows, on_bad_image, progress)
     elif "sha256" not in rows:
         raise ValueError("a listing built without reading images must carry a sha256 column")
+    listed = listing.bad + list(bad.itertuples(index=False, name=None))
+    bad = pd.DataFrame([(printable(path), reason) for path, reason in listed], columns=["path", "reason"])
+    if rows.empty:
+        raise DatasetLayoutError(f"{root}: no readable image is left: all {len(bad)} listed files are bad "
+                                 f"(the first: {printable(bad['path'].iloc[0])}: {bad['reason'].iloc[0]})")
     samples, duplicates = deduplicate(rows)
     ignored = pd.DataFrame(listing.ignored, columns=["path", "reason"])
     return LoadedDataset(name, str(root), samples, duplicates, bad, ignored)
@@ -75,6 +86,7 @@ def build_dataset(
 def _read_all(rows, on_bad_image, progress):
     def probe(path):
         try:
+            check_name(path)
             data = read_bytes(path)
             height, width = decode_image(data, path).shape[:2]
             return sha256_of(data), height, width, None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 
 from keras_all.data import LoadedDataset
@@ -13,51 +13,75 @@ from keras_all.data.summary import summarize
 from keras_all.evaluation.metrics import binary_metrics
 from keras_all.evaluation.plots import confusion_plot, roc_plot
 from keras_all.evaluation.report import data_lines, environment, environment_lines, interval_lines, paper_table
+from keras_all.layers import Decision
+from keras_all.models import find_layer, load_model_file
 from keras_all.training.arrays import load_images
-from keras_all.training.run_dir import write_json
+from keras_all.training.run_dir import read_json, write_json
+
+TRAINING_HASHES = "training_sha256.txt"  # in an export folder: the images its model was trained on
 
 
 def locate_model(model: str | Path) -> tuple[Path, Path | None]:
-    """(the .keras file, its run folder or None) from a run folder or a .keras file."""
+    """(the .keras file, the run or export folder it belongs to, or None) from a folder or a .keras file."""
     model = Path(model)
     if model.is_dir():
         if not (model / "model.keras").is_file():
-            raise ValueError(f"{model}: no model.keras here; give a finished run folder or a .keras file")
-        return model / "model.keras", model
-    if model.suffix != ".keras" or not model.is_file():
-        raise ValueError(f"{model}: not a .keras file or a run folder")
-    run = model.parent if (model.parent / "metrics.json").is_file() else None
-    return model, run
+            raise ValueError(f"{model}: no model.keras here; give a finished run folder, an export folder or a "
+                             ".keras file")
+        model = model / "model.keras"
+    elif model.suffix != ".keras" or not model.is_file():
+        raise ValueError(f"{model}: not a .keras file, a run folder or an export folder")
+    home = model.parent
+    is_home = (home / "metrics.json").is_file() or (home / TRAINING_HASHES).is_file()
+    return model, home if is_home else None
 
 
-def chosen_threshold(run: Path | None, threshold: float | None) -> tuple[float, str]:
+def chosen_threshold(model: keras.Model, home: Path | None, threshold: float | None) -> tuple[float, str]:
     if threshold is not None:
         if not 0 <= threshold <= 1:
             raise ValueError(f"--threshold {threshold}: a cut-off on the ALL probability lies in [0, 1]")
         return threshold, "given on the command line"
-    if run is not None:
-        point = json.loads((run / "metrics.json").read_text())["operating_points"]["youden"]
-        return point["cutoff"], f"Youden's J on the run's out-of-fold validation predictions ({run})"
+    decision = next((layer for layer in model.layers if isinstance(layer, Decision)), None)
+    if decision is not None:
+        return decision.cutoff, "the exported model's own (chosen on its run's validation predictions)"
+    if home is not None and (home / "metrics.json").is_file():
+        point = read_json(home / "metrics.json")["operating_points"]["youden"]
+        return point["cutoff"], f"Youden's J on the run's out-of-fold validation predictions ({home})"
     return 0.5, "default (no run folder to take a validated cut-off from)"
 
 
-def spike_size_of(model: keras.Model) -> int:
-    return model.get_layer("spike_maps").get_layer("spike_resize").height
+def training_hashes(home: Path | None) -> set[str]:
+    """sha256 of every image the model was trained on (its run's development part), where known."""
+    if home is None:
+        return set()
+    if (home / TRAINING_HASHES).is_file():
+        return set((home / TRAINING_HASHES).read_text().split())
+    splits = home / "splits.csv"
+    if not splits.is_file():
+        return set()
+    table = pd.read_csv(splits, dtype=str)
+    if "sha256" not in table:
+        raise ValueError(f"{splits}: has no sha256 column (written by an older keras-all); train again to "
+                         "check evaluation images against the training images")
+    return set(table.loc[table["split"] == "dev", "sha256"].str.split(":").str[0])  # paper copies: "<hash>:<k>"
+
+
+def class_probabilities(model: keras.Model, images, batch_size: int = 32):
+    """ALL probabilities from a run's model (class probabilities) or an exported one (a dict)."""
+    out = model.predict(images, batch_size=batch_size, verbose=0)
+    return np.asarray(out["probability"]) if isinstance(out, dict) else out[:, 1]
 
 
 def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, threshold: float | None = None,
              batch_size: int = 32) -> dict:
     """Predict every image of ``data``, write metrics.json, predictions.csv, plots and report.md into ``out``."""
-    model_file, run = locate_model(model_ref)
-    cutoff, source = chosen_threshold(run, threshold)
-    model = keras.saving.load_model(model_file)
+    model_file, home = locate_model(model_ref)
+    model = load_model_file(model_file)
+    cutoff, source = chosen_threshold(model, home, threshold)
     samples = data.samples.reset_index(drop=True)
-    images = load_images(samples["path"], spike_size_of(model))
-    probability = model.predict(images, batch_size=batch_size, verbose=0)[:, 1]
-    overlap = 0
-    if run is not None:
-        trained_on = set(pd.read_csv(run / "splits.csv").query("split == 'dev'")["path"].map(_resolved))
-        overlap = int(samples["path"].map(_resolved).isin(trained_on).sum())
+    images = load_images(samples["path"], find_layer(model, "spike_resize").height)
+    probability = class_probabilities(model, images, batch_size)
+    overlap = int(samples["sha256"].isin(training_hashes(home)).sum())  # by content: any path, any copy
     out.mkdir(parents=True, exist_ok=True)
     predictions = samples[["path", "subject", "label"]].assign(
         probability=probability, prediction=(probability >= cutoff).astype(int), fold="evaluation")
@@ -70,14 +94,10 @@ def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, threshold: f
     return result
 
 
-def _resolved(path: str) -> str:
-    return str(Path(path).resolve())
-
-
 def render_evaluation_report(out: str | Path) -> Path:
     """Plots and report.md of an evaluation folder, from its metrics.json and predictions.csv."""
     out = Path(out)
-    result = json.loads((out / "metrics.json").read_text())
+    result = read_json(out / "metrics.json")
     predictions = pd.read_csv(out / "predictions.csv")
     m = result["metrics"]
     confusion_plot(m, out / "confusion.png", f"cut-off {result['threshold']:.4g}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import platform
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pandas as pd
 import yaml
 
 from keras_all.evaluation.plots import confusion_plot, roc_plot, training_curves
+from keras_all.training.run_dir import read_json
 
 COLUMNS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc")
 
@@ -113,8 +113,8 @@ def render_run_report(run: str | Path) -> Path:
     predictions.csv and fold logs (so `keras-all report RUN` gives the same page again)."""
     run = Path(run)
     config = yaml.safe_load((run / "config.yaml").read_text())
-    summary = json.loads((run / "data_summary.json").read_text())
-    result = json.loads((run / "metrics.json").read_text())
+    summary = read_json(run / "data_summary.json")
+    result = read_json(run / "metrics.json")
     predictions = pd.read_csv(run / "predictions.csv")
     logs = {p.parent.name: pd.read_csv(p) for p in sorted(run.glob("*/log.csv"))}
     final = result["final_on_test"]

@@ -1,7 +1,8 @@
 """The package's registered Keras layers (``keras.ops`` only: TensorFlow, JAX and PyTorch backends)."""
 
 from .blur import GaussianBlur
+from .decision import Decision
 from .gabor import FirstSpikeGabor, Luma, gabor_bank
 from .pca import PCAReconstruction, fit_pca
 
-__all__ = ["FirstSpikeGabor", "GaussianBlur", "Luma", "PCAReconstruction", "fit_pca", "gabor_bank"]
+__all__ = ["Decision", "FirstSpikeGabor", "GaussianBlur", "Luma", "PCAReconstruction", "fit_pca", "gabor_bank"]

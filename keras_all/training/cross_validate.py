@@ -11,7 +11,6 @@ statistics. Every output it writes says it is leaky.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import tempfile
 import time
@@ -37,7 +36,7 @@ from keras_all.training.model import (
     inference_model,
     recalibrate_batch_norm,
 )
-from keras_all.training.run_dir import close_run, mark_failed, open_run, write_json, write_or_check
+from keras_all.training.run_dir import close_run, mark_failed, open_run, read_json, write_json, write_or_check
 from keras_all.training.splits import assign_splits, check_no_leak, fold_indices
 
 LEAK_WARNING = ("LEAKY: paper protocol. Augmented copies of one image sit in training and test, z-score and "
@@ -67,6 +66,7 @@ class EpochProgress(keras.callbacks.Callback):
 def train(data: LoadedDataset, config: TrainConfig, run: Path, resume: bool = False,
           echo: Callable[[str], None] = print) -> dict:
     """Run the whole cross-validation into ``run``; returns what metrics.json holds."""
+    check_trainable(data, config)
     run = open_run(Path(run), resume)
     try:
         seed_everything(config.seed)
@@ -91,6 +91,17 @@ def train(data: LoadedDataset, config: TrainConfig, run: Path, resume: bool = Fa
     except BaseException as error:
         mark_failed(run, error)
         raise
+
+
+def check_trainable(data: LoadedDataset, config: TrainConfig) -> None:
+    """Before any folder is made: both classes present and, under the honest protocol, enough of each for
+    the holdout and the folds (one line naming what is missing)."""
+    labels = data.samples["label"]
+    if labels.nunique() < 2:
+        only = "ALL (label 1)" if labels.iloc[0] == 1 else "healthy (label 0)"
+        raise ValueError(f"{data.root}: all {len(labels)} images are {only}; training needs images of both classes")
+    if config.protocol == "honest":
+        assign_splits(data.samples, config.folds, config.test_fraction, config.seed)
 
 
 def seed_everything(seed: int) -> None:
@@ -160,7 +171,7 @@ def train_fold(label, folder, samples, maps, labels, train_idx, val_idx, test_id
     done = folder / "metrics.json"
     if resume and done.exists():
         echo(f"{label}: already finished, kept")
-        return json.loads(done.read_text())
+        return read_json(done)
     folder.mkdir(exist_ok=True)
     keras.utils.set_random_seed(seed)
     x, y = maps[train_idx], labels[train_idx]

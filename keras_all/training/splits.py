@@ -24,13 +24,14 @@ def _splitter(n_splits: int, grouped: bool, seed: int):
     return cls(n_splits=n_splits, shuffle=True, random_state=seed)
 
 
-def _check_enough(labels, groups, n_splits, what):
+def _check_enough(labels, groups, n_splits, what, fewer_parts):
     for label in np.unique(labels):
         units = len(np.unique(groups[labels == label])) if groups is not None else int((labels == label).sum())
         if units < n_splits:
             kind = "subjects" if groups is not None else "images"
-            raise ValueError(f"{what}: class {label} has only {units} {kind}, fewer than the {n_splits} parts needed; "
-                             "use fewer folds or a larger test fraction")
+            advice = f"add {kind} of class {label}" + (f" or {fewer_parts}" if n_splits > 2 else "")
+            raise ValueError(f"{what}: class {label} has only {units} {kind}, fewer than the {n_splits} parts "
+                             f"needed; {advice}")
 
 
 def assign_splits(samples: pd.DataFrame, folds: int, test_fraction: float, seed: int) -> pd.DataFrame:
@@ -42,17 +43,17 @@ def assign_splits(samples: pd.DataFrame, folds: int, test_fraction: float, seed:
     labels = samples["label"].to_numpy()
     groups = groups_of(samples)
     parts = max(2, round(1 / test_fraction))
-    _check_enough(labels, groups, parts, "holdout split")
+    _check_enough(labels, groups, parts, "holdout split", "use a larger test_fraction")
     _, test_index = next(_splitter(parts, groups is not None, seed).split(labels, labels, groups))
     is_test = np.zeros(len(samples), bool)
     is_test[test_index] = True
     dev = np.flatnonzero(~is_test)
     dev_groups = None if groups is None else groups[dev]
-    _check_enough(labels[dev], dev_groups, folds, "cross-validation")
+    _check_enough(labels[dev], dev_groups, folds, "cross-validation", "use fewer folds (--folds)")
     fold = np.full(len(samples), -1)
     for k, (_, val) in enumerate(_splitter(folds, groups is not None, seed).split(dev, labels[dev], dev_groups)):
         fold[dev[val]] = k
-    out = samples[["path", "subject", "label"]].copy()
+    out = samples[["path", "subject", "label", "sha256"]].copy()  # the hash lets evaluate spot training images
     out["split"] = np.where(is_test, "test", "dev")
     out["fold"] = fold
     return out

@@ -1,0 +1,114 @@
+"""The authors' released weights (Keras 2 ``.h5``, ALL-IDB and C-NMC) as a keras-all model folder.
+
+The files hold the ResNet only. It was trained on maps that went through the paper's front (first-spike
+map, 9x9 blur, 3 channels) and a z-score and PCA fitted on the authors' own augmented pool of images,
+which were not released. So the import writes the ResNet as it is (``resnet.keras``, standardized maps
+in) and, given a data set, fits that z-score and PCA on it and writes a model that takes raw images
+(``model.keras``), which `keras-all predict` and `keras-all evaluate` read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import yaml
+
+from keras_all.data import LoadedDataset
+from keras_all.front import FrontConfig, apply_head, build_map_model, fit_head, raw_input
+from keras_all.models import build_resnet, load_legacy_weights
+from keras_all.models.legacy_weights import read_legacy_weights
+from keras_all.training.arrays import spike_maps
+
+
+@dataclass(frozen=True)
+class Release:
+    dataset: str
+    size: int  # spike-map and input size
+    pca_components: int
+
+
+RELEASES = {12544: Release("ALL-IDB", 224, 1200), 2304: Release("C-NMC", 100, 500)}  # by fc2's input width
+
+
+def identify(path: str | Path) -> tuple[Release, int]:
+    """Which release ``path`` is (by its classifier's input width) and its input channels."""
+    stored = read_legacy_weights(path)
+    fc = stored.get("fc2") or stored.get("fc")
+    conv1 = stored.get("conv1")
+    if fc is None or conv1 is None or fc["kernel"].shape[0] not in RELEASES:
+        widths = "none" if fc is None else fc["kernel"].shape[0]
+        raise ValueError(f"{path}: not one of the authors' released weight files (classifier input width {widths}; "
+                         "theirs are 12544 for ALL-IDB at 224 px and 2304 for C-NMC at 100 px)")
+    return RELEASES[fc["kernel"].shape[0]], int(conv1["kernel"].shape[2])
+
+
+def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None = None, seed: int = 0,
+                   echo=print) -> Path:
+    """Write ``out`` (atomically): resnet.keras, config.yaml, MODEL_CARD.md, and with ``data`` model.keras."""
+    path, out = Path(path), Path(out)
+    if out.exists():
+        raise ValueError(f"{out}: already exists; remove it or pass another --out")
+    release, channels = identify(path)
+    front = FrontConfig(spike_size=release.size, input_size=release.size, channels=channels,
+                        pca_components=release.pca_components)
+    resnet = build_resnet((release.size, release.size, channels))
+    load_legacy_weights(resnet, path)
+    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        resnet.save(partial / "resnet.keras")
+        fitted_on = None
+        if data is not None:
+            echo(f"fitting the z-score and PCA on {len(data.samples)} images of {data.name}")
+            maps = spike_maps(data.samples["path"], front)
+            head = fit_head(maps, front, seed)
+            inputs = raw_input()
+            probabilities = resnet(apply_head(build_map_model(front)(inputs), front, head))
+            keras.Model(inputs, probabilities, name="keras_all").save(partial / "model.keras")
+            fitted_on = (data.name, data.root, len(maps), 0 if head.pca_ is None else head.pca_.n_components_)
+        (partial / "config.yaml").write_text(yaml.safe_dump({"front": front.to_dict()}, sort_keys=False))
+        (partial / "MODEL_CARD.md").write_text(model_card(path, release, channels, front, fitted_on))
+        os.replace(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return out
+
+
+def model_card(path: Path, release: Release, channels: int, front: FrontConfig, fitted_on) -> str:
+    size = release.size
+    if fitted_on is None:
+        usable = ("Only `resnet.keras` was written: run `keras-all import-weights` again with `--dataset` and "
+                  "`--data-dir` to fit the z-score and PCA on your images and get a model that takes raw images.")
+    else:
+        name, root, n, k = fitted_on
+        usable = (f"`model.keras` takes raw uint8 RGB images. Its z-score and PCA ({k} components) were fitted on "
+                  f"{n} images of `{name}` at `{root}`, as the authors fitted theirs on all their images. Scores "
+                  "on those same images are therefore optimistic, and a cut-off of 0.5 was not validated.")
+    return f"""# Model card: the authors' released {release.dataset} weights
+
+Imported from `{path.name}` (Noshad & Fallahi 2021; Keras 2 weights for {size}x{size}x{channels} input).
+The file carries no licence: do not redistribute it.
+
+## What the weights expect
+{size}x{size}x{channels} maps made as in the paper: 8-bit luma, FirstSpikeGabor `first_spike` at {size} px
+(4 Gabor orientations, the first of 15 latency bins), 9x9 Gaussian blur, z-score per pixel and PCA
+reconstruction from {release.pca_components} components, the map repeated over {channels} channels.
+The authors fitted the z-score and PCA on their augmented pool of images (test images included) and
+did not release them. Output: softmax over (healthy, ALL); index 1 is ALL.
+
+## This folder
+- `resnet.keras`: the ResNet with the released weights (standardized maps in).
+- `config.yaml`: the front configuration above.
+- {usable}
+
+## Limitations
+- **Not a diagnostic device.** The published accuracies come from a leaky protocol (augmented copies
+  of one image in training and test, statistics fitted on the test images); expect far less on new data.
+- Stain, scanner and magnification shifts change the maps; validate locally before any use.
+"""
