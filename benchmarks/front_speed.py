@@ -11,8 +11,8 @@ and a compiled call on a tensor already in memory (the compute alone).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,7 +36,7 @@ def real_or_synthetic_images(count: int) -> tuple[np.ndarray, str]:
         paths = load_dataset("aria", aria).samples["path"]
         source = "Aria 2021 (real, 224x224)"
     else:
-        out = Path(os.environ.get("TMPDIR", "/tmp")) / "keras-all-bench-aria"
+        out = Path(tempfile.mkdtemp(prefix="keras-all-bench-aria-"))  # synth writes only into a new folder
         paths = write_dataset("aria", out, count, seed=0)["path"]
         source = "synthetic Aria layout (224x224)"
     chosen = paths.sample(n=min(count, len(paths)), random_state=0)

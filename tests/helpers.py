@@ -25,10 +25,16 @@ def cli(*args):
 
 
 def shell(*args, cwd=None, timeout=600, env=None):
-    """Run the installed `keras-all` as a separate process, as a user's shell does; stdout and stderr as text."""
+    """Run the installed `keras-all` as a separate process, as a user's shell does; stdout and stderr as text.
+
+    The environment is this process's less TF_CPP_MIN_LOG_LEVEL, which JAX (imported by Keras here) sets
+    to 1 and a user's shell does not have.
+    """
     assert KERAS_ALL, "the keras-all console script is not installed in this environment"
-    return subprocess.run([KERAS_ALL, *map(os.fsdecode, args)], cwd=cwd, capture_output=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, text=True, errors="backslashreplace")
+    inherited = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run([KERAS_ALL, *(a if isinstance(a, bytes) else str(a) for a in args)], cwd=cwd,
+                          capture_output=True, timeout=timeout, env={**inherited, **(env or {})}, text=True,
+                          errors="backslashreplace")
 
 
 def tiny_config(folder: Path, **changes) -> Path:

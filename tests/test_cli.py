@@ -4,6 +4,7 @@ import json
 import shutil
 
 from .helpers import cli as run
+from .helpers import shell
 
 
 def test_help_lists_every_command():
@@ -15,9 +16,9 @@ def test_help_lists_every_command():
 
 
 def test_datasets_lists_the_layouts():
-    result = run("datasets")
-    assert result.exit_code == 0
-    names = [line.split()[0] for line in result.output.splitlines()]
+    result = shell("datasets")
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines()]
     assert names == ["all-idb", "all-idb1", "all-idb2", "c-nmc", "aria", "folder"]
 
 
@@ -64,9 +65,9 @@ def test_wrong_folder_is_one_error_line(tmp_path):
 
 
 def test_demo_trains_on_the_embedded_default_data(tmp_path):
-    result = run("demo", "--output", tmp_path / "demo", "--n", 40, "--epochs", 1)
-    assert result.exit_code == 0, result.output
-    assert "validation accuracy" in result.output and "final model on the holdout test" in result.output
+    result = shell("demo", "--output", tmp_path / "demo", "--n", 40, "--epochs", 1)
+    assert result.returncode == 0, result.stderr
+    assert "validation accuracy" in result.stdout and "final model on the holdout test" in result.stdout
     run_dir = tmp_path / "demo" / "run"
     assert not (run_dir / "INCOMPLETE").exists() and (run_dir / "model.keras").is_file()
     summary = json.loads((run_dir / "data_summary.json").read_text())

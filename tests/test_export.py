@@ -39,7 +39,10 @@ def test_saved_model_serves_raw_images_of_any_size_like_the_model(exported):
     import tensorflow as tf
 
     run_dir, out, data = exported
-    assert {p.name for p in out.iterdir()} == {"saved_model", "model.keras", "MODEL_CARD.md", "config.yaml"}
+    assert {p.name for p in out.iterdir()} == {"saved_model", "model.keras", "MODEL_CARD.md", "config.yaml",
+                                               "training_sha256.txt"}
+    trained_on = set(pd.read_csv(run_dir / "splits.csv").query("split == 'dev'")["sha256"])
+    assert set((out / "training_sha256.txt").read_text().split()) == trained_on
     served = tf.saved_model.load(str(out / "saved_model"))
     trained = keras.saving.load_model(run_dir / "model.keras")
     cutoff = json.loads((run_dir / "metrics.json").read_text())["operating_points"]["youden"]["cutoff"]

@@ -108,7 +108,8 @@ def test_cli_run_on_a_synthetic_tree_writes_a_complete_folder(cnmc, honest_run):
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["epochs"] == 2 and config["front"]["spike_size"] == 32  # resolved: preset + override
     splits = pd.read_csv(out / "splits.csv")
-    assert list(splits.columns) == ["path", "subject", "label", "split", "fold"] and len(splits) == len(cnmc.samples)
+    assert list(splits.columns) == ["path", "subject", "label", "sha256", "split", "fold"]
+    assert len(splits) == len(cnmc.samples) and set(splits["sha256"]) == set(cnmc.samples["sha256"])
     for k in range(2):
         log = pd.read_csv(out / f"fold_{k}" / "log.csv")
         assert len(log) == 2 and {"accuracy", "val_accuracy", "learning_rate"} <= set(log.columns)

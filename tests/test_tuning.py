@@ -3,7 +3,6 @@
 import os
 import socket
 import subprocess
-import sys
 import time
 
 import keras_tuner
@@ -17,7 +16,7 @@ from keras_all.config import TrainConfig, load_config
 from keras_all.data import LAYOUTS, build_dataset
 from keras_all.front import FrontConfig
 
-from .helpers import cli, tiny_config
+from .helpers import KERAS_ALL, cli, tiny_config
 
 
 @pytest.mark.portable
@@ -157,7 +156,7 @@ def test_distributed_search_with_a_chief_and_two_workers_on_loopback(synthetic_t
     out = tmp_path / "search"
     args = ["tune", "--dataset", "c-nmc", "--data-dir", str(synthetic_tree("c-nmc", 48)), "--config",
             str(tiny_config(tmp_path)), "--max-trials", "4", "--output", str(out)]
-    program = [sys.executable, "-c", "import sys; from keras_all.cli import main; main(sys.argv[1:])", *args]
+    program = [KERAS_ALL, *args]  # the installed command, as on the machines of a distributed search
     env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
     chief = subprocess.Popen(program, env={**env, "KERASTUNER_TUNER_ID": "chief"}, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)

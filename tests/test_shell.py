@@ -1,0 +1,196 @@
+"""What users meet from the shell: every command that loads a model, bad input of every kind and the
+messages about it, each through the installed `keras-all` in a separate process."""
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from .authors_h5 import write_authors_h5
+from .helpers import KERAS_ALL, shell, tiny_config
+from .test_bad_input import cut_jpeg, huge_png
+
+pytestmark = pytest.mark.skipif(KERAS_ALL is None, reason="the keras-all console script is not installed")
+
+
+def _one_error_line(result):
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_every_command_that_loads_a_model_works_in_a_fresh_process(readme_walk, tmp_path):
+    root, _ = readme_walk
+    cell = next((root / "cnmc").rglob("*_all.bmp"))
+    for model in (root / "run", root / "run" / "model.keras", root / "export", root / "export" / "model.keras"):
+        result = shell("predict", "--model", model, cell)
+        assert result.returncode == 0, result.stderr
+        assert pd.read_csv(io.StringIO(result.stdout))["probability"].between(0, 1).all()
+    evaluated = shell("evaluate", "--model", root / "export" / "model.keras", "--dataset", "c-nmc", "--data-dir",
+                      root / "cnmc", "--output", tmp_path / "evaluation")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "the exported model's own" in json.loads((tmp_path / "evaluation" / "metrics.json").read_text())[
+        "threshold_source"]
+    # a user's own load_model after one `import keras_all`
+    code = "import sys, keras_all, keras; print(keras.saving.load_model(sys.argv[1]).name)"
+    for model in (root / "run" / "model.keras", root / "export" / "model.keras"):
+        loaded = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True)
+        assert loaded.returncode == 0, loaded.stderr
+
+
+def test_evaluate_spots_training_images_by_content_from_anywhere(readme_walk, tmp_path):
+    root, _ = readme_walk
+    shutil.copytree(root / "cnmc", tmp_path / "copy")  # byte-identical copies, another path
+    result = shell("evaluate", "--model", os.path.relpath(root / "run", tmp_path), "--dataset", "c-nmc",
+                   "--data-dir", "copy", "--output", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    used = json.loads((tmp_path / "out" / "metrics.json").read_text())["images_used_in_training"]
+    assert used >= 30 and f"warning: {used} of these images were used to train the model" in result.stdout
+
+
+def test_predict_names_every_bad_file_and_replaces_its_output_whole(readme_walk, tmp_path):
+    root, _ = readme_walk
+    folder = tmp_path / "slides"
+    folder.mkdir()
+    cell = next((root / "cnmc").rglob("*_all.bmp"))
+    shutil.copy(cell, folder / "good.bmp")
+    shutil.copy(cell, os.fsencode(folder) + b"/caf\xe9.bmp")
+    (folder / "huge.png").write_bytes(huge_png())
+    (folder / "cut.jpg").write_bytes(cut_jpeg())
+    cv2.imwrite(str(folder / "dot.png"), np.zeros((1, 1, 3), np.uint8))
+    (folder / "gone.png").symlink_to(tmp_path / "nothing.png")
+    output = tmp_path / "p.csv"
+    output.write_text("an earlier table\n")
+    result = shell("predict", "--model", root / "export", folder, "--output", output)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(output, keep_default_na=False).set_index("path")
+    errors = {os.path.basename(p): e for p, e in table["error"].items()}
+    assert errors["good.bmp"] == "" and errors["caf\\xe9.bmp"] == ""  # predicted, named printably
+    assert errors["huge.png"].startswith("is too large to decode")
+    assert errors["cut.jpg"].startswith("is a corrupt JPEG")
+    assert errors["dot.png"] == "is 1x1 pixels; images need at least 16 on each side"
+    assert errors["gone.png"] == "a link to a file that does not exist"
+    assert "4 of 6 files could not be read" in result.stderr
+
+
+def test_predict_with_nothing_to_predict_fails(readme_walk, tmp_path):
+    root, _ = readme_walk
+    (tmp_path / "empty").mkdir()
+    assert _one_error_line(shell("predict", "--model", root / "run", tmp_path / "empty")) == (
+        f"Error: no files found in {tmp_path / 'empty'}; nothing to predict")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "a.png").write_text("text")
+    (tmp_path / "bad" / "b.jpg").write_bytes(cut_jpeg())
+    assert _one_error_line(shell("predict", "--model", root / "run", tmp_path / "bad")) == (
+        "Error: none of the 2 files could be read as an image; nothing was predicted")
+
+
+def test_model_and_run_files_that_are_not_what_they_claim_are_named(readme_walk, tmp_path):
+    root, _ = readme_walk
+    (tmp_path / "model.keras").write_text("not a model")
+    line = _one_error_line(shell("predict", "--model", tmp_path / "model.keras", root / "cnmc"))
+    assert line.startswith(f"Error: {tmp_path / 'model.keras'}: not a Keras model file")
+    shutil.copytree(root / "run", tmp_path / "run")
+    (tmp_path / "run" / "metrics.json").write_text('{"protocol": "hon')
+    line = _one_error_line(shell("report", tmp_path / "run"))
+    assert line.startswith(f"Error: {tmp_path / 'run' / 'metrics.json'}: not readable JSON")
+
+
+def test_synth_never_writes_into_a_folder_with_files(tmp_path):
+    (tmp_path / "data").mkdir()
+    real = tmp_path / "data" / "Im001_1.jpg"
+    real.write_bytes(b"a real slide")
+    line = _one_error_line(shell("synth", "--layout", "all-idb1", "--out", tmp_path / "data", "--n", 4))
+    assert line.startswith(f"Error: {tmp_path / 'data'}: exists and is not an empty folder")
+    assert real.read_bytes() == b"a real slide" and os.listdir(tmp_path / "data") == ["Im001_1.jpg"]
+
+
+def test_train_refuses_one_class_and_bad_values_before_making_a_folder(synthetic_tree, tmp_path):
+    data = tmp_path / "cnmc"
+    shutil.copytree(synthetic_tree("c-nmc", 24), data)
+    for path in [*data.rglob("hem"), *data.rglob("*prelim_phase_data*")]:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    (next(data.rglob("all")) / "UID_1_9_9_all.bmp").write_bytes(b"broken")
+    result = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--output", tmp_path / "run",
+                   "--on-bad-image", "skip")
+    assert _one_error_line(result) == f"Error: {data}: all 12 images are ALL (label 1); training needs images of " \
+                                      "both classes"
+    assert "warning: skipped bad file: " in result.stderr and "UID_1_9_9_all.bmp" in result.stderr
+    config = tiny_config(tmp_path, batch_size=True)
+    line = _one_error_line(shell("train", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 24),
+                                 "--config", config, "--seed", -1, "--output", tmp_path / "run"))
+    assert line == "Error: batch_size=True: must be an integer of at least 1"
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_name_that_is_not_utf8_stops_train_at_once_naming_it(synthetic_tree, tmp_path):
+    data = tmp_path / "cnmc"
+    shutil.copytree(synthetic_tree("c-nmc", 24), data)
+    cell = next(data.rglob("all/*.bmp"))
+    os.rename(cell, os.fsencode(cell.parent) + b"/UID_\xe9.bmp")
+    result = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(tmp_path), "--output",
+                   tmp_path / "run")
+    line = _one_error_line(result)
+    assert "UID_\\xe9.bmp" in line and not (tmp_path / "run").exists()
+
+
+def test_inspect_lists_links_nested_and_misnamed_files_and_says_when_nothing_is_left(synthetic_tree, tmp_path):
+    data = tmp_path / "cnmc"
+    shutil.copytree(synthetic_tree("c-nmc", 24), data)
+    cell = next(data.rglob("all/UID_*.bmp"))
+    shutil.copy(cell, cell.with_name(cell.stem + " copy.bmp"))
+    (cell.parent / "gone.bmp").symlink_to(tmp_path / "nothing.bmp")
+    strict = _one_error_line(shell("inspect", "--dataset", "c-nmc", "--data-dir", data))
+    assert strict.startswith(f"Error: {cell.with_name(cell.stem + ' copy.bmp')}: not a C-NMC cell name")
+    result = shell("inspect", "--dataset", "c-nmc", "--data-dir", data, "--on-bad-image", "skip", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["images"] == 27 and len(summary["bad_files"]) == 1
+    assert summary["ignored_reasons"]["a link to a file that does not exist"] == 1
+    (tmp_path / "bad" / "blast").mkdir(parents=True)
+    (tmp_path / "bad" / "normal").mkdir()
+    for name in ("blast/a.png", "normal/b.png"):
+        (tmp_path / "bad" / name).write_text("text")
+    line = _one_error_line(shell("inspect", "--dataset", "folder", "--data-dir", tmp_path / "bad", "--positive-class",
+                                 "blast", "--on-bad-image", "skip"))
+    assert "no readable image is left" in line
+
+
+def test_import_weights_of_the_authors_from_the_shell(synthetic_tree, tmp_path):
+    write_authors_h5(tmp_path / "model.h5", 100)
+    data = synthetic_tree("c-nmc", 24)
+    bare = shell("import-weights", tmp_path / "model.h5", "--out", tmp_path / "bare")
+    assert bare.returncode == 0, bare.stderr
+    assert sorted(os.listdir(tmp_path / "bare")) == ["MODEL_CARD.md", "config.yaml", "resnet.keras"]
+    fitted = shell("import-weights", tmp_path / "model.h5", "--out", tmp_path / "fitted", "--dataset", "c-nmc",
+                   "--data-dir", data)
+    assert fitted.returncode == 0, fitted.stderr
+    predicted = shell("predict", "--model", tmp_path / "fitted", data, "--json")
+    assert predicted.returncode == 0, predicted.stderr
+    assert len([row for row in json.loads(predicted.stdout) if row["probability"] is not None]) == 27
+
+
+def test_ctrl_c_stops_train_with_code_130_and_marks_the_run(readme_walk, tmp_path):
+    root, _ = readme_walk
+    process = subprocess.Popen([KERAS_ALL, "train", "--dataset", "c-nmc", "--data-dir", str(root / "cnmc"),
+                                "--config", str(tiny_config(tmp_path, epochs=50)), "--output", str(tmp_path / "run")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    deadline = time.monotonic() + 300
+    for line in process.stdout:  # interrupt during the first fold's training
+        if "epoch 1/50" in line or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
+    assert "stopped by KeyboardInterrupt" in (tmp_path / "run" / "INCOMPLETE").read_text()
