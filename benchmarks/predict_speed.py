@@ -27,8 +27,8 @@ def measure(repeats: int = 5) -> dict:
     import tensorflow as tf
 
     from keras_all.config import load_config
-    from keras_all.export import Decision
     from keras_all.front import FittedHead
+    from keras_all.layers import Decision
     from keras_all.training.model import build_classifier, inference_model
 
     config = load_config(Path(__file__).resolve().parents[1] / "experiments" / "paper-all-idb.yaml")

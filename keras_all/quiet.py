@@ -22,7 +22,11 @@ START_UP_NOISE = re.compile(
 def start_up_filtered(noise: re.Pattern = START_UP_NOISE):
     """Capture file descriptor 2 (C++ writes there directly) for the block; re-emit the lines not ``noise``."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to filter (a process started without one)
+        yield
+        return
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
         try:

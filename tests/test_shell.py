@@ -125,11 +125,13 @@ def test_train_refuses_one_class_and_bad_values_before_making_a_folder(synthetic
     assert _one_error_line(result) == f"Error: {data}: all 12 images are ALL (label 1); training needs images of " \
                                       "both classes"
     assert "warning: skipped bad file: " in result.stderr and "UID_1_9_9_all.bmp" in result.stderr
-    config = tiny_config(tmp_path, batch_size=True)
-    line = _one_error_line(shell("train", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 24),
-                                 "--config", config, "--seed", -1, "--output", tmp_path / "run"))
-    assert line == "Error: batch_size=True: must be an integer of at least 1"
-    assert not (tmp_path / "run").exists()
+    for change, option, message in (({}, ("--seed", -1), "seed=-1: must be an integer in [0, 4294967295]"),
+                                    ({"batch_size": True}, (), "batch_size=True: must be an integer of at least 1")):
+        config = tiny_config(tmp_path, **change)
+        line = _one_error_line(shell("train", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 24),
+                                     "--config", config, *option, "--output", tmp_path / "run"))
+        assert line == f"Error: {message}"
+        assert not (tmp_path / "run").exists()
 
 
 def test_a_name_that_is_not_utf8_stops_train_at_once_naming_it(synthetic_tree, tmp_path):
