@@ -16,6 +16,7 @@ from keras_all.data.io import printable
 from keras_all.data.synthetic import SYNTH_LAYOUTS
 
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
+SHOWN_PER_REASON = 5  # left-out files listed on the console for each reason; the rest are counted
 
 
 class _NoRetracingNotes(logging.Filter):
@@ -90,9 +91,13 @@ def load_with_progress(dataset, data_dir, on_bad_image, positive_class, report_l
     with click.progressbar(length=len(listing.rows), label=f"reading {dataset}", file=sys.stderr) as bar:
         data = build_dataset(dataset, str(data_dir), listing, on_bad_image=on_bad_image, progress=bar.update)
     if report_left_out:
-        for kind, table in (("skipped bad file", data.bad_files), ("left out", data.ignored)):
-            for row in table.itertuples():
-                click.echo(f"warning: {kind}: {printable(row.path)}: {row.reason}", err=True)
+        for row in data.bad_files.itertuples():
+            click.echo(f"warning: skipped bad file: {row.path}: {row.reason}", err=True)
+        for reason, group in data.ignored.groupby("reason", sort=False):  # e.g. 2,586 unlabelled C-NMC test cells
+            for path in group["path"].head(SHOWN_PER_REASON):
+                click.echo(f"warning: left out: {printable(path)}: {reason}", err=True)
+            if len(group) > SHOWN_PER_REASON:
+                click.echo(f"warning: left out: {len(group) - SHOWN_PER_REASON} more: {reason}", err=True)
         if len(data.bad_files) or len(data.ignored):
             click.echo(f"{len(data.samples)} images used; {len(data.bad_files)} bad files skipped, "
                        f"{len(data.ignored)} files left out", err=True)
