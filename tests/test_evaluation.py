@@ -6,17 +6,14 @@ import pandas as pd
 import pytest
 
 from .helpers import cli as run
-from .helpers import tiny_config
 
 
 @pytest.fixture(scope="module")
-def trained(synthetic_tree, tmp_path_factory):
-    """A tiny finished run on synthetic C-NMC cells."""
-    folder = tmp_path_factory.mktemp("trained")
-    result = run("train", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 48), "--config",
-                 tiny_config(folder), "--output", folder / "run")
-    assert result.exit_code == 0, result.output
-    return folder / "run"
+def trained(readme_walk):
+    """The tiny finished run on synthetic C-NMC cells that the README walk trains (conftest.py)."""
+    root, results = readme_walk
+    assert "train" in results and results["train"].returncode == 0, "the README walk's train failed"
+    return root / "run"
 
 
 def test_run_report_has_every_section_and_file(trained):

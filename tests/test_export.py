@@ -12,22 +12,17 @@ from keras_all import export as export_module
 from keras_all.data import read_image
 
 from .helpers import cli as run
-from .helpers import tiny_config
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                                 reason="a SavedModel is written and served with TensorFlow")
 
 
 @pytest.fixture(scope="module")
-def exported(synthetic_tree, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export")
-    data = synthetic_tree("c-nmc", 48)
-    trained = run("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(folder),
-                  "--output", folder / "run")
-    assert trained.exit_code == 0, trained.output
-    result = run("export", folder / "run", "--out", folder / "export")
-    assert result.exit_code == 0, result.output
-    return folder / "run", folder / "export", data
+def exported(readme_walk):
+    """The README walk's tiny run, its export (both formats) and its data (conftest.py)."""
+    root, results = readme_walk
+    assert "export" in results and results["export"].returncode == 0, "the README walk's export failed"
+    return root / "run", root / "export", root / "cnmc"
 
 
 def _images(data):
