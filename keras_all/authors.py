@@ -100,7 +100,9 @@ The file carries no licence: do not redistribute it.
 (4 Gabor orientations, the first of 15 latency bins), 9x9 Gaussian blur, z-score per pixel and PCA
 reconstruction from {release.pca_components} components, the map repeated over {channels} channels.
 The authors fitted the z-score and PCA on their augmented pool of images (test images included) and
-did not release them. Output: softmax over (healthy, ALL); index 1 is ALL.
+did not release them. Output: a softmax over two classes; keras-all reads index 1 as ALL (label 1 in
+ALL-IDB's file names and C-NMC's labels). The weight files do not record the class order: check it on
+a few images of known class before trusting a score.
 
 ## This folder
 - `resnet.keras`: the ResNet with the released weights (standardized maps in).
