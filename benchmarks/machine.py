@@ -12,3 +12,12 @@ def cpu_model() -> str:
 
 def describe() -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores"
+
+
+def pin_to_one_core() -> str:
+    """Run this process, and OpenCV inside it, on one core; returns the machine line that says so."""
+    import cv2
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    cv2.setNumThreads(1)
+    return f"Machine: {describe()}, pinned to one; Python {platform.python_version()}, OpenCV {cv2.__version__}"

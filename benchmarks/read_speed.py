@@ -12,15 +12,13 @@ bytes in both columns, so the difference is decoding and checking only.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-from machine import describe  # benchmarks/machine.py, beside this script
+from machine import pin_to_one_core  # benchmarks/machine.py, beside this script
 
 from keras_all.data.io import decode_image, to_rgb_uint8
 from keras_all.data.synthetic import write_dataset
@@ -42,9 +40,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    cv2.setNumThreads(1)
-    print(f"Machine: {describe()}, pinned to one; Python {platform.python_version()}, OpenCV {cv2.__version__}")
+    print(pin_to_one_core())
     print("| images | count | decode + RGB ms/image | with the checks ms/image | ratio |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,13 +6,10 @@
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 
-import cv2
-from machine import describe  # benchmarks/machine.py, beside this script
+from machine import pin_to_one_core  # benchmarks/machine.py, beside this script
 
 from keras_all.data.synthetic import write_dataset
 
@@ -21,10 +18,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200)
     args = parser.parse_args()
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    cv2.setNumThreads(1)
-    print(f"Machine: {describe()}, pinned to one; "
-          f"Python {platform.python_version()}, OpenCV {cv2.__version__}")
+    print(pin_to_one_core())
     print("| layout | image size | images | seconds | images/s |")
     print("|---|---|---|---|---|")
     for layout, size in (("c-nmc", "450x450 BMP"), ("all-idb2", "257x257 TIFF"), ("aria", "224x224 JPEG")):

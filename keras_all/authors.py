@@ -20,7 +20,7 @@ import yaml
 from keras_all.data import LoadedDataset
 from keras_all.front import FrontConfig, apply_head, build_map_model, fit_head, raw_input
 from keras_all.models import build_resnet, load_legacy_weights
-from keras_all.models.legacy_weights import read_legacy_weights
+from keras_all.models.legacy_weights import read_legacy_weights, stored_layer
 from keras_all.training.arrays import spike_maps
 
 
@@ -34,11 +34,10 @@ class Release:
 RELEASES = {12544: Release("ALL-IDB", 224, 1200), 2304: Release("C-NMC", 100, 500)}  # by fc2's input width
 
 
-def identify(path: str | Path) -> tuple[Release, int]:
-    """Which release ``path`` is (by its classifier's input width) and its input channels."""
-    stored = read_legacy_weights(path)
-    fc = stored.get("fc2") or stored.get("fc")
-    conv1 = stored.get("conv1")
+def identify(path: str | Path, stored: dict) -> tuple[Release, int]:
+    """Which release the file at ``path`` (read as ``stored``) is, by its classifier's input width, and
+    its input channels."""
+    fc, conv1 = stored_layer(stored, "fc"), stored_layer(stored, "conv1")
     if fc is None or conv1 is None or fc["kernel"].shape[0] not in RELEASES:
         widths = "none" if fc is None else fc["kernel"].shape[0]
         raise ValueError(f"{path}: not one of the authors' released weight files (classifier input width {widths}; "
@@ -52,11 +51,12 @@ def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None
     path, out = Path(path), Path(out)
     if out.exists():
         raise ValueError(f"{out}: already exists; remove it or pass another --out")
-    release, channels = identify(path)
+    stored = read_legacy_weights(path)
+    release, channels = identify(path, stored)
     front = FrontConfig(spike_size=release.size, input_size=release.size, channels=channels,
                         pca_components=release.pca_components)
     resnet = build_resnet((release.size, release.size, channels))
-    load_legacy_weights(resnet, path)
+    load_legacy_weights(resnet, path, stored)
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)

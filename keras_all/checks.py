@@ -18,7 +18,11 @@ def check_integer(name: str, value, low: int, high: int | None = None) -> None:
         raise ValueError(f"{name}={value!r}: must be an integer {bound}")
 
 
-def check_between(name: str, value, low: float, high: float, low_included: bool = False) -> None:
-    """ValueError naming ``name`` unless ``value`` is a number in (low, high), or [low, high)."""
-    if not is_number(value) or not (low <= value if low_included else low < value) or not value < high:
-        raise ValueError(f"{name}={value!r}: must be a number in {'[' if low_included else '('}{low}, {high})")
+def check_between(name: str, value, low: float, high: float, low_included: bool = False,
+                  high_included: bool = False) -> None:
+    """ValueError naming ``name`` unless ``value`` is a number between ``low`` and ``high`` (each bound
+    excluded unless said)."""
+    above = is_number(value) and (low <= value if low_included else low < value)
+    if not above or not (value <= high if high_included else value < high):
+        interval = f"{'[' if low_included else '('}{low}, {high}{']' if high_included else ')'}"
+        raise ValueError(f"{name}={value!r}: must be a number in {interval}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from keras_all.checks import check_between, check_integer, is_number
+from keras_all.checks import check_between, check_integer, is_integer
 from keras_all.front import FrontConfig
 from keras_all.models import PAPER_WIDTHS
 
@@ -58,12 +58,11 @@ class TrainConfig:
         check_between("test_fraction", self.test_fraction, 0, 0.5)
         check_between("lr_factor", self.lr_factor, 0, 1)
         check_between("bn_momentum", self.bn_momentum, 0, 1, low_included=True)
-        if not is_number(self.learning_rate) or not 0 < self.learning_rate <= 1:
-            raise ValueError(f"learning_rate={self.learning_rate!r}: must be a number in (0, 1], e.g. 0.001")
+        check_between("learning_rate", self.learning_rate, 0, 1, high_included=True)
         widths = self.widths
         if not isinstance(widths, list | tuple) or not widths or any(
-                not isinstance(w, list | tuple) or len(w) != 3 or any(isinstance(v, bool) or not isinstance(v, int)
-                                                                      or v < 1 for v in w) for w in widths):
+                not isinstance(w, list | tuple) or len(w) != 3 or not all(is_integer(v) and v >= 1 for v in w)
+                for w in widths):
             raise ValueError(f"widths={widths!r}: give one [f1, f2, f3] list of positive integers per stage, "
                              "e.g. [[32, 32, 64], [64, 64, 128], [64, 64, 256]]")
         object.__setattr__(self, "widths", tuple(tuple(w) for w in widths))

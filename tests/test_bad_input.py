@@ -16,6 +16,7 @@ from keras_all.config import from_dict, load_config
 from keras_all.data import DatasetLayoutError, load_dataset
 from keras_all.data.io import BadImageError, read_image
 from keras_all.models import build_resnet, load_legacy_weights, load_model_file
+from keras_all.models.legacy_weights import read_legacy_weights
 from keras_all.training.run_dir import INCOMPLETE, open_run, read_json
 from keras_all.training.splits import assign_splits
 
@@ -197,7 +198,7 @@ def test_cut_short_run_files_and_non_models_are_named(tmp_path):
 @pytest.mark.parametrize("size, channels, params", [(100, 3, 469_442), (224, 3, 489_922), (100, 1, 463_170)])
 def test_the_authors_released_layout_loads(tmp_path, size, channels, params):
     source = write_authors_h5(tmp_path / "model.h5", size, channels)
-    release, found_channels = identify(tmp_path / "model.h5")
+    release, found_channels = identify(tmp_path / "model.h5", read_legacy_weights(tmp_path / "model.h5"))
     assert (release.size, found_channels) == (size, channels)
     target = build_resnet((size, size, channels))
     assert target.count_params() == params

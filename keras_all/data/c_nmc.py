@@ -26,18 +26,24 @@ _LABELS_SUFFIX = "prelim_phase_data_labels.csv"
 CLASS_NAMES = {1: "all", 0: "hem"}
 
 
+class CellNameError(DatasetLayoutError):
+    """A file name that is not a C-NMC cell name, or one that contradicts itself."""
+
+    def __init__(self, name: str, reason: str):
+        self.reason = reason
+        super().__init__(f"{name}: {reason}")
+
+
 def parse_cell_name(name: str) -> dict:
     """Subject, image, cell and class from a C-NMC cell name, e.g. ``UID_H10_2_1_hem.bmp``."""
     match = _CELL.match(name)
     if not match:
-        raise DatasetLayoutError(
-            f"{name}: not a C-NMC cell name; expected UID_<subject>_<image>_<cell>_<all|hem>.bmp"
-        )
+        raise CellNameError(name, "not a C-NMC cell name; expected UID_<subject>_<image>_<cell>_<all|hem>.bmp")
     healthy, number, image, cell, cls = match.groups()
     label = int(cls.lower() == "all")
     subject = ("H" if healthy else "") + str(int(number))
     if bool(healthy) == bool(label):
-        raise DatasetLayoutError(f"{name}: subject {subject} contradicts class '{cls}' (H<k> subjects are hem)")
+        raise CellNameError(name, f"subject {subject} contradicts class '{cls}' (H<k> subjects are hem)")
     return {"subject": subject, "label": label, "image_id": int(image), "cell_id": int(cell)}
 
 
@@ -96,8 +102,8 @@ def parse_paths(relative: list[str], base: Path, prelim: pd.DataFrame | None) ->
         if len(parts) >= 3 and _FOLD.match(parts[-3]) and parent in ("all", "hem"):
             try:
                 parsed = parse_cell_name(parts[-1])
-            except DatasetLayoutError as err:
-                bad.append((path, str(err).split(": ", 1)[1]))
+            except CellNameError as err:
+                bad.append((path, err.reason))
                 continue
             if CLASS_NAMES[parsed["label"]] != parent:
                 bad.append((path, f"a '{CLASS_NAMES[parsed['label']]}' cell in a '{parent}' folder"))

@@ -38,18 +38,24 @@ def _short(weight_name: str) -> str:
     return weight_name.rsplit("/", 1)[-1].split(":")[0]
 
 
-def load_legacy_weights(model: keras.Model, path: str | Path) -> list[str]:
+def stored_layer(stored: dict, name: str) -> dict | None:
+    """The weights ``read_legacy_weights`` found for this package's layer ``name`` (under an alias too)."""
+    return next((stored[n] for n in ALIASES.get(name, (name,)) if n in stored), None)
+
+
+def load_legacy_weights(model: keras.Model, path: str | Path, stored: dict | None = None) -> list[str]:
     """Set every weighted layer of ``model`` from the group of the same name in a Keras-2 ``.h5`` file.
 
-    Reads both ``model.save_weights`` files and whole-model files (weights under ``model_weights``).
-    Weights are matched by name (kernel, bias; gamma, beta, moving_mean, moving_variance). Returns the
-    names of the layers set; any layer missing from the file, or of another shape, is an error naming
-    it, and nothing is changed.
+    Reads both ``model.save_weights`` files and whole-model files (weights under ``model_weights``);
+    ``stored``, when given, is the file as ``read_legacy_weights`` already read it. Weights are matched
+    by name (kernel, bias; gamma, beta, moving_mean, moving_variance). Returns the names of the layers
+    set; any layer missing from the file, or of another shape, is an error naming it, and nothing is
+    changed.
     """
-    stored = read_legacy_weights(path)
+    stored = read_legacy_weights(path) if stored is None else stored
     staged = {}
     for layer in _weighted_layers(model):
-        found = next((stored[n] for n in ALIASES.get(layer.name, (layer.name,)) if n in stored), None)
+        found = stored_layer(stored, layer.name)
         if found is None:
             raise ValueError(f"{path}: no weights for layer {layer.name!r}; is it the same architecture?")
         wanted = [_short(w.name) for w in layer.weights]
