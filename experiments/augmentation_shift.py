@@ -16,29 +16,28 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 
-from keras_all.config import load_config
-from keras_all.evaluation.metrics import binary_metrics
+from keras_all.metrics import binary_metrics
+from keras_all.run_folder import RunFolder, write_json
 from keras_all.training.arrays import spike_maps
-from keras_all.training.model import head_output
-from keras_all.training.run_dir import write_json
+from keras_all.training.model import augmentation
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 0
 
 
 def augmentation_shift(run: Path) -> dict:
-    config = load_config(run / "config.yaml")
+    config = RunFolder(run).config()
     if config.protocol != "honest" or not config.augment:
         raise SystemExit(f"{run}: needs an honest run trained with online augmentation")
-    splits = pd.read_csv(run / "splits.csv")
+    splits = RunFolder(run).read_csv("splits.csv")
     validation = splits[(splits["split"] == "dev") & (splits["fold"] == 0)]
-    model = keras.models.load_model(run / "fold_0" / "model.keras")
-    augment, resnet = model.get_layer("augment"), model.get_layer("resnet")
-    head = keras.Model(model.input, head_output(model))
+    classifier = RunFolder(run).classifier("fold_0")
+    augment, resnet = augmentation(SEED), classifier.resnet()  # the training's augmentation, freshly seeded
     keras.utils.set_random_seed(SEED)
-    plain = head.predict(spike_maps(validation["path"], config.front), batch_size=config.batch_size, verbose=0)
+    maps = spike_maps(validation["path"], config.front)
+    plain = np.concatenate([keras.ops.convert_to_numpy(classifier.preprocessor.standardize(maps[i : i + 64]))
+                            for i in range(0, len(maps), 64)])
     augmented = np.concatenate([keras.ops.convert_to_numpy(augment(plain[i : i + 64], training=True))
                                 for i in range(0, len(plain), 64)])
     labels = validation["label"].to_numpy()

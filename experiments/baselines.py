@@ -26,9 +26,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from keras_all.data import read_image
-from keras_all.evaluation.metrics import binary_metrics, mean_sd
+from keras_all.metrics import binary_metrics, mean_sd
+from keras_all.run_folder import write_json
 from keras_all.training.cross_validate import SUMMARY_KEYS
-from keras_all.training.run_dir import write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from machine import describe  # noqa: E402  (benchmarks/machine.py)

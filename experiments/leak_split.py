@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from keras_all.evaluation.metrics import binary_metrics
-from keras_all.training.run_dir import write_json
+from keras_all.metrics import binary_metrics
+from keras_all.run_folder import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

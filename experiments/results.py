@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from keras_all.training.run_dir import write_json
+from keras_all.run_folder import write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from machine import describe  # noqa: E402  (benchmarks/machine.py)

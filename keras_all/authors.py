@@ -14,12 +14,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import yaml
 
+from keras_all.config import TrainConfig
 from keras_all.data import LoadedDataset
-from keras_all.front import FrontConfig, apply_head, build_map_model, fit_head, raw_input
-from keras_all.models import build_resnet, load_legacy_weights
+from keras_all.front import FrontConfig, Standardizer
+from keras_all.models import SpikeResNetClassifier, build_resnet, load_legacy_weights
 from keras_all.models.legacy_weights import read_legacy_weights, stored_layer
 from keras_all.training.arrays import spike_maps
 
@@ -47,7 +47,19 @@ def identify(path: str | Path, stored: dict) -> tuple[Release, int]:
 
 def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None = None, seed: int = 0,
                    echo=print) -> Path:
-    """Write ``out`` (atomically): resnet.keras, config.yaml, MODEL_CARD.md, and with ``data`` model.keras."""
+    """Import one of the authors' released weight files.
+
+    Args:
+        path: their ALL-IDB or C-NMC ``model.h5``.
+        out: the folder to write (atomically): resnet.keras, config.yaml, MODEL_CARD.md.
+        data: a data set on which to fit the z-score and PCA the weights expect; with it, model.keras (a
+            ``SpikeResNetClassifier`` taking raw images) is written too.
+        seed: the PCA fit's seed.
+        echo: where progress lines go.
+
+    Returns:
+        The folder written.
+    """
     path, out = Path(path), Path(out)
     if out.exists():
         raise ValueError(f"{out}: already exists; remove it or pass another --out")
@@ -66,11 +78,11 @@ def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None
         if data is not None:
             echo(f"fitting the z-score and PCA on {len(data.samples)} images of {data.name}")
             maps = spike_maps(data.samples["path"], front)
-            head = fit_head(maps, front, seed)
-            inputs = raw_input()
-            probabilities = resnet(apply_head(build_map_model(front)(inputs), front, head))
-            keras.Model(inputs, probabilities, name="keras_all").save(partial / "model.keras")
-            fitted_on = (data.name, data.root, len(maps), 0 if head.pca_ is None else head.pca_.n_components_)
+            standardizer = Standardizer(front, seed).fit(maps)
+            classifier = SpikeResNetClassifier.from_config_of(TrainConfig(name="authors", front=front), standardizer)
+            load_legacy_weights(classifier.resnet(), path, stored)
+            classifier.save(partial / "model.keras")
+            fitted_on = (data.name, data.root, len(maps), standardizer.n_components_ or 0)
         (partial / "config.yaml").write_text(yaml.safe_dump({"front": front.to_dict()}, sort_keys=False))
         (partial / "MODEL_CARD.md").write_text(model_card(path, release, channels, front, fitted_on))
         os.replace(partial, out)

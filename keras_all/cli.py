@@ -71,6 +71,18 @@ def dataset_options(command=None, *, required=True):
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
 
+def config_options(command):
+    """--preset and --config: where a run's configuration starts, defined once for train and tune."""
+    options = [
+        click.option("--preset", default=None, help="A named configuration inside the package, e.g. paper_all_idb "
+                     "(see `keras-all presets`); the default is the package's honest defaults."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     default=None, help="A YAML configuration (it may start from a preset with `preset: NAME`); "
+                     "the options below override it."),
+    ]
+    return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
+
+
 def cross_validation_options(command):
     """--folds, --epochs and --image-size (overrides of the preset), defined once for train and tune."""
     options = [
@@ -118,6 +130,17 @@ def datasets():
     width = max(map(len, LAYOUTS))
     for layout in LAYOUTS.values():
         click.echo(f"{layout.name:<{width}}  {layout.description}")
+
+
+@main.command()
+def presets():
+    """List the named configurations that --preset accepts (and the ResNet's parameter count of each)."""
+    from keras_all.presets import PRESETS
+
+    width = max(map(len, PRESETS))
+    for name, preset in PRESETS.items():
+        about = preset["metadata"]
+        click.echo(f"{name:<{width}}  {about['params']:>9,} parameters  {about['description']}")
 
 
 @main.command()
@@ -176,8 +199,7 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_si
 
 @main.command()
 @dataset_options
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help="YAML preset, e.g. experiments/paper-all-idb.yaml; the options below override it.")
+@config_options
 @click.option("--protocol", type=click.Choice(["honest", "paper"]), default=None,
               help="honest (default): leak-free; paper: the published, leaky procedure, for comparison.")
 @cross_validation_options
@@ -189,28 +211,25 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_si
 @click.option("--distribute", type=click.Choice(["none", "mirrored"]), default=None,
               help="mirrored: data-parallel over every local device (MirroredStrategy; DataParallel under JAX).")
 @_user_errors
-def train(dataset, data_dir, on_bad_image, positive_class, config_file, protocol, folds, epochs, batch_size,
+def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, protocol, folds, epochs, batch_size,
           image_size, seed, output, resume, distribute):
     """Cross-validate the paper's pipeline on a data set and save the final model."""
+    from keras_all.api import train as run_training
     from keras_all.config import load_config
-    from keras_all.training.cross_validate import train as run_training
-    from keras_all.training.run_dir import new_run_dir
 
     overrides = {"protocol": protocol, "folds": folds, "epochs": epochs, "batch_size": batch_size, "seed": seed,
                  "front.spike_size": image_size, "front.input_size": image_size, "distribute": distribute}
-    config = load_config(config_file, overrides)
+    config = load_config(config_file, overrides, preset=preset)
     if resume and output is None:
         raise click.ClickException("--resume needs --output, the folder of the interrupted run")
-    run = output or new_run_dir("saved_models", config.name)
     data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
-    result = run_training(data, config, run, resume=resume, echo=click.echo)
-    _echo_result(run, result)
+    run = run_training(data, config, output=output, resume=resume, echo=click.echo)
+    _echo_result(run)
 
 
 @main.command()
 @dataset_options
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help="YAML preset: the base configuration, first trial of the search; the options below override it.")
+@config_options
 @click.option("--max-trials", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--tuner", type=click.Choice(["random", "bayesian"]), default="random", show_default=True)
 @click.option("--objective", type=click.Choice(["val_accuracy", "val_auc"]), default="val_accuracy",
@@ -221,25 +240,25 @@ def train(dataset, data_dir, on_bad_image, positive_class, config_file, protocol
               help="Search folder (default saved_models/<timestamp>-tune-<name>).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted search in --output.")
 @_user_errors
-def tune(dataset, data_dir, on_bad_image, positive_class, config_file, max_trials, tuner, objective, folds, epochs,
-         image_size, seed, output, resume):
+def tune(dataset, data_dir, on_bad_image, positive_class, preset, config_file, max_trials, tuner, objective, folds,
+         epochs, image_size, seed, output, resume):
     """Search the ResNet's block widths, identity blocks and learning rate by cross-validation (keras-tuner).
 
     Writes results.csv, report.md and best_config.yaml (a preset for `keras-all train --config`). For a
     distributed search set KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT (README).
     """
     from keras_all.config import load_config
-    from keras_all.training.run_dir import new_run_dir
+    from keras_all.run_folder import RunFolder
     from keras_all.tuning import role
     from keras_all.tuning import tune as run_search
 
     overrides = {"folds": folds, "epochs": epochs, "seed": seed, "front.spike_size": image_size,
                  "front.input_size": image_size}
-    config = load_config(config_file, overrides)
+    config = load_config(config_file, overrides, preset=preset)
     where = role()
     if (resume or where != "single") and output is None:
         raise click.ClickException("--resume and distributed searches need --output, the search folder")
-    output = output or new_run_dir("saved_models", f"tune-{config.name}")
+    output = output or RunFolder.new("saved_models", f"tune-{config.name}").path
     data = None if where == "chief" else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
     table = run_search(data, config, output, tuner, max_trials, objective, resume, echo=click.echo)
     if table is None:
@@ -251,7 +270,8 @@ def tune(dataset, data_dir, on_bad_image, positive_class, config_file, max_trial
     click.echo(f"search folder: {output} (results.csv, report.md, best_config.yaml)")
 
 
-def _echo_result(run: Path, result: dict) -> None:
+def _echo_result(run) -> None:
+    result = run.metrics()
     validation = result["validation_mean_sd"].get("accuracy", {})
     final = result["final_on_test"]
     if result["leaky"]:
@@ -297,10 +317,11 @@ def report(folder):
     """Re-render report.md and the plots of a run (or an evaluation) folder from its saved files."""
     from keras_all.evaluation.evaluate import render_evaluation_report
     from keras_all.evaluation.report import render_run_report
+    from keras_all.run_folder import RunFolder
 
-    if (folder / "INCOMPLETE").exists():
+    if RunFolder(folder).incomplete:
         raise click.ClickException(f"{folder}: the run has not finished; `keras-all train ... --resume` first")
-    if (folder / "config.yaml").is_file() and (folder / "metrics.json").is_file():
+    if RunFolder(folder).is_run():
         render = render_run_report
     elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
         render = render_evaluation_report
@@ -338,7 +359,7 @@ def export(run, fmt, out):
 def predict(model, inputs, output, as_json):
     """ALL probability and decision for each image file or every file in each folder."""
     from keras_all.export import predict_files
-    from keras_all.training.run_dir import write_text_atomically
+    from keras_all.run_folder import write_text_atomically
 
     table = predict_files(model, inputs)
     if table.empty:
@@ -391,10 +412,9 @@ def import_weights(weights, out, dataset, data_dir, on_bad_image, positive_class
 @_user_errors
 def demo(output, n, epochs, seed):
     """The whole pipeline on the embedded default data (synthetic C-NMC cells), in a few minutes."""
-    from keras_all.config import TrainConfig
+    from keras_all.api import train as run_training
+    from keras_all.config import load_config
     from keras_all.data.synthetic import write_dataset
-    from keras_all.front import FrontConfig
-    from keras_all.training.cross_validate import train as run_training
 
     output = output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-demo"
     if output.exists() and any(output.iterdir()):
@@ -402,7 +422,5 @@ def demo(output, n, epochs, seed):
     click.echo(f"writing {n} synthetic C-NMC cells to {output / 'data'}")
     write_dataset("c-nmc", output / "data", n, seed)
     data = load_with_progress("c-nmc", output / "data", "error", None)
-    config = TrainConfig(name="demo", epochs=epochs, seed=seed, bn_momentum=0.9,
-                         front=FrontConfig(spike_size=128, input_size=64))
-    result = run_training(data, config, output / "run", echo=click.echo)
-    _echo_result(output / "run", result)
+    config = load_config(preset="demo", overrides={"epochs": epochs, "seed": seed})
+    _echo_result(run_training(data, config, output=output / "run", echo=click.echo))

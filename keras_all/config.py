@@ -1,4 +1,4 @@
-"""Run configuration: a dataclass, YAML presets in experiments/, command-line overrides."""
+"""Run configuration: a dataclass, built from a preset (keras_all/presets.py), a YAML file and overrides."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import yaml
 
 from keras_all.checks import check_between, check_integer, is_integer
 from keras_all.front import FrontConfig
-from keras_all.models import PAPER_WIDTHS
+from keras_all.models.resnet import PAPER_WIDTHS
+from keras_all.presets import preset_values
 
 PROTOCOLS = ("honest", "paper")
 SEED_LIMIT = 2**32 - 1  # NumPy's and Keras' seeds are unsigned 32-bit integers
@@ -91,10 +92,13 @@ def from_dict(values: dict, source: str = "config") -> TrainConfig:
     return TrainConfig(**values, front=FrontConfig(**front_values))
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> TrainConfig:
-    """The preset at ``path`` (or the defaults), with non-None ``overrides`` applied on top.
+def load_config(path: str | Path | None = None, overrides: dict | None = None,
+                preset: str | None = None) -> TrainConfig:
+    """A TrainConfig from, in order: a preset, the YAML file at ``path``, and the non-None ``overrides``.
 
-    Override keys are TrainConfig fields, or ``front.<field>`` for the preprocessing front.
+    The YAML file may name its own starting preset (``preset: paper_all_idb``) and then hold only what
+    differs; ``preset`` and a file's own preset may not both be given. Override keys are TrainConfig
+    fields, or ``front.<field>`` for the preprocessing front.
     """
     values: dict = {}
     if path is not None:
@@ -104,6 +108,12 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
             raise ValueError(f"{path}: cannot read the configuration ({err})") from None
         if not isinstance(values, dict):
             raise ValueError(f"{path}: expected a mapping of settings, found {type(values).__name__}")
+        if "preset" in values and preset is not None:
+            raise ValueError(f"{path}: names preset {values['preset']!r}; give --preset or a file with its own "
+                             "preset, not both")
+        preset = values.pop("preset", preset)
+    if preset is not None:
+        values = _merged(preset_values(preset), values)
     for key, value in (overrides or {}).items():
         if value is None:
             continue
@@ -111,4 +121,13 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
             values.setdefault("front", {})[key.split(".", 1)[1]] = value
         else:
             values[key] = value
-    return from_dict(values, str(path or "config"))
+    return from_dict(values, str(path or preset or "config"))
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` on top; the front's settings are merged key by key."""
+    front = changes.get("front")
+    merged = {**base, **changes}
+    if isinstance(front, dict):
+        merged["front"] = {**base.get("front", {}), **front}
+    return merged

@@ -8,34 +8,31 @@ from pathlib import Path
 
 import keras
 import pandas as pd
-import yaml
 
 from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, decode_image, printable, read_bytes
 from keras_all.data.layout import broken_link_reason, walk_files
-from keras_all.evaluation.evaluate import TRAINING_HASHES, training_hashes
-from keras_all.layers import Decision
-from keras_all.models import load_model_file
-from keras_all.training.run_dir import INCOMPLETE, read_json
+from keras_all.evaluation.evaluate import TRAINING_HASHES
+from keras_all.models import SpikeResNetClassifier
+from keras_all.run_folder import RunFolder
 
 FORMATS = ("saved_model", "keras", "both")
 
 
-def serving_model(run: Path) -> tuple[keras.Model, float]:
-    """The run's final model with its validated cut-off: image -> {probability, decision}."""
-    cutoff = read_json(run / "metrics.json")["operating_points"]["youden"]["cutoff"]
-    trained = load_model_file(run / "model.keras")
-    inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
-    probability, decision = Decision(cutoff, name="decision")(trained(inputs, training=False))
-    return keras.Model(inputs, {"probability": probability, "decision": decision}, name="keras_all_serving"), cutoff
-
-
 def export_run(run: str | Path, out: str | Path | None = None, fmt: str = "both") -> Path:
-    """Write ``out`` (default RUN/export) atomically: a failed export leaves no folder behind."""
-    run = Path(run)
+    """Export a finished run's classifier as a serving model: image -> {probability, decision}.
+
+    Args:
+        run: the finished run folder.
+        out: the export folder (default RUN/export), written atomically: a failed export leaves none behind.
+        fmt: ``saved_model``, ``keras`` or ``both``.
+
+    Returns:
+        The export folder (model.keras and/or saved_model/, config.yaml, MODEL_CARD.md, training_sha256.txt).
+    """
+    run = RunFolder(run)
     if fmt not in FORMATS:
         raise ValueError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
-    if (run / INCOMPLETE).exists() or not (run / "metrics.json").is_file() or not (run / "model.keras").is_file():
-        raise ValueError(f"{run}: not a finished run (needs model.keras and metrics.json, no INCOMPLETE)")
+    run.require_finished()
     if fmt != "keras" and keras.backend.backend() != "tensorflow":
         raise ValueError("a SavedModel needs the TensorFlow backend; use --format keras or KERAS_BACKEND=tensorflow")
     out = Path(out) if out else run / "export"
@@ -45,14 +42,15 @@ def export_run(run: str | Path, out: str | Path | None = None, fmt: str = "both"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        model, cutoff = serving_model(run)
+        classifier = run.classifier()
+        model = classifier.serving_model()
         if fmt in ("keras", "both"):
             model.save(partial / "model.keras")
         if fmt in ("saved_model", "both"):
             model.export(str(partial / "saved_model"), format="tf_saved_model", verbose=False)
         shutil.copy(run / "config.yaml", partial / "config.yaml")
-        (partial / TRAINING_HASHES).write_text("\n".join(sorted(training_hashes(run))) + "\n")
-        (partial / "MODEL_CARD.md").write_text(model_card(run, cutoff))
+        (partial / TRAINING_HASHES).write_text("\n".join(sorted(run.training_hashes())) + "\n")
+        (partial / "MODEL_CARD.md").write_text(model_card(run, classifier.cutoff))
         os.replace(partial, out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -60,10 +58,10 @@ def export_run(run: str | Path, out: str | Path | None = None, fmt: str = "both"
     return out
 
 
-def model_card(run: Path, cutoff: float) -> str:
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    result = read_json(run / "metrics.json")
-    data = read_json(run / "data_summary.json")
+def model_card(run: RunFolder, cutoff: float) -> str:
+    config = run.config().to_dict()
+    result = run.metrics()
+    data = run.read_json("data_summary.json")
     test = result["operating_points"]["youden"]["final_on_test"]
 
     def ci(key):
@@ -132,16 +130,12 @@ def load_predictor(model: str | Path):
         return saved_model_predict
     if model.suffix != ".keras" or not model.is_file():
         raise ValueError(f"{model}: neither a run folder, an export folder, a SavedModel nor a .keras file")
-    loaded = load_model_file(model)
-    metrics = model.parent / "metrics.json"
-    cutoff = read_json(metrics)["operating_points"]["youden"]["cutoff"] if metrics.is_file() else 0.5
+    classifier = SpikeResNetClassifier.load(model)
 
     def keras_predict(images):
         # called eagerly: model.predict would trace a new graph for every image size and warn of retracing
-        out = keras.tree.map_structure(keras.ops.convert_to_numpy, loaded(images, training=False))
-        if isinstance(out, dict):  # an exported serving model
-            return out["probability"], out["decision"]
-        return out[:, 1], (out[:, 1] >= cutoff).astype(int)
+        probabilities = keras.ops.convert_to_numpy(classifier(images, training=False))
+        return probabilities[:, 1], classifier.decide(probabilities)
 
     return keras_predict
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
 import pandas as pd
 
-from keras_all.data import read_image
+from keras_all.data import load_images, read_image
 from keras_all.evaluation.plots import preprocessing_figure
-from keras_all.front import RAW_MODES, FrontConfig, fit_front
-from keras_all.training.arrays import load_images  # images of any size, resized to stack into one batch
+from keras_all.front import FrontConfig, Standardizer
+from keras_all.models import SpikePreprocessor
 
 
 def pick(samples: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
@@ -22,24 +21,33 @@ def pick(samples: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 def write_figure3(samples: pd.DataFrame, config: FrontConfig, out: Path, n: int = 8, fit_n: int = 64,
                   seed: int = 0) -> list[Path]:
-    """Per-image PNGs and a contact sheet; z-score (and PCA) fitted on up to ``fit_n`` images of the set."""
+    """Per-image PNGs and a contact sheet of the paper's Fig. 3.
+
+    Args:
+        samples: the data set's samples table (path, label, class_name).
+        config: the front to show.
+        out: the folder for the PNGs (made if missing).
+        n: images shown, alternating classes.
+        fit_n: images of the set on which the z-score (and PCA) are fitted.
+        seed: which images are shown and fitted on.
+
+    Returns:
+        The PNGs written, the contact sheet last.
+    """
     shown = pick(samples, n, seed)
     fit_rows = samples.sample(n=min(fit_n, len(samples)), random_state=seed)
 
-    front = fit_front(load_images(fit_rows["path"], config.spike_size), config, random_state=seed).model
-    if config.mode in RAW_MODES:  # the ablations' raw input: no spike map, no blur
-        names = {config.mode: f"{config.mode} input"}
-    else:
-        names = {"first_spike_gabor": "first-spike map", "gaussian_blur": "blurred"}
-    stages = keras.Model(front.input, [front.get_layer(layer).output for layer in names] + [front.output])
-    outputs = stages.predict(load_images(shown["path"], config.spike_size), verbose=0)
+    unfitted = SpikePreprocessor(config)
+    maps = unfitted.map_model().predict(load_images(fit_rows["path"], config.spike_size), verbose=0)
+    preprocessor = unfitted.with_standardizer(Standardizer(config, seed).fit(maps))
+    stages = preprocessor.stages(load_images(shown["path"], config.spike_size))
     if config.mode == "spike_wave":
-        outputs[0] = outputs[0][:, 0]  # the first step of the wave
+        stages["first-spike map"] = stages["first-spike map"][:, 0]  # the first step of the wave
     out.mkdir(parents=True, exist_ok=True)
     rows, written = [], []
     for i, row in enumerate(shown.itertuples()):
         figure_row = {"title": f"{Path(row.path).name} ({row.class_name})", "original": read_image(row.path)}
-        figure_row.update({title: stage[i] for title, stage in zip([*names.values(), "model input"], outputs)})
+        figure_row.update({title: stage[i] for title, stage in stages.items()})
         rows.append(figure_row)
         written.append(preprocessing_figure([figure_row], out / f"{i:02d}_{Path(row.path).stem}.png"))
     caption = (f"{config.mode}, spike size {config.spike_size}, input {config.input_size}, z-score"

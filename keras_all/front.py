@@ -1,7 +1,7 @@
-"""The preprocessing front: raw uint8 RGB in, the ResNet's input out, as one Keras model.
+"""The preprocessing front's settings, its fixed map layers and the standardizer it fits on training maps.
 
 raw RGB -> Resizing(spike_size) -> FirstSpikeGabor (on 8-bit luma) -> GaussianBlur -> Resizing(input_size)
-        -> z-score (Normalization, fitted on training images) -> PCA reconstruction (optional, fitted
+        -> z-score (ZScore, fitted on training images) -> PCA reconstruction (optional, fitted
         on training images) -> 1 or 3 channels.
 
 The raw modes of the ablations (``gray``: the same 8-bit luma; ``rgb``: the colour image), each scaled
@@ -16,13 +16,13 @@ import keras
 import numpy as np
 
 from keras_all.checks import check_integer, is_integer
-from keras_all.layers import FirstSpikeGabor, GaussianBlur, Luma, PCAReconstruction, fit_pca
+from keras_all.layers import FirstSpikeGabor, GaussianBlur, Luma, fit_pca
 from keras_all.layers.gabor import MODES as SPIKE_MODES
 
 RAW_MODES = ("gray", "rgb")
 MODES = SPIKE_MODES + RAW_MODES
 
-ZSCORE = ("pixel", "global")
+ZSCORE = ("pixel", "global")  # global: one mean and variance per channel
 VARIANCE_FLOOR = 0.01
 
 
@@ -91,75 +91,40 @@ def map_layers(config: FrontConfig) -> list[keras.layers.Layer]:
     return layers
 
 
-def raw_input() -> keras.KerasTensor:
-    return keras.Input(shape=(None, None, 3), dtype="uint8", name="image")
+class Standardizer:
+    """What the front learns from training maps, in scikit-learn's shape: ``Standardizer(config).fit(maps)``.
 
+    Sets ``mean_`` and ``variance_`` (per pixel or per channel, as ``config.zscore`` says) and ``pca_`` (a
+    fitted ``sklearn.decomposition.PCA`` on the z-scored, flattened maps, or None when PCA is off).
 
-def build_map_model(config: FrontConfig) -> keras.Model:
-    """The unfitted part of the front: raw uint8 RGB (any size) -> blurred spike maps."""
-    x = inputs = raw_input()
-    for layer in map_layers(config):
-        x = layer(x)
-    return keras.Model(inputs, x, name="spike_maps")
+    Args:
+        config: the front whose maps are standardized (``zscore`` and ``pca_components`` are read).
+        random_state: seed of the randomized PCA fit.
+    """
 
+    def __init__(self, config: FrontConfig, random_state: int = 0):
+        self.config = config
+        self.random_state = random_state
 
-@dataclass
-class FittedHead:
-    """What the front learns from training maps (sklearn-style trailing _): z-score and PCA."""
+    def fit(self, maps: np.ndarray) -> Standardizer:
+        """Fit on training maps (n, size, size, channels) only; returns self."""
+        maps = np.asarray(maps)
+        if maps.ndim != 4 or len(maps) < 2:
+            raise ValueError(f"a standardizer is fitted on at least 2 maps as (n, h, w, channels); got {maps.shape}")
+        axes = (0,) if self.config.zscore == "pixel" else (0, 1, 2)
+        self.mean_ = maps.mean(axis=axes).astype("float32")
+        variance = maps.var(axis=axes).astype("float32")
+        # A pixel (nearly) constant in training must not blow up an image with an edge there: variances
+        # below 1% of the average are raised to it (StandardScaler would divide by ~0, or by 1 at exactly 0).
+        floor = VARIANCE_FLOOR * float(variance.mean())
+        self.variance_ = np.maximum(variance, floor) if floor > 0 else np.ones_like(variance)
+        self.pca_ = None
+        if self.config.pca_components is not None:
+            scaled = ((maps - self.mean_) / np.sqrt(self.variance_)).reshape(len(maps), -1)
+            self.pca_ = fit_pca(scaled, self.config.pca_components, random_state=self.random_state)
+        return self
 
-    mean_: np.ndarray
-    variance_: np.ndarray
-    pca_: object | None
-
-
-def fit_head(train_maps: np.ndarray, config: FrontConfig, random_state: int = 0) -> FittedHead:
-    """Fit z-score (and PCA) on training spike maps (n, size, size, channels) only."""
-    axes = (0,) if config.zscore == "pixel" else (0, 1, 2)
-    mean = train_maps.mean(axis=axes).astype("float32")
-    variance = train_maps.var(axis=axes).astype("float32")
-    # A pixel (nearly) constant in training must not blow up an image with an edge there: variances
-    # below 1% of the average are raised to it (StandardScaler would divide by ~0, or by 1 at exactly 0).
-    floor = VARIANCE_FLOOR * float(variance.mean())
-    variance = np.maximum(variance, floor) if floor > 0 else np.ones_like(variance)
-    pca = None
-    if config.pca_components is not None:
-        scaled = ((train_maps - mean) / np.sqrt(variance)).reshape(len(train_maps), -1)
-        pca = fit_pca(scaled, config.pca_components, random_state=random_state)
-    return FittedHead(mean, variance, pca)
-
-
-def apply_head(x, config: FrontConfig, head: FittedHead):
-    """z-score, optional PCA reconstruction and channel repeat, as layers on tensor ``x``."""
-    axis = (1, 2, 3) if config.zscore == "pixel" else -1
-    x = keras.layers.Normalization(axis=axis, mean=head.mean_, variance=head.variance_, name="zscore")(x)
-    if head.pca_ is not None:
-        x = PCAReconstruction.from_pca(head.pca_, name="pca_reconstruction")(x)
-    if config.channels == 3:
-        x = keras.layers.Concatenate(name="to_3_channels")([x, x, x])
-    return x
-
-
-@dataclass
-class FittedFront(FittedHead):
-    """The front fitted on training images: the whole model plus what was learnt."""
-
-    model: keras.Model = None
-
-
-def fit_front(train_images: np.ndarray, config: FrontConfig, random_state: int = 0,
-              batch_size: int = 32) -> FittedFront:
-    """Fit z-score (and PCA) on ``train_images`` (n, h, w, 3) uint8 only; return the whole front."""
-    train_images = np.asarray(train_images)
-    if train_images.ndim != 4 or train_images.shape[-1] != 3 or len(train_images) < 2:
-        raise ValueError(f"fit_front takes at least 2 RGB images as (n, h, w, 3); got shape {train_images.shape}")
-    maps = build_map_model(config).predict(train_images, batch_size=batch_size, verbose=0)
-    head = fit_head(maps, config, random_state)
-    return FittedFront(head.mean_, head.variance_, head.pca_, build_front(config, head))
-
-
-def build_front(config: FrontConfig, head: FittedHead) -> keras.Model:
-    """The whole front as one model: raw uint8 RGB -> the ResNet's input."""
-    x = inputs = raw_input()
-    for layer in map_layers(config):
-        x = layer(x)
-    return keras.Model(inputs, apply_head(x, config, head), name="front")
+    @property
+    def n_components_(self) -> int | None:
+        """Components the PCA kept (it caps the count asked for below the training images), or None."""
+        return None if self.pca_ is None else int(self.pca_.n_components_)

@@ -27,12 +27,19 @@ import yaml
 
 from keras_all.config import TrainConfig
 from keras_all.data import LoadedDataset
-from keras_all.evaluation.metrics import mean_sd
+from keras_all.evaluation.report import markdown_table, na
+from keras_all.metrics import mean_sd
 from keras_all.models import build_resnet
+from keras_all.run_folder import RunFolder, write_json, write_or_check
 from keras_all.training.arrays import spike_maps
-from keras_all.training.cross_validate import check_trainable, seed_everything, train_fold
-from keras_all.training.run_dir import close_run, mark_failed, open_run, write_json, write_or_check
-from keras_all.training.splits import assign_splits, check_no_leak, fold_indices
+from keras_all.training.cross_validate import (
+    FoldInputs,
+    check_trainable,
+    cross_validation_folds,
+    run_folds,
+    seed_everything,
+)
+from keras_all.training.splits import assign_splits, check_no_leak
 
 OBJECTIVES = ("val_accuracy", "val_auc")
 TUNERS = ("random", "bayesian")
@@ -97,14 +104,9 @@ class BaseFirstBayesianOracle(_BaseFirst, keras_tuner.oracles.BayesianOptimizati
 class DevFolds:
     """The development images (the holdout removed), their spike maps and their fold assignment."""
 
-    samples: pd.DataFrame
+    inputs: FoldInputs
     splits: pd.DataFrame
-    maps: np.ndarray
     echo: object = print
-
-    @property
-    def labels(self) -> np.ndarray:
-        return self.samples["label"].to_numpy()
 
 
 class CrossValidatedTuner(keras_tuner.Tuner):
@@ -115,14 +117,11 @@ class CrossValidatedTuner(keras_tuner.Tuner):
         config = self.hypermodel.config_for(trial.hyperparameters)
         folder = Path(self.get_trial_dir(trial.trial_id))
         started = time.perf_counter()
-        folds = []
-        for k in range(config.folds):
-            train_idx, val_idx = fold_indices(dev.splits, k)
-            check_no_leak(dev.samples, train_idx, val_idx, f"trial {trial.trial_id} fold {k}")
-            metrics = train_fold(f"trial {trial.trial_id} fold {k + 1}/{config.folds}", folder / f"fold_{k}",
-                                 dev.samples, dev.maps, dev.labels, train_idx, val_idx, None, config,
-                                 config.seed + 1 + k, True, dev.echo, keep_model=False)
-            folds.append(metrics["validation"])
+        trial_folds = cross_validation_folds(dev.splits, config, dev.inputs.samples,
+                                             label=f"trial {trial.trial_id} fold")
+        results = run_folds(trial_folds, dev.inputs, config, RunFolder(folder), resume=True, echo=dev.echo,
+                            keep_models=False)
+        folds = [metrics["validation"] for metrics in results]
         scores = {f"val_{key}": [fold[key] for fold in folds] for key in ("accuracy", "auc")}
         write_json(folder / "scores.json", {**scores, "seconds": time.perf_counter() - started})
         if any(v is None for v in scores["val_auc"]):
@@ -165,15 +164,26 @@ def prepare_dev(data: LoadedDataset, base: TrainConfig, output: Path, echo) -> D
     dev_samples = samples.iloc[dev].reset_index(drop=True)
     echo(f"tuning on {len(dev)} development images; {len(samples) - len(dev)} holdout test images left unread")
     echo(f"computing spike maps of {len(dev)} images at {base.front.spike_size} px")
-    return DevFolds(dev_samples, splits.iloc[dev].reset_index(drop=True),
-                    spike_maps(dev_samples["path"], base.front), echo)
+    return DevFolds(FoldInputs(dev_samples, spike_maps(dev_samples["path"], base.front)),
+                    splits.iloc[dev].reset_index(drop=True), echo)
 
 
 def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, tuner: str = "random", max_trials: int = 10,
          objective: str = "val_accuracy", resume: bool = False, echo=print) -> pd.DataFrame | None:
-    """Run (or resume) the search into ``output``; returns the results table (None on a distributed worker).
+    """Run (or resume) the search into ``output``.
 
-    ``data`` may be None on a distributed chief, which only serves the oracle and writes the results.
+    Args:
+        data: the data set (None on a distributed chief, which only serves the oracle and writes results).
+        base: the base configuration, the search's default point and first trial.
+        output: the search folder.
+        tuner: ``random`` or ``bayesian``.
+        max_trials: trials in all.
+        objective: ``val_accuracy`` or ``val_auc``, the mean over the folds' validation parts.
+        resume: continue an interrupted search in ``output``.
+        echo: where progress lines go.
+
+    Returns:
+        The results table, one row per trial (None on a distributed worker).
     """
     if base.protocol != "honest":
         raise ValueError("tuning scores trials by the honest protocol only; set protocol: honest in the preset")
@@ -184,7 +194,7 @@ def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, tuner: str
     if where == "worker":
         output.mkdir(parents=True, exist_ok=True)
     else:
-        open_run(output, resume, command="tune")
+        RunFolder(output).open(resume, command="tune")
     try:
         settings = yaml.safe_dump({"tuner": tuner, "max_trials": max_trials, "objective": objective})
         write_or_check(output / "config.yaml", base.to_yaml(), resume or where == "worker", "configuration")
@@ -199,11 +209,11 @@ def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, tuner: str
         table.to_csv(output / "results.csv", index=False)
         write_best_config(table, search.hypermodel, search.oracle, output, objective)
         render_tuning_report(output)
-        close_run(output)
+        RunFolder(output).close()
         return table
     except BaseException as error:
         if where != "worker":
-            mark_failed(output, error)
+            RunFolder(output).mark_failed(error)
         raise
 
 
@@ -265,17 +275,20 @@ def render_tuning_report(output: Path) -> Path:
     if splits is not None:
         lines += [f"Images: {int((splits['split'] == 'dev').sum())} development, "
                   f"{int((splits['split'] == 'test').sum())} holdout test (never read by the search).", ""]
-    lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    rows = []
     for row in shown.itertuples(index=False):
-        cells = []
+        cells = {}
         for column in columns:
             value = getattr(row, column)
             if column == "trial" and bool(row.base):
                 value = f"{value}*"
+            elif column == "learning_rate":
+                value = f"{value:.4g}"
             elif isinstance(value, float):
-                value = "" if np.isnan(value) else f"{value:.4g}" if column == "learning_rate" else f"{value:.3f}"
-            cells.append(str(value))
-        lines.append("| " + " | ".join(cells) + " |")
+                value = na(None if np.isnan(value) else value)
+            cells[column] = str(value)
+        rows.append(cells)
+    lines += markdown_table(rows)
     lines += ["", "Best configuration: best_config.yaml (`keras-all train --config best_config.yaml`)."]
     path = output / "report.md"
     path.write_text("\n".join(lines) + "\n")

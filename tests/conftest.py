@@ -57,7 +57,7 @@ def readme_walk(tmp_path_factory):
         "synth": ("synth", "--layout", "c-nmc", "--out", data, "--n", 48),
         "inspect": ("inspect", "--dataset", "c-nmc", "--data-dir", data, "--json"),
         "train": ("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(root), "--output",
-                  root / "run"),
+                  root / "run", "--epochs", 2, "--seed", 5),
         "evaluate": ("evaluate", "--model", root / "run", "--dataset", "c-nmc", "--data-dir", data, "--output",
                      root / "evaluation"),
         "export": ("export", root / "run", "--out", root / "export"),
@@ -72,3 +72,12 @@ def readme_walk(tmp_path_factory):
         if results[name].returncode != 0:
             break  # the walk test names the step that failed
     return root, results
+
+
+@pytest.fixture(scope="session")
+def tiny_run(readme_walk):
+    """The one tiny finished run of the session (2 folds of 2 epochs, seed 5, on 48 synthetic C-NMC cells), as
+    the README walk's `train` made it: (run folder, data folder, the train step's console output)."""
+    root, results = readme_walk
+    assert "train" in results and results["train"].returncode == 0, "the README walk's train failed"
+    return root / "run", root / "cnmc", results["train"].stdout

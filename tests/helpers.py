@@ -42,3 +42,29 @@ def tiny_config(folder: Path, **changes) -> Path:
     path = Path(folder) / "tiny.yaml"
     path.write_text(yaml.safe_dump({**TINY, **changes}))
     return path
+
+
+def fitted_preprocessor(images, front, seed=0):
+    """A SpikePreprocessor whose standardizer is fitted on ``images``' spike maps; and that standardizer."""
+    from keras_all import SpikePreprocessor, Standardizer
+
+    unfitted = SpikePreprocessor(front)
+    standardizer = Standardizer(front, seed).fit(unfitted.map_model().predict(images, verbose=0))
+    return unfitted.with_standardizer(standardizer), standardizer
+
+
+def as_model(layer):
+    """A functional model raw uint8 images -> ``layer``'s output (for predict, save and export)."""
+    import keras
+
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    return keras.Model(inputs, layer(inputs))
+
+
+def save_and_reload(model, folder, name="model.keras"):
+    """``model`` saved to ``folder`` and loaded back in this interpreter, as a user's script would."""
+    import keras
+
+    path = Path(folder) / name
+    model.save(path)
+    return keras.saving.load_model(path)

@@ -1,8 +1,8 @@
 """A plain NumPy/OpenCV reference of the preprocessing definitions, one image at a time.
 
-Written apart from keras_all.layers on purpose: the tests check the layers against it. Definitions
-as in DESIGN.md; kernel entries on a 2^-10 grid with the rounding residue moved onto the entries
-rounded furthest (never the maximum), so that the sum is exactly zero.
+Written apart from keras_all.layers on purpose: the tests check the layers against it. Definitions as in
+keras_all/layers/gabor.py's module docstring; kernel entries on a 2^-10 grid with the rounding residue moved
+onto the entries rounded furthest (never the maximum), so that the sum is exactly zero.
 """
 
 import cv2

@@ -17,7 +17,7 @@ from keras_all.data import DatasetLayoutError, load_dataset
 from keras_all.data.io import BadImageError, read_image
 from keras_all.models import build_resnet, load_legacy_weights, load_model_file
 from keras_all.models.legacy_weights import read_legacy_weights
-from keras_all.training.run_dir import INCOMPLETE, open_run, read_json
+from keras_all.run_folder import INCOMPLETE, RunFolder, read_json
 from keras_all.training.splits import assign_splits
 
 from .authors_h5 import write_authors_h5
@@ -170,10 +170,10 @@ def test_a_folder_holding_only_the_incomplete_marker_is_taken_over(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / INCOMPLETE).write_text("stopped before its first fold\n")
-    assert open_run(run, resume=False) == run
+    assert RunFolder(run).open(resume=False).incomplete
     (run / "config.yaml").write_text("name: x\n")
     with pytest.raises(ValueError, match="pass --resume"):
-        open_run(run, resume=False)
+        RunFolder(run).open(resume=False)
 
 
 def test_two_folds_is_never_told_to_use_fewer_folds(synthetic_tree):

@@ -3,6 +3,8 @@
 import json
 import shutil
 
+import pytest
+
 from .helpers import cli as run
 from .helpers import shell
 
@@ -64,6 +66,7 @@ def test_wrong_folder_is_one_error_line(tmp_path):
     assert result.output.strip() == expected
 
 
+@pytest.mark.large
 def test_demo_trains_on_the_embedded_default_data(tmp_path):
     result = shell("demo", "--output", tmp_path / "demo", "--n", 40, "--epochs", 1)
     assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ import yaml
 
 from .helpers import tiny_config
 
-pytestmark = pytest.mark.portable
+pytestmark = [pytest.mark.portable, pytest.mark.large]
 
 SPLIT_CPU = """
 import sys

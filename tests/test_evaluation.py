@@ -9,11 +9,9 @@ from .helpers import cli as run
 
 
 @pytest.fixture(scope="module")
-def trained(readme_walk):
-    """The tiny finished run on synthetic C-NMC cells that the README walk trains (conftest.py)."""
-    root, results = readme_walk
-    assert "train" in results and results["train"].returncode == 0, "the README walk's train failed"
-    return root / "run"
+def trained(tiny_run):
+    """The session's tiny finished run (conftest.py)."""
+    return tiny_run[0]
 
 
 def test_run_report_has_every_section_and_file(trained):
@@ -32,7 +30,7 @@ def test_run_report_has_every_section_and_file(trained):
 
 
 def test_cutoffs_come_from_validation_predictions_only(trained):
-    from keras_all.evaluation.metrics import high_sensitivity_cutoff, youden_cutoff
+    from keras_all.metrics import high_sensitivity_cutoff, youden_cutoff
 
     metrics = json.loads((trained / "metrics.json").read_text())
     predictions = pd.read_csv(trained / "predictions.csv")

@@ -1,10 +1,13 @@
-"""The preprocessing front: one model from raw uint8 images to the ResNet's input."""
+"""The preprocessing front: SpikePreprocessor from raw uint8 images to the backbone's input, and the Standardizer."""
 
 import keras
 import numpy as np
 import pytest
 
-from keras_all.front import FrontConfig, build_map_model, fit_front
+from keras_all import SpikePreprocessor, Standardizer
+from keras_all.front import FrontConfig
+
+from .helpers import as_model, fitted_preprocessor, save_and_reload
 
 pytestmark = pytest.mark.portable
 
@@ -29,22 +32,22 @@ def images(synthetic_tree):
     ],
 )
 def test_front_shapes(images, config, shape):
-    fitted = fit_front(images[:8], config)
-    assert fitted.model.predict(images[8:], verbose=0).shape == (8, *shape)
+    preprocessor, _ = fitted_preprocessor(images[:8], config)
+    assert as_model(preprocessor).predict(images[8:], verbose=0).shape == (8, *shape)
 
 
 def test_zscore_is_fitted_on_training_images_only(images):
     config = FrontConfig(spike_size=48, input_size=48, pca_components=4)
     train = np.arange(10)
-    fitted = fit_front(images[train], config)
+    _, fitted = fitted_preprocessor(images[train], config)
     altered = images.copy()
     altered[10:] = np.random.default_rng(0).integers(0, 256, altered[10:].shape)
-    refitted = fit_front(altered[train], config)
+    _, refitted = fitted_preprocessor(altered[train], config)
     np.testing.assert_array_equal(fitted.mean_, refitted.mean_)
     np.testing.assert_array_equal(fitted.variance_, refitted.variance_)
     np.testing.assert_array_equal(fitted.pca_.components_, refitted.pca_.components_)
     altered[0] = images[15]  # (an inverted image would not do: |edges| ignore the sign)
-    assert not np.array_equal(fit_front(altered[train], config).mean_, fitted.mean_)
+    assert not np.array_equal(fitted_preprocessor(altered[train], config)[1].mean_, fitted.mean_)
 
 
 def test_training_maps_come_out_standardised(images):
@@ -52,8 +55,8 @@ def test_training_maps_come_out_standardised(images):
     from keras_all.front import VARIANCE_FLOOR
 
     config = FrontConfig(spike_size=48, input_size=24)
-    out = fit_front(images, config).model.predict(images, verbose=0)
-    variance = build_map_model(config).predict(images, verbose=0).var(axis=0)
+    out = as_model(fitted_preprocessor(images, config)[0]).predict(images, verbose=0)
+    variance = SpikePreprocessor(config).map_model().predict(images, verbose=0).var(axis=0)
     floor = VARIANCE_FLOOR * variance.mean()
     np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-4)
     np.testing.assert_allclose(out.std(axis=0), np.sqrt(variance / np.maximum(variance, floor)), atol=1e-3)
@@ -61,12 +64,11 @@ def test_training_maps_come_out_standardised(images):
 
 
 def test_an_edge_where_training_had_almost_none_stays_in_scale():
-    from keras_all.front import fit_head
-
     maps = np.random.default_rng(0).random((20, 8, 8, 1)).astype("float32")
     maps[:, 0, 0, 0] = 0
     maps[-1, 0, 0, 0] = 1e-4  # one faint edge in training: a variance of ~5e-10 at that pixel
-    head = fit_head(maps, FrontConfig(spike_size=8, input_size=8))
+    head = Standardizer(FrontConfig(spike_size=8, input_size=8)).fit(maps)
+    assert head.fit(maps) is head and head.pca_ is None and head.n_components_ is None  # scikit-learn's shape
     z = (1.0 - head.mean_[0, 0, 0]) / np.sqrt(head.variance_[0, 0, 0])  # a test image with a real edge there
     floor = 0.01 * maps.var(axis=0).mean()  # raised to 1% of the mean pixel variance
     assert z == pytest.approx((1.0 - 5e-6) / np.sqrt(floor), rel=1e-3)  # ~36; StandardScaler would give ~4.5e4
@@ -75,14 +77,15 @@ def test_an_edge_where_training_had_almost_none_stays_in_scale():
 
 def test_pca_capped_at_training_images_minus_one(images):
     with pytest.warns(UserWarning, match="at most 5"):
-        fitted = fit_front(images[:6], FrontConfig(spike_size=32, input_size=32, pca_components=500))
-    assert fitted.pca_.n_components_ == 5
+        preprocessor, fitted = fitted_preprocessor(images[:6], FrontConfig(spike_size=32, input_size=32,
+                                                                           pca_components=500))
+    assert fitted.n_components_ == 5 and preprocessor.pca.n_components == 5
 
 
 def test_any_image_size_goes_in(images):
-    fitted = fit_front(images[:4], FrontConfig(spike_size=40, input_size=40))
+    preprocessor, _ = fitted_preprocessor(images[:4], FrontConfig(spike_size=40, input_size=40))
     tall = np.zeros((2, 300, 120, 3), np.uint8)
-    assert fitted.model.predict(tall, verbose=0).shape == (2, 40, 40, 1)
+    assert as_model(preprocessor).predict(tall, verbose=0).shape == (2, 40, 40, 1)
 
 
 @pytest.mark.parametrize(
@@ -101,11 +104,18 @@ def test_bad_config_is_named(options, message):
 
 
 def test_front_saves_and_reloads(images, tmp_path):
-    fitted = fit_front(images[:8], FrontConfig(spike_size=40, input_size=32, channels=3, pca_components=3))
-    fitted.model.save(tmp_path / "front.keras")
-    reloaded = keras.saving.load_model(tmp_path / "front.keras")
-    np.testing.assert_allclose(reloaded.predict(images[8:], verbose=0),
-                               fitted.model.predict(images[8:], verbose=0), atol=1e-5)
+    preprocessor, _ = fitted_preprocessor(images[:8], FrontConfig(spike_size=40, input_size=32, channels=3,
+                                                                  pca_components=3))
+    model = as_model(preprocessor)
+    reloaded = save_and_reload(model, tmp_path)
+    np.testing.assert_array_equal(reloaded.predict(images[8:], verbose=0), model.predict(images[8:], verbose=0))
+
+
+def test_an_unfitted_preprocessor_maps_but_refuses_to_standardize(images):
+    unfitted = SpikePreprocessor(FrontConfig(spike_size=32, input_size=32))
+    assert unfitted.map_model().predict(images[:2], verbose=0).shape == (2, 32, 32, 1)
+    with pytest.raises(ValueError, match="standardizer is not fitted"):
+        unfitted(images[:2])
 
 
 def test_front_exports_as_saved_model(images, tmp_path):
@@ -113,20 +123,22 @@ def test_front_exports_as_saved_model(images, tmp_path):
         pytest.skip("SavedModel export needs the TensorFlow backend")
     import tensorflow as tf
 
-    fitted = fit_front(images[:8], FrontConfig(spike_size=40, input_size=32))
-    fitted.model.export(str(tmp_path / "front"), format="tf_saved_model")
+    model = as_model(fitted_preprocessor(images[:8], FrontConfig(spike_size=40, input_size=32))[0])
+    model.export(str(tmp_path / "front"), format="tf_saved_model")
     served = tf.saved_model.load(str(tmp_path / "front"))
-    np.testing.assert_allclose(served.serve(tf.constant(images[8:])).numpy(),
-                               fitted.model.predict(images[8:], verbose=0), atol=1e-5)
+    np.testing.assert_allclose(served.serve(tf.constant(images[8:])).numpy(), model.predict(images[8:], verbose=0),
+                               atol=1e-5)
 
 
 def test_raw_modes_skip_the_spike_stage(images):
     from .reference import reference_gray
 
     size = images.shape[1]
-    gray = build_map_model(FrontConfig(spike_size=size, input_size=size, mode="gray")).predict(images[:2], verbose=0)
+    gray = SpikePreprocessor(FrontConfig(spike_size=size, input_size=size, mode="gray")).map_model().predict(
+        images[:2], verbose=0)
     np.testing.assert_allclose(gray[..., 0] * 255, [reference_gray(i) for i in images[:2]], atol=1e-3)
-    rgb = build_map_model(FrontConfig(spike_size=size, input_size=size, mode="rgb")).predict(images[:2], verbose=0)
+    rgb = SpikePreprocessor(FrontConfig(spike_size=size, input_size=size, mode="rgb")).map_model().predict(
+        images[:2], verbose=0)
     np.testing.assert_allclose(rgb * 255, images[:2], atol=1e-3)
     with pytest.raises(ValueError, match="mode 'rgb' has its own channels"):
         FrontConfig(mode="rgb", channels=3)

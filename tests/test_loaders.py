@@ -190,3 +190,12 @@ def test_skip_lists_and_counts_every_bad_file(synthetic_tree, tmp_path):
     assert sorted(data.bad_files["path"]) == sorted(map(str, victims))
     assert len(data.samples) == 16 - len(victims)
     assert not set(data.samples["path"]) & set(map(str, victims))
+
+
+def test_subjects_sharing_images_join_transitively():
+    from keras_all.data.samples import _subject_groups
+
+    pairs = pd.DataFrame({"kept_subject": ["a", "b", "d", "x", ""], "dropped_subject": ["b", "c", "e", "x", "f"]})
+    groups = _subject_groups(pairs)
+    assert groups == {"a": "a+b+c", "b": "a+b+c", "c": "a+b+c", "d": "d+e", "e": "d+e"}
+    assert _subject_groups(pairs.iloc[3:]) == {}  # a subject duplicated within itself, or unknown, joins nothing

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from keras_all.evaluation.metrics import (
+from keras_all.metrics import (
     binary_metrics,
     delong,
     high_sensitivity_cutoff,

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from keras_all.config import TrainConfig, from_dict
-from keras_all.front import FrontConfig, apply_head, fit_head
-from keras_all.training.model import build_classifier, recalibrate_batch_norm
+from keras_all.front import FrontConfig, Standardizer
+from keras_all.training.model import compiled_on_maps, recalibrate_batch_norm
 
 pytestmark = pytest.mark.portable
 
@@ -20,19 +20,17 @@ def test_statistics_become_those_of_the_plain_maps_and_nothing_else_moves():
                          front=FrontConfig(spike_size=32, input_size=32), recalibrate_bn=True)
     rng = np.random.default_rng(0)
     maps = (rng.random((32, 32, 32, 1)) < 0.1).astype("float32")  # sparse, edge-map-like
-    head = fit_head(maps, config.front)
-    model = build_classifier(config, head, maps.shape[1:], seed=0)
+    classifier, model = compiled_on_maps(config, Standardizer(config.front).fit(maps), seed=0)
     model.fit(maps, keras.utils.to_categorical(rng.integers(0, 2, 32), 2), epochs=1, batch_size=8, verbose=0)
-    resnet = model.get_layer("resnet")
-    first, last = resnet.get_layer("bn_conv1"), resnet.get_layer("bn4a_branch2c")
+    first, last = classifier.batch_norms[0], classifier.batch_norms[-1]
     last_before = _array(last.moving_mean)
     trained = [_array(w) for w in model.trainable_weights]
 
-    recalibrate_batch_norm(model, maps, config.batch_size, seed=0)
+    recalibrate_batch_norm(classifier, maps, config.batch_size, seed=0)
 
-    inputs = keras.Input(maps.shape[1:])
-    plain = keras.Model(inputs, apply_head(inputs, config.front, head)).predict(maps, verbose=0)
-    conv1 = keras.Model(resnet.input, resnet.get_layer("conv1").output).predict(plain, verbose=0)
+    plain = keras.ops.convert_to_numpy(classifier.preprocessor.standardize(maps))
+    stem = classifier.backbone.layers[:3]  # input, padding and the 7x7 convolution whose output bn_conv1 normalises
+    conv1 = keras.ops.convert_to_numpy(stem[2](stem[1](plain)))
     # 4 full batches of 8: the average of the batch means is the mean over all maps, whatever the order
     np.testing.assert_allclose(_array(first.moving_mean), conv1.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
     variance = conv1.var(axis=(0, 1, 2))

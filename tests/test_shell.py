@@ -41,10 +41,12 @@ def test_every_command_that_loads_a_model_works_in_a_fresh_process(readme_walk, 
     assert "the exported model's own" in json.loads((tmp_path / "evaluation" / "metrics.json").read_text())[
         "threshold_source"]
     # a user's own load_model after one `import keras_all`
-    code = "import sys, keras_all, keras; print(keras.saving.load_model(sys.argv[1]).name)"
-    for model in (root / "run" / "model.keras", root / "export" / "model.keras"):
+    code = "import sys, keras_all, keras; print(type(keras.saving.load_model(sys.argv[1])).__name__)"
+    for model, kind in ((root / "run" / "model.keras", "SpikeResNetClassifier"),
+                        (root / "run" / "fold_0" / "model.keras", "SpikeResNetClassifier"),
+                        (root / "export" / "model.keras", "Functional")):
         loaded = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True)
-        assert loaded.returncode == 0, loaded.stderr
+        assert loaded.returncode == 0 and loaded.stdout.split()[-1] == kind, loaded.stderr
 
 
 def test_evaluate_spots_training_images_by_content_from_anywhere(readme_walk, tmp_path):
@@ -196,3 +198,23 @@ def test_ctrl_c_stops_train_with_code_130_and_marks_the_run(readme_walk, tmp_pat
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
     assert "stopped by KeyboardInterrupt" in (tmp_path / "run" / "INCOMPLETE").read_text()
+
+
+def test_presets_are_listed_with_their_parameter_counts():
+    result = shell("presets")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert set(lines) == {"paper_all_idb", "paper_c_nmc", "honest", "demo"}
+    assert "489,922 parameters" in lines["paper_all_idb"] and "469,442 parameters" in lines["paper_c_nmc"]
+
+
+@pytest.mark.large
+def test_train_takes_a_preset_from_any_working_directory(synthetic_tree, tmp_path):
+    data = synthetic_tree("c-nmc", 48)
+    result = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--preset", "honest", "--image-size", 32,
+                   "--folds", 2, "--epochs", 1, "--batch-size", 8, "--output", "run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "name: run" in config and "spike_size: 32" in config and "widths:\n- - 32\n  - 32\n  - 64" in config
+    unknown = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--preset", "paper", cwd=tmp_path)
+    assert _one_error_line(unknown).startswith("Error: unknown preset 'paper': use one of paper_all_idb")

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
+import keras_all
+from keras_all import PRESETS, SpikeResNetClassifier
 from keras_all.config import TrainConfig, load_config
 from keras_all.data import load_dataset
 from keras_all.front import FrontConfig
@@ -65,15 +67,37 @@ def test_too_few_subjects_for_the_folds_is_a_clear_error(cnmc):
 
 
 def test_presets_hold_the_papers_values():
-    idb = load_config("experiments/paper-all-idb.yaml")
-    nmc = load_config("experiments/paper-c-nmc.yaml")
+    idb = load_config(preset="paper_all_idb")
+    nmc = load_config(preset="paper_c_nmc")
     for config in (idb, nmc):
         assert (config.folds, config.epochs, config.batch_size, config.learning_rate, config.lr_factor) == (
             4, 10, 32, 1e-3, 0.3)
     assert (idb.front.input_size, idb.front.pca_components, idb.front.channels) == (224, 1200, 3)
     assert (nmc.front.input_size, nmc.front.pca_components, nmc.front.channels) == (100, 500, 3)
-    overridden = load_config("experiments/paper-c-nmc.yaml", {"epochs": 2, "front.input_size": 64, "seed": None})
+    overridden = load_config(overrides={"epochs": 2, "front.input_size": 64, "seed": None}, preset="paper_c_nmc")
     assert overridden.epochs == 2 and overridden.front.input_size == 64 and overridden.seed == 0
+    assert overridden.front.pca_components == 500 and overridden.front.spike_size == 100  # the rest: the preset's
+
+
+@pytest.mark.portable
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_each_presets_parameter_count_is_its_models(name):
+    classifier = SpikeResNetClassifier.from_preset(name)
+    assert classifier.backbone.count_params() + classifier.head.count_params() == PRESETS[name]["metadata"]["params"]
+    assert classifier.preprocessor.front == load_config(preset=name).front and not classifier.preprocessor.fitted
+
+
+def test_a_yaml_file_starts_from_its_preset_and_names_what_it_changes(tmp_path):
+    path = tmp_path / "experiment.yaml"
+    path.write_text("preset: paper_all_idb\nname: small\nfront:\n  input_size: 64\n")
+    config = load_config(path, {"epochs": 3})
+    paper = load_config(preset="paper_all_idb")
+    assert (config.name, config.epochs, config.front.input_size) == ("small", 3, 64)
+    assert (config.front.pca_components, config.front.channels, config.widths) == (1200, 3, paper.widths)
+    with pytest.raises(ValueError, match="give --preset or a file with its own preset, not both"):
+        load_config(path, preset="paper_c_nmc")
+    with pytest.raises(ValueError, match="unknown preset 'paper'.*paper_all_idb"):
+        load_config(preset="paper")
 
 
 def test_unknown_config_keys_are_named(tmp_path):
@@ -90,18 +114,9 @@ def _complete(run_dir):
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def honest_run(cnmc, tmp_path_factory):
-    """One tiny honest run through the CLI (preset + overrides), shared by the tests below."""
-    folder = tmp_path_factory.mktemp("honest")
-    result = run("train", "--dataset", "c-nmc", "--data-dir", cnmc.root, "--config", tiny_config(folder),
-                 "--output", folder / "run", "--epochs", 2, "--seed", 5)
-    assert result.exit_code == 0, result.output
-    return folder / "run", result.output
-
-
-def test_cli_run_on_a_synthetic_tree_writes_a_complete_folder(cnmc, honest_run):
-    out, output = honest_run
+def test_cli_run_on_a_synthetic_tree_writes_a_complete_folder(tiny_run):
+    out, data, output = tiny_run
+    cnmc = load_dataset("c-nmc", data)
     assert "fold 1/2  epoch 2/2" in output and "final model  epoch 2/2" in output
     metrics = _complete(out)
     assert metrics["protocol"] == "honest" and not metrics["leaky"] and len(metrics["folds"]) == 2
@@ -122,15 +137,23 @@ def test_cli_run_on_a_synthetic_tree_writes_a_complete_folder(cnmc, honest_run):
     assert "## Holdout test" in (out / "report.md").read_text()
 
 
-def test_the_saved_model_takes_raw_images(cnmc, honest_run):
+def test_the_saved_model_is_the_classifier_with_its_validated_cutoff(tiny_run):
     import keras
 
     from keras_all.data import read_image
 
-    model = keras.saving.load_model(honest_run[0] / "model.keras")
-    image = read_image(cnmc.samples["path"].iloc[0])[None]
+    out, data, _ = tiny_run
+    model = keras.saving.load_model(out / "model.keras")
+    assert isinstance(model, SpikeResNetClassifier)
+    cutoff = json.loads((out / "metrics.json").read_text())["operating_points"]["youden"]["cutoff"]
+    assert model.cutoff == cutoff == SpikeResNetClassifier.from_run(out).cutoff
+    image = read_image(next(data.rglob("*.bmp")))[None]
     probabilities = model.predict(image, verbose=0)
     assert probabilities.shape == (1, 2) and np.isclose(probabilities.sum(), 1, atol=1e-5)
+    assert model.decide(probabilities)[0] == int(probabilities[0, 1] >= cutoff)
+    assert model.preprocessor.front.spike_size == 32 and model.preprocessor.fitted
+    fold = SpikeResNetClassifier.load(out / "fold_0" / "model.keras")  # fold models take raw images too
+    assert fold.predict(image, verbose=0).shape == (1, 2)
 
 
 def test_cli_run_on_the_real_c_nmc_sample(shared_path, tmp_path):
@@ -159,9 +182,9 @@ def test_paper_protocol_is_labelled_leaky(cnmc, tmp_path):
     assert (sides > 1).any()
 
 
-def test_same_seed_same_metrics(cnmc, honest_run, tmp_path):
-    first, _ = honest_run
-    again = run("train", "--dataset", "c-nmc", "--data-dir", cnmc.root, "--config", tiny_config(tmp_path),
+def test_same_seed_same_metrics(tiny_run, tmp_path):
+    first, data, _ = tiny_run  # trained in another process, by the installed command
+    again = run("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(tmp_path),
                 "--output", tmp_path / "again", "--epochs", 2, "--seed", 5)
     assert again.exit_code == 0, again.output
     assert (first / "splits.csv").read_text() == (tmp_path / "again" / "splits.csv").read_text()
@@ -174,27 +197,27 @@ def test_resume_continues_after_the_last_finished_fold(cnmc, tmp_path, monkeypat
     real_fold = cross_validate.train_fold
     calls = []
 
-    def crash_on_second_fold(label, folder, *args, **kwargs):
-        calls.append(folder.name)
-        if folder.name == "fold_1":
+    def crash_on_second_fold(fold, *args, **kwargs):
+        calls.append(fold.name)
+        if fold.name == "fold_1":
             raise KeyboardInterrupt("power cut")
-        return real_fold(label, folder, *args, **kwargs)
+        return real_fold(fold, *args, **kwargs)
 
     monkeypatch.setattr(cross_validate, "train_fold", crash_on_second_fold)
     with pytest.raises(KeyboardInterrupt):
-        cross_validate.train(cnmc, config, out, echo=lambda _: None)
+        keras_all.train(cnmc, config, output=out, echo=lambda _: None)
     assert "power cut" in (out / "INCOMPLETE").read_text() and not (out / "metrics.json").exists()
     first_log = (out / "fold_0" / "log.csv").stat().st_mtime_ns
     monkeypatch.setattr(cross_validate, "train_fold", real_fold)
     with pytest.raises(ValueError, match="not empty; pass --resume"):
-        cross_validate.train(cnmc, config, out, echo=lambda _: None)
+        keras_all.train(cnmc, config, output=out, echo=lambda _: None)
     said = []
-    cross_validate.train(cnmc, config, out, resume=True, echo=said.append)
+    keras_all.train(cnmc, config, output=out, resume=True, echo=said.append)
     assert "fold 1/2: already finished, kept" in said
     assert (out / "fold_0" / "log.csv").stat().st_mtime_ns == first_log
     assert len(_complete(out)["folds"]) == 2
     with pytest.raises(ValueError, match="already complete"):
-        cross_validate.train(cnmc, config, out, resume=True, echo=lambda _: None)
+        keras_all.train(cnmc, config, output=out, resume=True, echo=lambda _: None)
 
 
 def test_resume_refuses_other_settings(cnmc, tmp_path):
@@ -204,12 +227,47 @@ def test_resume_refuses_other_settings(cnmc, tmp_path):
     (out / "INCOMPLETE").write_text("")
     changed = load_config(tiny_config(tmp_path), {"epochs": 3})
     with pytest.raises(ValueError, match="configuration differs"):
-        cross_validate.train(cnmc, changed, out, resume=True, echo=lambda _: None)
+        keras_all.train(cnmc, changed, output=out, resume=True, echo=lambda _: None)
 
 
+@pytest.mark.large
 def test_learns_morphology_under_honest_cross_validation(synthetic_tree, tmp_path):
     """Synthetic cells whose classes differ only in morphology: 4-fold honest CV at 64x64 learns them."""
     data = load_dataset("c-nmc", synthetic_tree("c-nmc", 320, seed=11))
     config = TrainConfig(epochs=20, bn_momentum=0.9, seed=0, front=FrontConfig(spike_size=128, input_size=64))
     result = cross_validate.train(data, config, tmp_path / "run", echo=lambda _: None)
     assert result["validation_mean_sd"]["accuracy"]["mean"] >= 0.85
+
+
+@pytest.mark.portable
+def test_balancing_copies_fill_the_minority_class_with_augmented_maps():
+    from keras_all.training.model import balance_with_copies
+
+    rng = np.random.default_rng(0)
+    maps = rng.random((10, 16, 16, 1)).astype("float32")
+    labels = np.array([1] * 7 + [0] * 3)
+    x, y = balance_with_copies(maps, labels, seed=3)
+    assert np.bincount(y).tolist() == [7, 7] and len(x) == 14
+    np.testing.assert_array_equal(x[:10], maps)  # the originals first, unchanged
+    copies = x[10:]
+    assert not any(np.allclose(copy, original) for copy in copies for original in maps)  # augmented, not duplicated
+    again, _ = balance_with_copies(maps, labels, seed=3)
+    np.testing.assert_array_equal(again, x)  # seeded
+    one_class = balance_with_copies(maps[:7], labels[:7], seed=3)
+    assert len(one_class[0]) == 7  # nothing to copy from
+
+
+@pytest.mark.portable
+def test_the_paper_protocol_z_scores_its_test_images_with_their_own_statistics():
+    from keras_all.front import Standardizer
+    from keras_all.training.cross_validate import own_statistics
+
+    rng = np.random.default_rng(1)
+    pool = rng.random((40, 8, 8, 1)).astype("float32")
+    test = (rng.random((10, 8, 8, 1)) * 3 + 2).astype("float32")  # other statistics than the pool's
+    standardizer = Standardizer(FrontConfig(spike_size=8, input_size=8)).fit(pool)
+    shifted = own_statistics(test, standardizer)
+    zscored = (shifted - standardizer.mean_) / np.sqrt(standardizer.variance_)  # what the model's ZScore does
+    np.testing.assert_allclose(zscored.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(zscored.std(axis=0), 1, atol=1e-4)
+    np.testing.assert_allclose(zscored, (test - test.mean(axis=0)) / test.std(axis=0), atol=1e-4)

@@ -10,6 +10,7 @@ from .all_idb import list_all_idb
 from .aria import list_aria
 from .c_nmc import list_c_nmc, read_manifest
 from .folder import list_folder
+from .images import load_images
 from .io import BadImageError, read_image
 from .samples import DatasetLayoutError, Listing, LoadedDataset, build_dataset
 
@@ -42,7 +43,19 @@ def load_dataset(
     positive_class: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> LoadedDataset:
-    """Load the data set at ``data_dir`` as layout ``name`` (one of ``LAYOUTS``)."""
+    """Load the data set at ``data_dir`` as layout ``name``.
+
+    Args:
+        name: one of ``LAYOUTS`` (all-idb, all-idb1, all-idb2, c-nmc, aria, folder).
+        data_dir: the data set's folder.
+        on_bad_image: ``error`` stops at the first unreadable image; ``skip`` leaves bad images out and lists
+            them in ``bad_files``.
+        positive_class: for ``folder``: the class folder that is ALL.
+        progress: called with the number of files read, as reading goes.
+
+    Returns:
+        The samples table (one row per unique image) with its duplicates, bad and ignored files.
+    """
     if name not in LAYOUTS:
         raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(LAYOUTS)}")
     options = {"positive_class": positive_class} if name == "folder" else {}
@@ -56,6 +69,7 @@ __all__ = [
     "DatasetLayoutError",
     "LoadedDataset",
     "load_dataset",
+    "load_images",
     "read_image",
     "read_manifest",
     "build_dataset",

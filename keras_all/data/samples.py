@@ -7,7 +7,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .io import BadImageError, check_name, decode_image, printable, read_bytes, sha256_of
 
@@ -140,18 +143,17 @@ def deduplicate(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _subject_groups(duplicates: pd.DataFrame) -> dict[str, str]:
-    """Union of subjects that share a byte-identical image, named by their sorted members."""
-    parent: dict[str, str] = {}
-
-    def find(s):
-        while parent.setdefault(s, s) != s:
-            s = parent[s]
-        return s
-
-    for a, b in zip(duplicates["kept_subject"], duplicates["dropped_subject"]):
-        if a and b and a != b:
-            parent[find(a)] = find(b)
-    members: dict[str, list[str]] = {}
-    for s in parent:
-        members.setdefault(find(s), []).append(s)
-    return {s: "+".join(sorted(group)) for group in members.values() for s in group}
+    """Subjects joined by byte-identical images (the connected components of the "shares an image" graph),
+    each named by its sorted members; a subject in no such pair is left out."""
+    pairs = [(a, b) for a, b in zip(duplicates["kept_subject"], duplicates["dropped_subject"]) if a and b and a != b]
+    if not pairs:
+        return {}
+    subjects = sorted({s for pair in pairs for s in pair})
+    index = {s: i for i, s in enumerate(subjects)}
+    rows, cols = zip(*((index[a], index[b]) for a, b in pairs))
+    graph = coo_matrix((np.ones(len(pairs)), (rows, cols)), shape=(len(subjects), len(subjects)))
+    _, component = connected_components(graph, directed=False)
+    members: dict[int, list[str]] = {}
+    for subject, k in zip(subjects, component):
+        members.setdefault(int(k), []).append(subject)
+    return {s: "+".join(group) for group in members.values() for s in group}

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
-import numpy as np
 import pandas as pd
 
-from keras_all.data import LoadedDataset
+from keras_all.data import LoadedDataset, load_images
 from keras_all.data.summary import summarize
-from keras_all.evaluation.metrics import binary_metrics
 from keras_all.evaluation.plots import confusion_plot, roc_plot
 from keras_all.evaluation.report import data_lines, environment, environment_lines, interval_lines, paper_table
-from keras_all.layers import Decision
-from keras_all.models import find_layer, load_model_file
-from keras_all.training.arrays import load_images
-from keras_all.training.run_dir import read_json, write_json
+from keras_all.metrics import binary_metrics
+from keras_all.models import SpikeResNetClassifier
+from keras_all.run_folder import RunFolder, read_json
 
 TRAINING_HASHES = "training_sha256.txt"  # in an export folder: the images its model was trained on
 
@@ -36,18 +32,18 @@ def locate_model(model: str | Path) -> tuple[Path, Path | None]:
     return model, home if is_home else None
 
 
-def chosen_threshold(model: keras.Model, home: Path | None, threshold: float | None) -> tuple[float, str]:
+def chosen_threshold(classifier: SpikeResNetClassifier, home: Path | None,
+                     threshold: float | None) -> tuple[float, str]:
+    """The cut-off to score at, and where it comes from: given, else the model's own validated one."""
     if threshold is not None:
         if not 0 <= threshold <= 1:
             raise ValueError(f"--threshold {threshold}: a cut-off on the ALL probability lies in [0, 1]")
         return threshold, "given on the command line"
-    decision = next((layer for layer in model.layers if isinstance(layer, Decision)), None)
-    if decision is not None:
-        return decision.cutoff, "the exported model's own (chosen on its run's validation predictions)"
-    if home is not None and (home / "metrics.json").is_file():
-        point = read_json(home / "metrics.json")["operating_points"]["youden"]
-        return point["cutoff"], f"Youden's J on the run's out-of-fold validation predictions ({home})"
-    return 0.5, "default (no run folder to take a validated cut-off from)"
+    if home is not None and (home / TRAINING_HASHES).is_file():
+        return classifier.cutoff, "the exported model's own (chosen on its run's validation predictions)"
+    if home is not None and RunFolder(home).is_run():
+        return classifier.cutoff, RunFolder(home).cutoff_source
+    return classifier.cutoff, "the model file's own (0.5 unless it was saved by a finished run)"
 
 
 def training_hashes(home: Path | None) -> set[str]:
@@ -56,41 +52,40 @@ def training_hashes(home: Path | None) -> set[str]:
         return set()
     if (home / TRAINING_HASHES).is_file():
         return set((home / TRAINING_HASHES).read_text().split())
-    splits = home / "splits.csv"
-    if not splits.is_file():
-        return set()
-    table = pd.read_csv(splits, dtype=str)
-    if "sha256" not in table:
-        raise ValueError(f"{splits}: has no sha256 column (written by an older keras-all); train again to "
-                         "check evaluation images against the training images")
-    return set(table.loc[table["split"] == "dev", "sha256"].str.split(":").str[0])  # paper copies: "<hash>:<k>"
-
-
-def class_probabilities(model: keras.Model, images, batch_size: int = 32):
-    """ALL probabilities from a run's model (class probabilities) or an exported one (a dict)."""
-    out = model.predict(images, batch_size=batch_size, verbose=0)
-    return np.asarray(out["probability"]) if isinstance(out, dict) else out[:, 1]
+    return RunFolder(home).training_hashes()
 
 
 def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, threshold: float | None = None,
              batch_size: int = 32) -> dict:
-    """Predict every image of ``data``, write metrics.json, predictions.csv, plots and report.md into ``out``."""
+    """Predict every image of ``data``, write metrics.json, predictions.csv, plots and report.md into ``out``.
+
+    Args:
+        model_ref: a finished run folder, an export folder or a keras-all ``.keras`` file.
+        data: the labelled data set to score.
+        out: the evaluation folder.
+        threshold: the cut-off on the ALL probability (default: the model's validated one).
+        batch_size: images per prediction batch.
+
+    Returns:
+        What metrics.json holds.
+    """
     model_file, home = locate_model(model_ref)
-    model = load_model_file(model_file)
-    cutoff, source = chosen_threshold(model, home, threshold)
+    classifier = SpikeResNetClassifier.load(model_file)
+    cutoff, source = chosen_threshold(classifier, home, threshold)
     samples = data.samples.reset_index(drop=True)
-    images = load_images(samples["path"], find_layer(model, "spike_resize").height)
-    probability = class_probabilities(model, images, batch_size)
+    images = load_images(samples["path"], classifier.preprocessor.front.spike_size)
+    probability = classifier.predict(images, batch_size=batch_size, verbose=0)[:, 1]
     overlap = int(samples["sha256"].isin(training_hashes(home)).sum())  # by content: any path, any copy
-    out.mkdir(parents=True, exist_ok=True)
+    out = RunFolder(out)
+    out.path.mkdir(parents=True, exist_ok=True)
     predictions = samples[["path", "subject", "label"]].assign(
         probability=probability, prediction=(probability >= cutoff).astype(int), fold="evaluation")
-    predictions.to_csv(out / "predictions.csv", index=False)
+    out.write_csv("predictions.csv", predictions)
     result = {"model": str(model_file), "threshold": cutoff, "threshold_source": source,
               "images_used_in_training": overlap, "metrics": binary_metrics(samples["label"], probability, cutoff),
               "data_summary": summarize(data), "environment": environment()}
-    write_json(out / "metrics.json", result)
-    render_evaluation_report(out)
+    out.write_json("metrics.json", result)
+    render_evaluation_report(out.path)
     return result
 
 

@@ -9,9 +9,8 @@ import pandas as pd
 import yaml
 
 from keras_all.evaluation.plots import confusion_plot, roc_plot, training_curves
-from keras_all.training.run_dir import read_json
-
-COLUMNS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc")
+from keras_all.metrics import TABLE_KEYS
+from keras_all.run_folder import read_json
 
 
 def environment() -> dict:
@@ -39,22 +38,22 @@ def environment() -> dict:
     return info
 
 
-def _num(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def na(value, digits: int = 3) -> str:
+    """A number to ``digits`` decimals, or "n/a" where it is undefined (None): the one formatter of the reports."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def markdown_table(rows: list[dict]) -> list[str]:
+    """A Markdown table (its lines), one row per dict, columns in the first dict's order."""
+    return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True).splitlines()
 
 
 def _with_ci(value, interval) -> str:
-    if value is None:
-        return "n/a"
-    return _num(value) if not interval else f"{value:.3f} ({interval[0]:.3f}-{interval[1]:.3f})"
+    return na(value) if value is None or not interval else f"{value:.3f} ({interval[0]:.3f}-{interval[1]:.3f})"
 
 
-def _metrics_row(name: str, m: dict) -> str:
-    return f"| {name} | {m['n']} | " + " | ".join(_num(m.get(c)) for c in COLUMNS) + " |"
-
-
-def _header(first: str = "part") -> str:
-    return f"| {first} | n | " + " | ".join(COLUMNS) + " |\n|---|---|" + "---|" * len(COLUMNS)
+def _metrics_row(name: str, m: dict, first: str = "part") -> dict:
+    return {first: name, "n": str(m["n"]), **{key: na(m.get(key)) for key in TABLE_KEYS}}
 
 
 def _mean_sd_cell(entry: dict | None, folds: int) -> str:
@@ -64,17 +63,15 @@ def _mean_sd_cell(entry: dict | None, folds: int) -> str:
     return text if entry["folds"] == folds else f"{text} ({entry['folds']} of {folds} folds defined)"
 
 
-def _mean_sd_row(name: str, summary: dict, folds: int) -> str:
-    return f"| {name} | | " + " | ".join(_mean_sd_cell(summary.get(c), folds) for c in COLUMNS) + " |"
+def _mean_sd_row(name: str, summary: dict, folds: int, first: str = "part") -> dict:
+    return {first: name, "n": "", **{key: _mean_sd_cell(summary.get(key), folds) for key in TABLE_KEYS}}
 
 
 def paper_table(m: dict) -> list[str]:
     """The layout of the paper's Tables 4 and 5: per class and average."""
     keys = ("accuracy", "sensitivity", "specificity", "precision", "f1")
-    lines = ["| class | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
-    for name, row in m["per_class"].items():
-        lines.append(f"| {name} | " + " | ".join(_num(row[k]) for k in keys) + " |")
-    return lines
+    return markdown_table([{"class": name, **{key: na(row[key]) for key in keys}}
+                           for name, row in m["per_class"].items()])
 
 
 def interval_lines(m: dict) -> list[str]:
@@ -84,7 +81,7 @@ def interval_lines(m: dict) -> list[str]:
         f"- accuracy {_with_ci(m['accuracy'], m['accuracy_ci'])}, sensitivity {sensitivity}, specificity "
         f"{specificity} (Wilson 95%)",
         f"- ROC AUC {_with_ci(m['auc'], m['auc_ci'])} (DeLong 95%, on probabilities); balanced accuracy "
-        f"{_num(m['balanced_accuracy'])}; weighted F1 {_num(m['weighted_f1'])} (the C-NMC challenge's ranking metric)",
+        f"{na(m['balanced_accuracy'])}; weighted F1 {na(m['weighted_f1'])} (the C-NMC challenge's ranking metric)",
         f"- confusion at cut-off {m['threshold']:.4g}: TP {m['tp']}, FN {m['fn']}, TN {m['tn']}, FP {m['fp']}",
     ]
 
@@ -105,7 +102,7 @@ def data_lines(summary: dict) -> list[str]:
 
 
 def environment_lines(env: dict) -> list[str]:
-    return ["| package | version |", "|---|---|"] + [f"| {k} | {v} |" for k, v in env.items()]
+    return markdown_table([{"package": k, "version": str(v)} for k, v in env.items()])
 
 
 def render_run_report(run: str | Path) -> Path:
@@ -140,24 +137,24 @@ def render_run_report(run: str | Path) -> Path:
         f"fold, ReduceLROnPlateau(factor {config['lr_factor']}, patience {config['lr_patience']}), augmentation "
         f"{'on' if config['augment'] else 'off'}, seed {config['seed']}",
         "",
-        "## Validation, per fold (cut-off 0.5)", _header(),
-        *(_metrics_row(f"fold {k}", f["validation"]) for k, f in enumerate(result["folds"])),
-        _mean_sd_row("mean ± sd", result["validation_mean_sd"], len(result["folds"])), "",
-        "## Holdout test (cut-off 0.5)", _header("model"),
-        *(_metrics_row(f"fold {k}", f["test"]) for k, f in enumerate(result["folds"])),
-        _mean_sd_row("fold models, mean ± sd", result["fold_models_on_test_mean_sd"], len(result["folds"])),
-        _metrics_row("final (all development data)", final), "",
+        "## Validation, per fold (cut-off 0.5)",
+        *markdown_table([*(_metrics_row(f"fold {k}", f["validation"]) for k, f in enumerate(result["folds"])),
+                         _mean_sd_row("mean ± sd", result["validation_mean_sd"], len(result["folds"]))]), "",
+        "## Holdout test (cut-off 0.5)",
+        *markdown_table([*(_metrics_row(f"fold {k}", f["test"], "model") for k, f in enumerate(result["folds"])),
+                         _mean_sd_row("fold models, mean ± sd", result["fold_models_on_test_mean_sd"],
+                                      len(result["folds"]), "model"),
+                         _metrics_row("final (all development data)", final, "model")]), "",
         "### Final model on the holdout test, as the paper's Tables 4 and 5 (cut-off 0.5)",
         *paper_table(final), "", *interval_lines(final), "",
         "## Operating points",
         "Cut-offs chosen on the out-of-fold validation predictions, then applied unchanged to the holdout test "
         "(95% intervals):", "",
-        "| point | cut-off | sensitivity | specificity | accuracy |", "|---|---|---|---|---|",
+        *markdown_table([{"point": point["description"], "cut-off": f"{point['cutoff']:.4g}",
+                          **{k: _with_ci(point["final_on_test"][k], point["final_on_test"][f"{k}_ci"])
+                             for k in ("sensitivity", "specificity", "accuracy")}}
+                         for point in result["operating_points"].values()]),
     ]
-    for point in result["operating_points"].values():
-        m = point["final_on_test"]
-        cells = [_with_ci(m[k], m[f"{k}_ci"]) for k in ("sensitivity", "specificity", "accuracy")]
-        lines.append(f"| {point['description']} | {point['cutoff']:.4g} | " + " | ".join(cells) + " |")
     lines += ["", "## Plots", "![training curves](training_curves.png)", "",
               "![confusion matrix](confusion_test.png) ![ROC](roc_test.png)", ""]
     if (run / "preprocessing.png").exists():

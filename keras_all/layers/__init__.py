@@ -4,5 +4,7 @@ from .blur import GaussianBlur
 from .decision import Decision
 from .gabor import FirstSpikeGabor, Luma, gabor_bank
 from .pca import PCAReconstruction, fit_pca
+from .zscore import ZScore
 
-__all__ = ["Decision", "FirstSpikeGabor", "GaussianBlur", "Luma", "PCAReconstruction", "fit_pca", "gabor_bank"]
+__all__ = ["Decision", "FirstSpikeGabor", "GaussianBlur", "Luma", "PCAReconstruction", "ZScore", "fit_pca",
+           "gabor_bank"]

@@ -1,6 +1,6 @@
 """FirstSpikeGabor: Gabor edge responses turned into first-spike latency codes (Mozafari et al. 2018).
 
-Definitions (see DESIGN.md, "The paper's numbers"):
+Definitions (the paper's, reconciled with the authors' code; README.md, "The preprocessing front"):
 
 - gray: 8-bit BT.601 luma as OpenCV 4 computes it for 8-bit images (14-bit fixed point, rounded;
   OpenCV 5 rounds exact halves differently, a handful of pixels an image), for uint8 and float inputs
@@ -92,6 +92,17 @@ class FirstSpikeGabor(keras.layers.Layer):
     ``spike_wave`` (batch, T, h, w, orientations) cumulative spikes per step (SpykeTorch's layout).
     The kernels are non-trainable unless ``trainable=True`` (gradients then pass the spike threshold
     by a straight-through sigmoid).
+
+    Args:
+        orientations: Gabor orientations L (4 in the paper), at (l - 1) pi / L + pi / (2L).
+        kernel_size: odd side of each kernel (5).
+        wavelength: the cosine's wavelength lambda in pixels (2.5).
+        sigma: the Gaussian envelope's standard deviation in pixels (2.0).
+        gamma: the envelope's aspect ratio (0.3).
+        timesteps: latency bins T (15).
+        mode: ``first_spike``, ``latency`` or ``spike_wave`` (the outputs above).
+        trainable: whether the kernels learn.
+        **kwargs: Keras layer arguments (``name``, ``dtype``).
     """
 
     def __init__(self, orientations=4, kernel_size=5, wavelength=2.5, sigma=2.0, gamma=0.3, timesteps=15,

@@ -22,16 +22,3 @@ def load_model_file(path: str | Path) -> keras.Model:
     except Exception as err:  # any failure inside Keras' loader means a bad file to the user
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path}: cannot be loaded as a keras-all model ({detail})") from None
-
-
-def find_layer(model: keras.Model, name: str) -> keras.layers.Layer:
-    """The layer called ``name`` in ``model`` or in any model nested in it."""
-    for layer in model.layers:
-        if layer.name == name:
-            return layer
-        if isinstance(layer, keras.Model):
-            try:
-                return find_layer(layer, name)
-            except ValueError:
-                continue
-    raise ValueError(f"model {model.name!r} has no layer {name!r}; is it a keras-all model?")

@@ -1,4 +1,5 @@
-"""The trained model: spike maps -> augmentation -> z-score -> PCA -> ResNet, and its raw-image twin."""
+"""What training adds around the classifier: augmentation, the compiled model on maps, batch-norm recalibration,
+class-balancing copies and data-parallel scopes."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import keras
 import numpy as np
 
 from keras_all.config import TrainConfig
-from keras_all.front import FittedHead, apply_head, build_map_model, raw_input
-from keras_all.models import build_resnet
+from keras_all.front import Standardizer
+from keras_all.models import SpikeResNetClassifier
 
 
 def augmentation(seed: int) -> keras.Sequential:
@@ -49,28 +50,18 @@ def distribution_scope(config: TrainConfig):
         raise ValueError(f"--distribute mirrored is not supported under the {keras.backend.backend()} backend")
 
 
-def build_classifier(config: TrainConfig, head: FittedHead, map_shape: tuple, seed: int) -> keras.Model:
-    """Maps (as the front computes them) -> class probabilities, compiled as the paper trains."""
-    front = config.front
-    inputs = keras.Input(map_shape, name="spike_maps")
-    x = apply_head(inputs, front, head)
-    if config.augment:  # after the z-score: an edge moved onto a rarely-edged pixel stays in scale
-        x = augmentation(seed)(x)
-    resnet = build_resnet((front.input_size, front.input_size, front.model_channels), config.widths,
-                          config.identity_blocks, bn_momentum=config.bn_momentum)
-    model = keras.Model(inputs, resnet(x), name="classifier")
+def compiled_on_maps(config: TrainConfig, standardizer: Standardizer, seed: int) -> tuple[SpikeResNetClassifier,
+                                                                                         keras.Model]:
+    """A fresh classifier and the model the trainer fits: its own layers on spike maps, augmentation between
+    the standardizer and the backbone, compiled as the paper trains."""
+    classifier = SpikeResNetClassifier.from_config_of(config, standardizer)
+    model = classifier.on_maps(augmentation(seed) if config.augment else None)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy",
                   metrics=["accuracy"])
-    return model
+    return classifier, model
 
 
-def head_output(classifier: keras.Model):
-    """The classifier's tensor after its fitted head (z-score, PCA, channels), before augmentation or ResNet."""
-    names = [layer.name for layer in classifier.layers]
-    return classifier.layers[names.index("augment" if "augment" in names else "resnet") - 1].output
-
-
-def recalibrate_batch_norm(classifier: keras.Model, maps: np.ndarray, batch_size: int, seed: int) -> None:
+def recalibrate_batch_norm(classifier: SpikeResNetClassifier, maps: np.ndarray, batch_size: int, seed: int) -> None:
     """Re-estimate the ResNet's batch-norm statistics on un-augmented training ``maps``, in place.
 
     Training sees only augmented batches. Shift, zoom and rotation each resample the map bilinearly,
@@ -79,9 +70,8 @@ def recalibrate_batch_norm(classifier: keras.Model, maps: np.ndarray, batch_size
     does, each statistic becomes the average of its per-batch values over shuffled full batches, run in
     training mode (every layer normalised by its batch, as in training); the weights do not change.
     """
-    resnet = classifier.get_layer("resnet")
-    plain = keras.Model(classifier.input, resnet(head_output(classifier)))  # the same layers, no augmentation
-    norms = [layer for layer in resnet.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    plain = classifier.on_maps()  # the same layers, no augmentation
+    norms = classifier.batch_norms
     momenta = [layer.momentum for layer in norms]
     size = min(batch_size, len(maps))
     order = np.random.default_rng(seed).permutation(len(maps))
@@ -93,15 +83,6 @@ def recalibrate_batch_norm(classifier: keras.Model, maps: np.ndarray, batch_size
     finally:
         for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum
-
-
-def inference_model(config: TrainConfig, classifier: keras.Model) -> keras.Model:
-    """Raw uint8 RGB images of any size -> class probabilities: the front's map layers, then the classifier."""
-    inputs = raw_input()
-    maps = build_map_model(config.front)(inputs)
-    # training=False is stored with the call: augmentation layers default to training=True, so a bare
-    # model(x) (as a SavedModel's serve makes) would otherwise augment its input
-    return keras.Model(inputs, classifier(maps, training=False), name="keras_all")
 
 
 def balance_with_copies(maps: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

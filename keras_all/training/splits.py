@@ -39,6 +39,15 @@ def assign_splits(samples: pd.DataFrame, folds: int, test_fraction: float, seed:
 
     The holdout test is one part of a stratified (grouped) K-way split with K = round(1 / test_fraction);
     the dev images are then split into ``folds`` stratified (grouped) folds.
+
+    Args:
+        samples: the data set's samples table (label, subject_group, sha256, path, subject).
+        folds: cross-validation folds of the development images.
+        test_fraction: the holdout's share of the images (of the subjects, where known).
+        seed: the shuffles' seed.
+
+    Returns:
+        path, subject, label, sha256, split and fold of every sample, in the samples' order.
     """
     labels = samples["label"].to_numpy()
     groups = groups_of(samples)

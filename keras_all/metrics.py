@@ -10,10 +10,14 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import binomtest, norm
-from sklearn.metrics import roc_curve
+from scipy.stats import binomtest, norm, rankdata
+from sklearn.metrics import confusion_matrix, roc_curve
 
 LEVEL = 0.95
+# The metrics every summary shows, in the order of the reports' tables.
+SUMMARY_KEYS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "auc", "balanced_accuracy",
+                "weighted_f1")
+TABLE_KEYS = SUMMARY_KEYS[:6]
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -21,13 +25,10 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 
 def confusion(labels, predicted) -> dict:
-    labels, predicted = np.asarray(labels).astype(int), np.asarray(predicted).astype(int)
-    return {
-        "tp": int(((predicted == 1) & (labels == 1)).sum()),
-        "tn": int(((predicted == 0) & (labels == 0)).sum()),
-        "fp": int(((predicted == 1) & (labels == 0)).sum()),
-        "fn": int(((predicted == 0) & (labels == 1)).sum()),
-    }
+    """tp, tn, fp, fn of 0/1 predictions against 0/1 labels (1 = ALL)."""
+    matrix = confusion_matrix(np.asarray(labels).astype(int), np.asarray(predicted).astype(int), labels=[0, 1])
+    (tn, fp), (fn, tp) = matrix.tolist()
+    return {"tp": tp, "tn": tn, "fp": fp, "fn": fn}
 
 
 def wilson(successes: int, trials: int, level: float = LEVEL) -> list[float] | None:
@@ -38,21 +39,6 @@ def wilson(successes: int, trials: int, level: float = LEVEL) -> list[float] | N
     return [float(interval.low), float(interval.high)]
 
 
-def _midranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing their mean rank."""
-    order = np.argsort(values, kind="mergesort")
-    ordered = values[order]
-    ranks = np.empty(len(values))
-    start = 0
-    while start < len(values):
-        end = start
-        while end + 1 < len(values) and ordered[end + 1] == ordered[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2 + 1
-        start = end + 1
-    return ranks
-
-
 def delong(labels, scores) -> tuple[float, float | None]:
     """ROC AUC and its DeLong variance; the variance is None with fewer than 2 cases of a class."""
     labels, scores = np.asarray(labels).astype(int), np.asarray(scores, dtype=float)
@@ -60,8 +46,8 @@ def delong(labels, scores) -> tuple[float, float | None]:
     m, n = len(positive), len(negative)
     if m == 0 or n == 0:
         raise ValueError("AUC needs both classes among the labels")
-    joint = _midranks(np.concatenate([positive, negative]))
-    within_positive, within_negative = _midranks(positive), _midranks(negative)
+    joint = rankdata(np.concatenate([positive, negative]))
+    within_positive, within_negative = rankdata(positive), rankdata(negative)
     auc = (joint[:m].sum() - m * (m + 1) / 2) / (m * n)
     v10 = (joint[:m] - within_positive) / n  # per positive: share of negatives it outranks
     v01 = 1 - (joint[m:] - within_negative) / m  # per negative: share of positives that outrank it
@@ -144,7 +130,7 @@ def high_sensitivity_cutoff(labels, probabilities, target: float = 0.99) -> floa
     return float(positives[allowed_misses])
 
 
-def mean_sd(per_fold: list[dict], keys=("accuracy", "sensitivity", "specificity", "f1", "auc")) -> dict:
+def mean_sd(per_fold: list[dict], keys=SUMMARY_KEYS) -> dict:
     """Mean and sample standard deviation of each metric over folds (None values left out)."""
     out = {}
     for key in keys:

@@ -1,0 +1,72 @@
+"""The Python entry points behind `keras-all train`: a run from data and a preset or configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from keras_all.config import TrainConfig, load_config
+from keras_all.data import LoadedDataset
+from keras_all.evaluation.operating_points import operating_points
+from keras_all.evaluation.report import environment, render_run_report
+from keras_all.run_folder import RunFolder
+from keras_all.training import cross_validate
+
+
+def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str | None = None,
+          output: str | Path | None = None, resume: bool = False, echo: Callable[[str], None] = print) -> RunFolder:
+    """Cross-validate on ``data`` and deliver a finished run folder.
+
+    Args:
+        data: a loaded data set (``keras_all.data.load_dataset``).
+        config: the run's configuration; or give ``preset`` (a name in ``keras_all.presets``) instead.
+        output: the run folder (default saved_models/<timestamp>-<name>).
+        resume: continue an interrupted run in ``output`` from its last finished fold.
+        echo: where progress lines go.
+
+    Returns:
+        The run folder: ``run.metrics()``, ``run.classifier()`` (a ``SpikeResNetClassifier`` with the
+        validated cut-off), report.md and the rest of its files.
+    """
+    if (config is None) == (preset is None):
+        raise ValueError("give either a configuration or a preset")
+    config = config or load_config(preset=preset)
+    run = RunFolder(output) if output is not None else RunFolder.new("saved_models", config.name)
+    result = cross_validate.train(data, config, run, resume, echo)
+    try:
+        finish(run, result, config, data.samples.reset_index(drop=True))
+        run.close()
+    except BaseException as error:
+        run.mark_failed(error)
+        raise
+    return run
+
+
+def finish(run: RunFolder, result: dict, config: TrainConfig, samples: pd.DataFrame) -> None:
+    """After the folds: cut-offs from the out-of-fold predictions, metrics.json, predictions.csv, the final
+    classifier with its cut-off as model.keras, the report and the preprocessing figure."""
+    predictions = cross_validate.run_predictions(run, config.folds)
+    result = {**result, "operating_points": operating_points(predictions), "environment": environment()}
+    cutoff = result["operating_points"]["youden"]["cutoff"]
+    run.write_csv("predictions.csv", predictions.assign(prediction=(predictions["probability"] >= cutoff).astype(int)))
+    classifier = run.classifier("final")
+    classifier.cutoff = cutoff
+    classifier.save(run / "model.keras")
+    run.write_json("metrics.json", result)
+    _preprocessing_figure(samples, config, run)
+    render_run_report(run.path)
+
+
+def _preprocessing_figure(samples: pd.DataFrame, config: TrainConfig, run: RunFolder) -> None:
+    """The paper's Fig. 3 for four images of the run, z-score fitted on up to 64 of them."""
+    from keras_all.figure3 import write_figure3
+
+    front = dataclasses.replace(config.front, pca_components=None)
+    with tempfile.TemporaryDirectory() as tmp:
+        sheet = write_figure3(samples, front, Path(tmp), n=4, fit_n=64, seed=config.seed)[-1]
+        shutil.copy(sheet, run / "preprocessing.png")

@@ -1,0 +1,125 @@
+"""SpikeResNetClassifier: the whole model as one Keras object, in keras-hub's task-model shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_all.front import FrontConfig, Standardizer
+from keras_all.layers import Decision
+
+from .loading import load_model_file
+from .preprocessor import SpikePreprocessor
+from .resnet import build_backbone, build_head
+
+
+@keras.saving.register_keras_serializable(package="keras_all")
+class SpikeResNetClassifier(keras.Model):
+    """Raw uint8 RGB images of any size -> class probabilities (index 1: ALL), with its validated cut-off.
+
+    Its parts are attributes: ``preprocessor`` (spike maps and the standardizer fitted on training maps),
+    ``backbone`` (the paper's bottleneck ResNet up to its features) and ``head`` (the softmax layer).
+    ``keras.saving.load_model`` reads a saved one after ``import keras_all``.
+
+    Args:
+        preprocessor: a ``SpikePreprocessor``.
+        backbone: a model from standardized maps to features (``build_backbone``).
+        head: a layer from features to class probabilities (``build_head``).
+        cutoff: the ALL probability at or above which ``decide`` answers ALL (a run sets the Youden cut-off
+            of its out-of-fold validation predictions).
+    """
+
+    def __init__(self, preprocessor: SpikePreprocessor, backbone: keras.Model, head: keras.layers.Layer,
+                 cutoff: float = 0.5, **kwargs):
+        inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+        outputs = head(backbone(preprocessor(inputs)))
+        super().__init__(inputs, outputs, **kwargs)
+        self.preprocessor, self.backbone, self.head = preprocessor, backbone, head
+        self.cutoff = check_cutoff(cutoff)
+
+    @classmethod
+    def from_config_of(cls, config, standardizer: Standardizer | None = None) -> SpikeResNetClassifier:
+        """An untrained classifier of a ``TrainConfig``; its preprocessor holds ``standardizer`` (or is unfitted).
+
+        Layers are made in the order of the weights' initialisation draws: seeded runs repeat exactly.
+        """
+        front: FrontConfig = config.front
+        preprocessor = SpikePreprocessor(front, standardizer, name="preprocessor")
+        backbone = build_backbone((front.input_size, front.input_size, front.model_channels), config.widths,
+                                  config.identity_blocks, bn_momentum=config.bn_momentum)
+        return cls(preprocessor, backbone, build_head(), name="keras_all")
+
+    @classmethod
+    def from_preset(cls, name: str, standardizer: Standardizer | None = None, **overrides) -> SpikeResNetClassifier:
+        """The untrained model of a preset (``keras_all.presets``), with ``overrides`` as ``load_config`` takes."""
+        from keras_all.config import load_config
+
+        return cls.from_config_of(load_config(preset=name, overrides=overrides), standardizer)
+
+    @classmethod
+    def from_run(cls, run: str | Path) -> SpikeResNetClassifier:
+        """The trained model of a finished run folder, with the run's validated cut-off."""
+        from keras_all.run_folder import RunFolder
+
+        return RunFolder(run).require_finished().classifier()
+
+    @classmethod
+    def load(cls, path: str | Path) -> SpikeResNetClassifier:
+        """A saved classifier from its ``.keras`` file, or the one inside an exported serving model."""
+        model = load_model_file(path)
+        found = model if isinstance(model, cls) else next((m for m in model.layers if isinstance(m, cls)), None)
+        if found is None:
+            raise ValueError(f"{path}: holds no keras-all classifier (written by an older keras-all?); train or "
+                             "export again")
+        return found
+
+    def on_maps(self, augmentation: keras.layers.Layer | None = None) -> keras.Model:
+        """Spike maps -> class probabilities through this classifier's own layers (the trainer computes each
+        map once); ``augmentation`` goes between the standardizer and the backbone, acting in training only."""
+        maps = keras.Input(self.preprocessor.map_shape, name="spike_maps")
+        x = self.preprocessor.standardize(maps)
+        if augmentation is not None:  # after the z-score: an edge moved onto a rarely-edged pixel stays in scale
+            x = augmentation(x)
+        return keras.Model(maps, self.head(self.backbone(x)), name=f"{self.name}_on_maps")
+
+    def resnet(self) -> keras.Model:
+        """Backbone and head as one model on standardized maps (the layout of the authors' Keras 2 files)."""
+        return keras.Model(self.backbone.input, self.head(self.backbone.output), name="resnet")
+
+    @property
+    def batch_norms(self) -> list[keras.layers.BatchNormalization]:
+        """The backbone's batch-norm layers, in order."""
+        return [layer for layer in self.backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+    def decide(self, probabilities) -> np.ndarray:
+        """1 (ALL) where the ALL probability reaches the cut-off, else 0."""
+        return (np.asarray(probabilities)[:, 1] >= self.cutoff).astype(int)
+
+    def serving_model(self) -> keras.Model:
+        """image -> {probability (of ALL), decision (at the cut-off)}: what an export serves."""
+        inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+        # training=False is stored with the call, so a SavedModel's serve never runs a layer in training mode
+        probability, decision = Decision(self.cutoff, name="decision")(self(inputs, training=False))
+        return keras.Model(inputs, {"probability": probability, "decision": decision}, name="keras_all_serving")
+
+    def get_config(self):
+        # not chained to keras.Model: a functional model's config is its graph, which __init__ rebuilds
+        return {"name": self.name, "trainable": self.trainable, "cutoff": self.cutoff,
+                "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+                "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "head": keras.saving.serialize_keras_object(self.head)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for part in ("preprocessor", "backbone", "head"):
+            config[part] = keras.saving.deserialize_keras_object(config[part])
+        return cls(**config)
+
+
+def check_cutoff(cutoff) -> float:
+    if not 0 <= cutoff <= 1:
+        raise ValueError(f"cutoff={cutoff}: a cut-off on the ALL probability lies in [0, 1]")
+    return float(cutoff)
