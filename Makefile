@@ -20,6 +20,8 @@ demo: install
 lint: install-dev
 	$(BIN)/ruff check .
 
+# Two pytest workers (pytest-xdist); the tests of the README walk's run share one worker (tests/conftest.py).
+# The quick loop while editing: .venv/bin/pytest -m "not large" -n 2 --dist loadgroup
 test: lint
-	$(BIN)/pytest
-	KERAS_BACKEND=jax $(BIN)/pytest -m portable
+	$(BIN)/pytest -n 2 --dist loadgroup
+	KERAS_BACKEND=jax $(BIN)/pytest -n 2 --dist loadgroup -m portable

@@ -19,7 +19,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-import yaml
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -27,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 from keras_all.data import read_image
 from keras_all.metrics import binary_metrics, mean_sd
-from keras_all.run_folder import write_json
+from keras_all.run_folder import RunFolder, write_json
 from keras_all.training.cross_validate import SUMMARY_KEYS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -79,10 +78,10 @@ def main(argv=None) -> None:
     parser.add_argument("name", help="Prefix of the result folders, e.g. aria.")
     parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
-    splits = pd.read_csv(args.run / "splits.csv")
+    splits = RunFolder(args.run).read_csv("splits.csv")
     if "copy" in splits.columns:
         raise SystemExit(f"{args.run}: a paper-protocol run (augmented copies in its splits); give an honest run")
-    seed = yaml.safe_load((args.run / "config.yaml").read_text())["seed"]
+    seed = RunFolder(args.run).config().seed
     images = [read_image(path) for path in splits["path"]]
     for name, (feature, make_model) in BASELINES.items():
         started = time.perf_counter()

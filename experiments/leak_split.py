@@ -14,20 +14,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from keras_all.metrics import binary_metrics
-from keras_all.run_folder import write_json
+from keras_all.run_folder import RunFolder, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def leak_split(run: Path) -> dict:
-    splits = pd.read_csv(run / "splits.csv")
+    splits = RunFolder(run).read_csv("splits.csv")
     if "copy" not in splits.columns:
         raise SystemExit(f"{run}: not a paper-protocol run (no copy column in splits.csv)")
     test = splits[splits["split"] == "test"].reset_index(drop=True)
-    predictions = pd.read_csv(run / "final" / "predictions.csv")
+    predictions = RunFolder(run).read_csv("final/predictions.csv")
     if len(predictions) != len(test) or (predictions["path"].to_numpy() != test["path"].to_numpy()).any():
         raise SystemExit(f"{run}: final/predictions.csv does not follow the test rows of splits.csv")
     trained_on = set(splits.loc[splits["split"] == "dev", "path"])

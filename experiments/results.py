@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from keras_all.run_folder import write_json
+from keras_all.run_folder import RunFolder, write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from machine import describe  # noqa: E402  (benchmarks/machine.py)
@@ -79,7 +79,7 @@ def _row(name: str, label: str) -> str:
     folder = RESULTS / name
     if not (folder / "metrics.json").is_file():
         return f"| {label} | not run |" + " |" * 10
-    result = json.loads((folder / "metrics.json").read_text())
+    result = RunFolder(folder).metrics()
     run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
     val = result["validation_mean_sd"]
     test = result["final_on_test"]

@@ -51,13 +51,13 @@ def finish(run: RunFolder, result: dict, config: TrainConfig, samples: pd.DataFr
     """After the folds: cut-offs from the out-of-fold predictions, metrics.json, predictions.csv, the final
     classifier with its cut-off as model.keras, the report and the preprocessing figure."""
     predictions = cross_validate.run_predictions(run, config.folds)
-    result = {**result, "operating_points": operating_points(predictions), "environment": environment()}
-    cutoff = result["operating_points"]["youden"]["cutoff"]
+    run.write_json("metrics.json", {**result, "operating_points": operating_points(predictions),
+                                    "environment": environment()})
+    cutoff = run.cutoff
     run.write_csv("predictions.csv", predictions.assign(prediction=(predictions["probability"] >= cutoff).astype(int)))
     classifier = run.classifier("final")
     classifier.cutoff = cutoff
     classifier.save(run / "model.keras")
-    run.write_json("metrics.json", result)
     _preprocessing_figure(samples, config, run)
     render_run_report(run.path)
 

@@ -271,14 +271,16 @@ def tune(dataset, data_dir, on_bad_image, positive_class, preset, config_file, m
 
 
 def _echo_result(run) -> None:
+    from keras_all.evaluation.report import na
+
     result = run.metrics()
     validation = result["validation_mean_sd"].get("accuracy", {})
     final = result["final_on_test"]
     if result["leaky"]:
         click.echo(result["warning"])
-    click.echo(f"validation accuracy {validation.get('mean', float('nan')):.3f} ± {validation.get('sd') or 0:.3f} "
-               f"over {len(result['folds'])} folds; final model on the holdout test: accuracy "
-               f"{final['accuracy']:.3f}, AUC {final['auc'] if final['auc'] is None else round(final['auc'], 3)}")
+    click.echo(f"validation accuracy {na(validation.get('mean'))} ± {na(validation.get('sd') or 0)} over "
+               f"{len(result['folds'])} folds; final model on the holdout test: accuracy {na(final['accuracy'])}, "
+               f"AUC {na(final['auc'])}")
     click.echo(f"run folder: {run} (report.md, metrics.json, model.keras)")
 
 
@@ -294,6 +296,7 @@ def _echo_result(run) -> None:
 def evaluate(model_ref, dataset, data_dir, on_bad_image, positive_class, threshold, output):
     """Score a trained model on a labelled data set and write the same report."""
     from keras_all.evaluation.evaluate import evaluate as run_evaluation
+    from keras_all.evaluation.report import na
 
     output = output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-evaluate-{dataset}"
     if output.exists() and any(output.iterdir()):
@@ -301,10 +304,8 @@ def evaluate(model_ref, dataset, data_dir, on_bad_image, positive_class, thresho
     data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
     result = run_evaluation(model_ref, data, output, threshold)
     m = result["metrics"]
-    auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
-    click.echo(f"{m['n']} images at cut-off {result['threshold']:.4g}: accuracy {m['accuracy']:.3f}, "
-               f"sensitivity {m['sensitivity'] if m['sensitivity'] is None else round(m['sensitivity'], 3)}, "
-               f"specificity {m['specificity'] if m['specificity'] is None else round(m['specificity'], 3)}, AUC {auc}")
+    click.echo(f"{m['n']} images at cut-off {result['threshold']:.4g}: accuracy {na(m['accuracy'])}, sensitivity "
+               f"{na(m['sensitivity'])}, specificity {na(m['specificity'])}, AUC {na(m['auc'])}")
     if result["images_used_in_training"]:
         click.echo(f"warning: {result['images_used_in_training']} of these images were used to train the model")
     click.echo(f"report: {output / 'report.md'}")
@@ -408,9 +409,10 @@ def import_weights(weights, out, dataset, data_dir, on_bad_image, positive_class
 @click.option("--n", "n", default=320, show_default=True, type=click.IntRange(min=40),
               help="Synthetic training cells (plus an eighth more in the preliminary test).")
 @click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--folds", default=4, show_default=True, type=click.IntRange(min=2))
 @click.option("--seed", default=0, show_default=True, type=int)
 @_user_errors
-def demo(output, n, epochs, seed):
+def demo(output, n, epochs, folds, seed):
     """The whole pipeline on the embedded default data (synthetic C-NMC cells), in a few minutes."""
     from keras_all.api import train as run_training
     from keras_all.config import load_config
@@ -422,5 +424,5 @@ def demo(output, n, epochs, seed):
     click.echo(f"writing {n} synthetic C-NMC cells to {output / 'data'}")
     write_dataset("c-nmc", output / "data", n, seed)
     data = load_with_progress("c-nmc", output / "data", "error", None)
-    config = load_config(preset="demo", overrides={"epochs": epochs, "seed": seed})
+    config = load_config(preset="demo", overrides={"epochs": epochs, "folds": folds, "seed": seed})
     _echo_result(run_training(data, config, output=output / "run", echo=click.echo))

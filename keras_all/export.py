@@ -12,6 +12,7 @@ import pandas as pd
 from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, decode_image, printable, read_bytes
 from keras_all.data.layout import broken_link_reason, walk_files
 from keras_all.evaluation.evaluate import TRAINING_HASHES
+from keras_all.evaluation.report import na
 from keras_all.models import SpikeResNetClassifier
 from keras_all.run_folder import RunFolder
 
@@ -62,14 +63,13 @@ def model_card(run: RunFolder, cutoff: float) -> str:
     config = run.config().to_dict()
     result = run.metrics()
     data = run.read_json("data_summary.json")
-    test = result["operating_points"]["youden"]["final_on_test"]
+    test = run.validated_point["final_on_test"]
 
-    def ci(key):
+    def ci(key, method=""):
         low, high = test[f"{key}_ci"] or (None, None)
-        return f"{test[key]:.3f} (95% CI {low:.3f}-{high:.3f})" if low is not None else "n/a"
+        return na(test[key]) + ("" if low is None else f" ({method}95% CI {low:.3f}-{high:.3f})")
 
-    auc = "n/a" if test["auc"] is None else f"{test['auc']:.3f}" + (
-        f" (DeLong 95% CI {test['auc_ci'][0]:.3f}-{test['auc_ci'][1]:.3f})" if test["auc_ci"] else "")
+    auc = ci("auc", "DeLong ")
     leak = f"\n> **{result['warning']}**\n" if result["leaky"] else ""
     return f"""# Model card: keras-all `{config['name']}`
 {leak}

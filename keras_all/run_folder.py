@@ -11,6 +11,7 @@ import pandas as pd
 import yaml
 
 INCOMPLETE = "INCOMPLETE"
+VALIDATED_POINT = "youden"  # the operating point whose cut-off a run's model and export decide at
 
 
 class RunFolder:
@@ -114,9 +115,15 @@ class RunFolder:
         return self.read_json("metrics.json")
 
     @property
+    def validated_point(self) -> dict:
+        """The run's operating point: Youden's J on its out-of-fold validation predictions (its cut-off, and the
+        final model's holdout metrics there)."""
+        return self.metrics()["operating_points"][VALIDATED_POINT]
+
+    @property
     def cutoff(self) -> float:
-        """The run's validated cut-off: Youden's J on its out-of-fold validation predictions."""
-        return self.metrics()["operating_points"]["youden"]["cutoff"]
+        """The run's validated cut-off (``validated_point``'s)."""
+        return self.validated_point["cutoff"]
 
     @property
     def cutoff_source(self) -> str:

@@ -41,8 +41,11 @@ def synthetic_tree(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def readme_walk(tmp_path_factory):
-    """The README's commands, each run as the installed `keras-all` in its own process, in order:
+    """The README's commands, each run as the installed `keras-all` in its own process from a folder of its own
+    (relative paths would resolve there), in order:
     synth -> inspect -> train -> evaluate -> export -> predict -> report -> preprocess.
+
+    `train` layers a preset (demo), a YAML file (tiny.yaml) and two options, as a user may.
 
     The run folder is made beforehand holding only an INCOMPLETE marker (what a run that stopped before its
     first fold leaves): a fresh `train` must take it over. Returns the folder and each step's result.
@@ -56,8 +59,8 @@ def readme_walk(tmp_path_factory):
     steps = {
         "synth": ("synth", "--layout", "c-nmc", "--out", data, "--n", 48),
         "inspect": ("inspect", "--dataset", "c-nmc", "--data-dir", data, "--json"),
-        "train": ("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(root), "--output",
-                  root / "run", "--epochs", 2, "--seed", 5),
+        "train": ("train", "--dataset", "c-nmc", "--data-dir", data, "--preset", "demo", "--config",
+                  tiny_config(root), "--output", root / "run", "--epochs", 2, "--seed", 5),
         "evaluate": ("evaluate", "--model", root / "run", "--dataset", "c-nmc", "--data-dir", data, "--output",
                      root / "evaluation"),
         "export": ("export", root / "run", "--out", root / "export"),
@@ -68,7 +71,7 @@ def readme_walk(tmp_path_factory):
     }
     results = {}
     for name, args in steps.items():
-        results[name] = shell(*args)
+        results[name] = shell(*args, cwd=root)
         if results[name].returncode != 0:
             break  # the walk test names the step that failed
     return root, results
@@ -81,3 +84,13 @@ def tiny_run(readme_walk):
     root, results = readme_walk
     assert "train" in results and results["train"].returncode == 0, "the README walk's train failed"
     return root / "run", root / "cnmc", results["train"].stdout
+
+
+@pytest.hookimpl(wrapper=True)  # around pytest-xdist's own hook, which reads the groups
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (`--dist loadgroup`), every test of the README walk's run goes to one worker, so
+    that the session's tiny run is trained once."""
+    for item in items:
+        if "readme_walk" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("readme_walk"))
+    return (yield)

@@ -142,3 +142,22 @@ def test_raw_modes_skip_the_spike_stage(images):
     np.testing.assert_allclose(rgb * 255, images[:2], atol=1e-3)
     with pytest.raises(ValueError, match="mode 'rgb' has its own channels"):
         FrontConfig(mode="rgb", channels=3)
+
+
+@pytest.mark.parametrize("per, axis", [("pixel", (1, 2, 3)), ("channel", -1)])
+def test_zscore_computes_what_keras_normalization_computes(per, axis, tmp_path):
+    """Runs written with keras.layers.Normalization keep their figures: ZScore gives the same numbers, and
+    unlike Normalization it reads its weights at every call, so set_weights takes effect."""
+    from keras_all.layers import ZScore
+
+    rng = np.random.default_rng(0)
+    maps = rng.random((5, 6, 7, 3)).astype("float32")
+    shape = (6, 7, 3) if per == "pixel" else (3,)
+    mean, variance = rng.random(shape).astype("float32"), (rng.random(shape) + 0.01).astype("float32")
+    layer = ZScore(per)
+    layer.build(maps.shape)
+    layer.set_weights([mean, variance])
+    expected = keras.layers.Normalization(axis=axis, mean=mean, variance=variance)(maps)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(maps)), keras.ops.convert_to_numpy(expected))
+    with pytest.raises(ValueError, match="per='image'"):
+        ZScore("image")

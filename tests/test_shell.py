@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from .authors_h5 import write_authors_h5
 from .helpers import KERAS_ALL, shell, tiny_config
@@ -187,8 +188,11 @@ def test_ctrl_c_stops_train_with_code_130_and_marks_the_run(readme_walk, tmp_pat
     root, _ = readme_walk
     process = subprocess.Popen([KERAS_ALL, "train", "--dataset", "c-nmc", "--data-dir", str(root / "cnmc"),
                                 "--config", str(tiny_config(tmp_path, epochs=50)), "--output", str(tmp_path / "run")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,  # each line as printed:
+                               env={**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
+                                    "PYTHONUNBUFFERED": "1"},
+                               # as from a shell: a pytest-xdist worker ignores SIGINT, and a child would inherit that
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     for line in process.stdout:  # interrupt during the first fold's training
         if "epoch 1/50" in line or time.monotonic() > deadline:
@@ -200,21 +204,14 @@ def test_ctrl_c_stops_train_with_code_130_and_marks_the_run(readme_walk, tmp_pat
     assert "stopped by KeyboardInterrupt" in (tmp_path / "run" / "INCOMPLETE").read_text()
 
 
-def test_presets_are_listed_with_their_parameter_counts():
-    result = shell("presets")
+def test_presets_are_listed_and_train_takes_one_from_any_working_directory(tiny_run, tmp_path):
+    result = shell("presets", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: line for line in result.stdout.splitlines()}
     assert set(lines) == {"paper_all_idb", "paper_c_nmc", "honest", "demo"}
     assert "489,922 parameters" in lines["paper_all_idb"] and "469,442 parameters" in lines["paper_c_nmc"]
-
-
-@pytest.mark.large
-def test_train_takes_a_preset_from_any_working_directory(synthetic_tree, tmp_path):
-    data = synthetic_tree("c-nmc", 48)
-    result = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--preset", "honest", "--image-size", 32,
-                   "--folds", 2, "--epochs", 1, "--batch-size", 8, "--output", "run", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    config = (tmp_path / "run" / "config.yaml").read_text()
-    assert "name: run" in config and "spike_size: 32" in config and "widths:\n- - 32\n  - 32\n  - 64" in config
+    run, data, _ = tiny_run  # trained with --preset demo --config tiny.yaml --epochs 2, from a folder of its own
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert (config["bn_momentum"], config["name"], config["epochs"]) == (0.9, "tiny", 2)  # preset, file, option
     unknown = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--preset", "paper", cwd=tmp_path)
     assert _one_error_line(unknown).startswith("Error: unknown preset 'paper': use one of paper_all_idb")

@@ -10,7 +10,7 @@ import yaml
 
 from keras_all.evaluation.plots import confusion_plot, roc_plot, training_curves
 from keras_all.metrics import TABLE_KEYS
-from keras_all.run_folder import read_json
+from keras_all.run_folder import RunFolder, read_json
 
 
 def environment() -> dict:
@@ -115,7 +115,7 @@ def render_run_report(run: str | Path) -> Path:
     predictions = pd.read_csv(run / "predictions.csv")
     logs = {p.parent.name: pd.read_csv(p) for p in sorted(run.glob("*/log.csv"))}
     final = result["final_on_test"]
-    chosen = result["operating_points"]["youden"]
+    chosen = RunFolder(run).validated_point
     test = predictions[predictions["part"] == "test"]
     training_curves(logs, run / "training_curves.png")
     confusion_plot(chosen["final_on_test"], run / "confusion_test.png",

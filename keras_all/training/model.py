@@ -65,8 +65,8 @@ def recalibrate_batch_norm(classifier: SpikeResNetClassifier, maps: np.ndarray, 
     """Re-estimate the ResNet's batch-norm statistics on un-augmented training ``maps``, in place.
 
     Training sees only augmented batches. Shift, zoom and rotation each resample the map bilinearly,
-    which smooths it (on Aria's spike maps the per-image standard deviation falls by 14%), so the
-    moving statistics learnt in training mis-scale the unsmoothed maps of inference. As precise BN
+    which smooths it (measured in experiments/README.md), so the moving statistics learnt in training
+    mis-scale the unsmoothed maps of inference. As precise BN
     does, each statistic becomes the average of its per-batch values over shuffled full batches, run in
     training mode (every layer normalised by its batch, as in training); the weights do not change.
     """
