@@ -42,12 +42,11 @@ def test_every_command_that_loads_a_model_works_in_a_fresh_process(readme_walk, 
     assert "the exported model's own" in json.loads((tmp_path / "evaluation" / "metrics.json").read_text())[
         "threshold_source"]
     # a user's own load_model after one `import keras_all`
-    code = "import sys, keras_all, keras; print(type(keras.saving.load_model(sys.argv[1])).__name__)"
-    for model, kind in ((root / "run" / "model.keras", "SpikeResNetClassifier"),
-                        (root / "run" / "fold_0" / "model.keras", "SpikeResNetClassifier"),
-                        (root / "export" / "model.keras", "Functional")):
-        loaded = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True)
-        assert loaded.returncode == 0 and loaded.stdout.split()[-1] == kind, loaded.stderr
+    code = "import sys, keras_all, keras; print(*(type(keras.saving.load_model(f)).__name__ for f in sys.argv[1:]))"
+    models = [root / "run" / "model.keras", root / "run" / "fold_0" / "model.keras", root / "export" / "model.keras"]
+    loaded = subprocess.run([sys.executable, "-c", code, *map(str, models)], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split()[-3:] == ["SpikeResNetClassifier", "SpikeResNetClassifier", "Functional"]
 
 
 def test_evaluate_spots_training_images_by_content_from_anywhere(readme_walk, tmp_path):
@@ -184,9 +183,9 @@ def test_import_weights_of_the_authors_from_the_shell(synthetic_tree, tmp_path):
     assert len([row for row in json.loads(predicted.stdout) if row["probability"] is not None]) == 27
 
 
-def test_ctrl_c_stops_train_with_code_130_and_marks_the_run(readme_walk, tmp_path):
-    root, _ = readme_walk
-    process = subprocess.Popen([KERAS_ALL, "train", "--dataset", "c-nmc", "--data-dir", str(root / "cnmc"),
+def test_ctrl_c_stops_train_with_code_130_and_marks_the_run(synthetic_tree, tmp_path):
+    data = synthetic_tree("c-nmc", 48)
+    process = subprocess.Popen([KERAS_ALL, "train", "--dataset", "c-nmc", "--data-dir", str(data),
                                 "--config", str(tiny_config(tmp_path, epochs=50)), "--output", str(tmp_path / "run")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,  # each line as printed:
                                env={**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},

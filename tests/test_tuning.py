@@ -15,7 +15,6 @@ import yaml
 import keras_all.tuning as tuning
 from keras_all import SpikeResNetClassifier
 from keras_all.config import TrainConfig, load_config
-from keras_all.data import LAYOUTS, build_dataset
 from keras_all.front import FrontConfig
 from keras_all.training import cross_validate
 
@@ -54,12 +53,9 @@ def test_either_tuner_starts_with_the_base_point_then_explores(kind, tmp_path):
         tuning.make_tuner(base, tmp_path / "other", kind, 3, "loss", overwrite=True)
 
 
-def _load(folder):
-    return build_dataset("c-nmc", str(folder), LAYOUTS["c-nmc"].lister(folder))
-
-
 @pytest.mark.large
-def test_search_scores_folds_of_dev_images_only_and_writes_its_best_config(synthetic_tree, tmp_path, monkeypatch):
+def test_a_search_scores_dev_folds_only_resumes_after_an_interruption_and_writes_its_best_config(
+        synthetic_tree, tmp_path, monkeypatch):
     data_dir = synthetic_tree("c-nmc", 48)
     seen = {"maps": [], "folds": []}
     real_maps, real_fold = tuning.spike_maps, cross_validate.train_fold
@@ -70,23 +66,32 @@ def test_search_scores_folds_of_dev_images_only_and_writes_its_best_config(synth
 
     def spy_fold(fold, inputs, *args, **kwargs):
         paths = inputs.samples["path"].to_numpy()
-        seen["folds"].append((paths[fold.train], paths[fold.validation], fold.test))
+        seen["folds"].append((fold.label, paths[fold.train], paths[fold.validation], fold.test))
+        if fold.label == "trial 1 fold 2/2" and not seen.get("interrupted"):
+            seen["interrupted"] = True
+            raise KeyboardInterrupt
         return real_fold(fold, inputs, *args, **kwargs)
 
     monkeypatch.setattr(tuning, "spike_maps", spy_maps)
     monkeypatch.setattr(cross_validate, "train_fold", spy_fold)
     out = tmp_path / "search"
-    result = cli("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config", tiny_config(tmp_path),
-                 "--max-trials", 2, "--output", out)
+    search = ("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config", tiny_config(tmp_path), "--max-trials",
+              2, "--output", out)
+    first = cli(*search)
+    assert first.exit_code == 130 and "stopped by KeyboardInterrupt" in (out / "INCOMPLETE").read_text()
+    assert not (out / "results.csv").exists()
+    before = len(seen["folds"])
+    result = cli(*search, "--resume")
     assert result.exit_code == 0, result.output
-    assert "2 of 2 trials completed" in result.output
+    assert "2 of 2 trials completed" in result.output and not (out / "INCOMPLETE").exists()
+    # trial 0 is kept; trial 1 fold 1 loads its metrics; only trial 1 fold 2 trains again
+    assert [label for label, *_ in seen["folds"][before:]] == ["trial 1 fold 1/2", "trial 1 fold 2/2"]
 
     splits = pd.read_csv(out / "splits.csv")
     holdout = set(splits.loc[splits["split"] == "test", "path"])
     dev = set(splits.loc[splits["split"] == "dev", "path"])
-    assert len(holdout) > 0 and sorted(seen["maps"]) == sorted(dev)
-    assert len(seen["folds"]) == 4  # 2 trials x 2 folds
-    for train_paths, val_paths, test_idx in seen["folds"]:
+    assert len(holdout) > 0 and set(seen["maps"]) == dev and len(seen["maps"]) == 2 * len(dev)
+    for _, train_paths, val_paths, test_idx in seen["folds"]:
         assert test_idx is None
         assert not holdout & (set(train_paths) | set(val_paths))
         assert not set(train_paths) & set(val_paths) and set(train_paths) | set(val_paths) == dev
@@ -107,37 +112,7 @@ def test_search_scores_folds_of_dev_images_only_and_writes_its_best_config(synth
     assert "-".join(map(str, config.widths[0])) == best["stage2"] and config.identity_blocks == best["identity_blocks"]
     classifier = SpikeResNetClassifier.from_config_of(config)  # the preset trains as any configuration does
     assert classifier.backbone.count_params() + classifier.head.count_params() == best["parameters"]
-
-
-@pytest.mark.large
-def test_an_interrupted_search_resumes_without_redoing_finished_folds(synthetic_tree, tmp_path, monkeypatch):
-    data = _load(synthetic_tree("c-nmc", 48))
-    base = load_config(tiny_config(tmp_path))
-    calls = []
-    real_fold = cross_validate.train_fold
-
-    def interrupted(fold, *args, **kwargs):
-        calls.append(fold.label)
-        if fold.label == "trial 1 fold 2/2":
-            raise KeyboardInterrupt
-        return real_fold(fold, *args, **kwargs)
-
-    monkeypatch.setattr(cross_validate, "train_fold", interrupted)
-    out = tmp_path / "search"
-    with pytest.raises(KeyboardInterrupt):
-        tuning.tune(data, base, out, max_trials=2, echo=lambda line: None)
-    assert "stopped by KeyboardInterrupt" in (out / "INCOMPLETE").read_text()
-    assert not (out / "results.csv").exists()
-
-    calls.clear()
-    monkeypatch.setattr(cross_validate, "train_fold",
-                        lambda fold, *a, **k: calls.append(fold.label) or real_fold(fold, *a, **k))
-    table = tuning.tune(data, base, out, max_trials=2, resume=True, echo=lambda line: None)
-    assert calls == ["trial 1 fold 1/2", "trial 1 fold 2/2"]  # trial 0 is kept; trial 1 fold 1 loads its metrics
-    assert list(table["status"]) == ["COMPLETED", "COMPLETED"] and not (out / "INCOMPLETE").exists()
-
-    again = cli("tune", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 48), "--config",
-                tiny_config(tmp_path), "--max-trials", 3, "--output", out, "--resume")
+    again = cli(*search[:-4], "--max-trials", 3, "--output", out, "--resume")
     assert again.exit_code != 0 and "already complete" in again.output
 
 
