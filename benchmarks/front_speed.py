@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from keras_all.data import load_dataset, read_image  # noqa: E402
 from keras_all.data.synthetic import write_dataset  # noqa: E402
-from keras_all.front import FrontConfig, Standardizer  # noqa: E402
+from keras_all.front import FrontConfig  # noqa: E402
 from keras_all.models import SpikePreprocessor, build_resnet  # noqa: E402
 from tests.reference import reference_blur, reference_spikes  # noqa: E402
 
@@ -76,10 +76,9 @@ def reference_rate(images, mean, std):
 
 def fitted_front(images, front: FrontConfig):
     """The preprocessor fitted on ``images`` as a model (raw images in), and its standardizer."""
-    unfitted = SpikePreprocessor(front)
-    standardizer = Standardizer(front).fit(unfitted.map_model().predict(images, verbose=0))
+    preprocessor = SpikePreprocessor.fitted_on(images, front)
     inputs = keras.Input((None, None, 3), dtype="uint8")
-    return keras.Model(inputs, unfitted.with_standardizer(standardizer)(inputs)), standardizer
+    return keras.Model(inputs, preprocessor(inputs)), preprocessor.standardizer
 
 
 def measure(images_n: int = 256, fit_n: int = 512, repeats: int = 3) -> dict:

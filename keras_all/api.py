@@ -14,7 +14,7 @@ from keras_all.config import TrainConfig, load_config
 from keras_all.data import LoadedDataset
 from keras_all.evaluation.operating_points import operating_points
 from keras_all.evaluation.report import environment, render_run_report
-from keras_all.run_folder import RunFolder
+from keras_all.run_folder import VALIDATED_POINT, RunFolder
 from keras_all.training import cross_validate
 
 
@@ -51,9 +51,9 @@ def finish(run: RunFolder, result: dict, config: TrainConfig, samples: pd.DataFr
     """After the folds: cut-offs from the out-of-fold predictions, metrics.json, predictions.csv, the final
     classifier with its cut-off as model.keras, the report and the preprocessing figure."""
     predictions = cross_validate.run_predictions(run, config.folds)
-    run.write_json("metrics.json", {**result, "operating_points": operating_points(predictions),
-                                    "environment": environment()})
-    cutoff = run.cutoff
+    points = operating_points(predictions)
+    run.write_json("metrics.json", {**result, "operating_points": points, "environment": environment()})
+    cutoff = points[VALIDATED_POINT]["cutoff"]
     run.write_csv("predictions.csv", predictions.assign(prediction=(predictions["probability"] >= cutoff).astype(int)))
     classifier = run.classifier("final")
     classifier.cutoff = cutoff

@@ -10,27 +10,24 @@ from __future__ import annotations
 
 PAPER = {"protocol": "honest", "folds": 4, "epochs": 10, "batch_size": 32, "learning_rate": 1e-3, "lr_factor": 0.3}
 
+
+def _paper(name: str, size: int, pca_components: int, params: int, description: str) -> dict:
+    """One of the paper's two models: first-spike maps at ``size``, 3 channels, PCA, the paper's training."""
+    front = {"spike_size": size, "input_size": size, "channels": 3, "mode": "first_spike",
+             "pca_components": pca_components}
+    return {"metadata": {"description": description, "params": params},
+            "config": {"name": name, **PAPER, "front": front}}
+
+
 PRESETS = {
-    "paper_all_idb": {
-        "metadata": {
-            "description": "The paper's ALL-IDB model (Noshad & Fallahi 2021, reconciled with the authors' code): "
-                           "first-spike maps at 224x224, 3 channels, PCA 1,200 components; 4 folds of 10 epochs, "
-                           "Adam 1e-3, batch 32, ReduceLROnPlateau(0.3). Trained under the honest protocol.",
-            "params": 489_922,
-        },
-        "config": {"name": "paper-all-idb", **PAPER,
-                   "front": {"spike_size": 224, "input_size": 224, "channels": 3, "mode": "first_spike",
-                             "pca_components": 1200}},
-    },
-    "paper_c_nmc": {
-        "metadata": {
-            "description": "The paper's C-NMC model: as paper_all_idb at 100x100 with PCA 500 components.",
-            "params": 469_442,
-        },
-        "config": {"name": "paper-c-nmc", **PAPER,
-                   "front": {"spike_size": 100, "input_size": 100, "channels": 3, "mode": "first_spike",
-                             "pca_components": 500}},
-    },
+    "paper_all_idb": _paper(
+        "paper-all-idb", 224, 1200, 489_922,
+        "The paper's ALL-IDB model (Noshad & Fallahi 2021, reconciled with the authors' code): first-spike maps "
+        "at 224x224, 3 channels, PCA 1,200 components; 4 folds of 10 epochs, Adam 1e-3, batch 32, "
+        "ReduceLROnPlateau(0.3). Trained under the honest protocol."),
+    "paper_c_nmc": _paper(
+        "paper-c-nmc", 100, 500, 469_442,
+        "The paper's C-NMC model: as paper_all_idb at 100x100 with PCA 500 components."),
     "honest": {
         "metadata": {
             "description": "The package's defaults: the paper's training at 224x224 with one channel and no PCA, "

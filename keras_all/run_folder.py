@@ -89,9 +89,6 @@ class RunFolder:
     def read_json(self, name: str):
         return read_json(self.path / name)
 
-    def write_text(self, name: str, text: str) -> None:
-        write_text_atomically(self.path / name, text)
-
     def write_csv(self, name: str, table: pd.DataFrame) -> None:
         write_text_atomically(self.path / name, table.to_csv(index=False))
 

@@ -46,11 +46,10 @@ def tiny_config(folder: Path, **changes) -> Path:
 
 def fitted_preprocessor(images, front, seed=0):
     """A SpikePreprocessor whose standardizer is fitted on ``images``' spike maps; and that standardizer."""
-    from keras_all import SpikePreprocessor, Standardizer
+    from keras_all import SpikePreprocessor
 
-    unfitted = SpikePreprocessor(front)
-    standardizer = Standardizer(front, seed).fit(unfitted.map_model().predict(images, verbose=0))
-    return unfitted.with_standardizer(standardizer), standardizer
+    preprocessor = SpikePreprocessor.fitted_on(images, front, seed)
+    return preprocessor, preprocessor.standardizer
 
 
 def as_model(layer):

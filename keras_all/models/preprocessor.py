@@ -44,7 +44,7 @@ class SpikePreprocessor(keras.layers.Layer):
         self.map_layers = map_layers(self.front)
         self.zscore = ZScore("pixel" if self.front.zscore == "pixel" else "channel", name="zscore")
         self.pca = None if n_components is None else PCAReconstruction(n_components, name="pca_reconstruction")
-        self._standardizer = standardizer
+        self.standardizer = standardizer  # None on reload: the fit then lives in the weights only
 
     @property
     def map_shape(self) -> tuple[int, int, int]:
@@ -60,8 +60,8 @@ class SpikePreprocessor(keras.layers.Layer):
         self.zscore.build((None, *self.map_shape))
         if self.pca is not None:
             self.pca.build((None, *self.map_shape))
-        if self._standardizer is not None:
-            self._assign(self._standardizer)
+        if self.standardizer is not None:
+            self._assign(self.standardizer)
 
     def _assign(self, standardizer: Standardizer) -> None:
         self.zscore.mean.assign(standardizer.mean_)
@@ -70,9 +70,12 @@ class SpikePreprocessor(keras.layers.Layer):
             self.pca.mean.assign(standardizer.pca_.mean_.astype("float32"))
             self.pca.components.assign(standardizer.pca_.components_.astype("float32"))
 
-    def with_standardizer(self, standardizer: Standardizer) -> SpikePreprocessor:
-        """A new preprocessor of this front holding ``standardizer``'s fit."""
-        return SpikePreprocessor(self.front, standardizer, name=self.name)
+    @classmethod
+    def fitted_on(cls, images: np.ndarray, front: FrontConfig, random_state: int = 0,
+                  batch_size: int = 32) -> SpikePreprocessor:
+        """A preprocessor whose standardizer is fitted on the spike maps of ``images`` (n, h, w, 3) uint8."""
+        maps = cls(front).map_model().predict(images, batch_size=batch_size, verbose=0)
+        return cls(front, Standardizer(front, random_state).fit(maps))
 
     def spike_maps(self, images):
         """The fixed part alone: images (n, h, w, 3) -> maps (n, input_size, input_size, map channels)."""
