@@ -6,7 +6,7 @@ import pytest
 
 from keras_all.config import TrainConfig, from_dict
 from keras_all.front import FrontConfig, Standardizer
-from keras_all.training.model import compiled_on_maps, recalibrate_batch_norm
+from keras_all.training.model import FoldModel, recalibrate_batch_norm
 
 pytestmark = pytest.mark.portable
 
@@ -20,7 +20,7 @@ def test_statistics_become_those_of_the_plain_maps_and_nothing_else_moves():
                          front=FrontConfig(spike_size=32, input_size=32), recalibrate_bn=True)
     rng = np.random.default_rng(0)
     maps = (rng.random((32, 32, 32, 1)) < 0.1).astype("float32")  # sparse, edge-map-like
-    classifier, model = compiled_on_maps(config, Standardizer(config.front).fit(maps), seed=0)
+    classifier, model = FoldModel(config).start(Standardizer(config.front).fit(maps), 0, len(maps))
     model.fit(maps, keras.utils.to_categorical(rng.integers(0, 2, 32), 2), epochs=1, batch_size=8, verbose=0)
     first, last = classifier.batch_norms[0], classifier.batch_norms[-1]
     last_before = _array(last.moving_mean)

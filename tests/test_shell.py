@@ -32,7 +32,7 @@ def _one_error_line(result):
 def test_every_command_that_loads_a_model_works_in_a_fresh_process(readme_walk, tmp_path):
     root, _ = readme_walk
     cell = next((root / "cnmc").rglob("*_all.bmp"))
-    for model in (root / "run", root / "run" / "model.keras", root / "export", root / "export" / "model.keras"):
+    for model in (root / "run", root / "run" / "model.keras", root / "export" / "model.keras"):  # export: the walk's
         result = shell("predict", "--model", model, cell)
         assert result.returncode == 0, result.stderr
         assert pd.read_csv(io.StringIO(result.stdout))["probability"].between(0, 1).all()

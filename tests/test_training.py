@@ -261,3 +261,38 @@ def test_the_paper_protocol_z_scores_its_test_images_with_their_own_statistics()
     np.testing.assert_allclose(zscored.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(zscored.std(axis=0), 1, atol=1e-4)
     np.testing.assert_allclose(zscored, (test - test.mean(axis=0)) / test.std(axis=0), atol=1e-4)
+
+
+@pytest.mark.portable
+def test_one_model_per_run_trains_each_fold_as_a_new_model_would():
+    import keras
+
+    from keras_all.config import TrainConfig
+    from keras_all.front import Standardizer
+    from keras_all.training.model import FoldModel
+
+    config = TrainConfig(batch_size=8, epochs=10, identity_blocks=0, widths=((4, 4, 8), (8, 8, 16), (8, 8, 16)),
+                         front=FrontConfig(spike_size=32, input_size=32))  # 20 steps: traced, not eager
+    rng = np.random.default_rng(0)
+    maps = (rng.random((2, 16, 32, 32, 1)) < 0.1).astype("float32")  # two folds' training maps
+    targets = keras.utils.to_categorical(rng.integers(0, 2, 16), 2)
+    standardizers = [Standardizer(config.front, seed).fit(maps[seed]) for seed in (0, 1)]
+
+    def train(fold_model, seed, n=16):
+        keras.utils.set_random_seed(seed)
+        _, model = fold_model.start(standardizers[seed], seed, n)
+        model.fit(maps[seed][:n], targets[:n], epochs=2, batch_size=8, verbose=0)
+        model.optimizer.learning_rate = 1e-5  # as ReduceLROnPlateau leaves it
+        return model, fold_model.finish()
+
+    run = FoldModel(config)
+    first_model, _ = train(run, 0)
+    reused_model, reused = train(run, 1)
+    _, alone = train(FoldModel(config), 1)
+    tensorflow = keras.backend.backend() == "tensorflow"
+    assert (reused_model is first_model) == tensorflow  # traced once for whole batches
+    assert reused.preprocessor.standardizer is standardizers[1]
+    for mine, new in zip(reused.get_weights(), alone.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, new)
+    short_model, _ = train(run, 1, n=12)  # a short last batch: a model (and trace) of that kind
+    assert short_model is not first_model

@@ -30,9 +30,9 @@ from keras_all.metrics import SUMMARY_KEYS, binary_metrics, mean_sd
 from keras_all.run_folder import RunFolder
 from keras_all.training.arrays import spike_maps
 from keras_all.training.model import (
+    FoldModel,
     augmentation,
     balance_with_copies,
-    compiled_on_maps,
     distribution_scope,
     recalibrate_batch_norm,
 )
@@ -196,14 +196,17 @@ def run_folds(folds: list[Fold], inputs: FoldInputs, config: TrainConfig, run: R
         standardizer: one fitted standardizer for every fold (the paper protocol's), else each fold fits its own.
         keep_models: save each fold's classifier as model.keras (a search does not).
     """
+    fold_model = FoldModel(config)
     return [train_fold(fold, inputs, config, run, resume=resume, echo=echo, standardizer=standardizer,
-                       keep_model=keep_models) for fold in folds]
+                       keep_model=keep_models, fold_model=fold_model) for fold in folds]
 
 
 def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFolder, *, resume: bool,
-               echo: Callable[[str], None], standardizer: Standardizer | None = None, keep_model: bool = True) -> dict:
+               echo: Callable[[str], None], standardizer: Standardizer | None = None, keep_model: bool = True,
+               fold_model: FoldModel | None = None) -> dict:
     """Train one model on ``fold.train`` into its sub-folder of ``run``; metrics on its validation and holdout
-    test rows (each where given). metrics.json, written last, marks the fold finished."""
+    test rows (each where given). metrics.json, written last, marks the fold finished. ``fold_model`` is the
+    run's compiled model, reused from fold to fold (a new one where not given)."""
     folder = RunFolder(run).part(fold.name)
     if resume and (folder / "metrics.json").exists():
         echo(f"{fold.label}: already finished, kept")
@@ -225,18 +228,20 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
     with distribution_scope(config) as replicas:
         if replicas > 1:
             echo(f"{fold.label}: data-parallel over {replicas} devices")
-        classifier, model = compiled_on_maps(config, standardizer, fold.seed)
+        fold_model = fold_model or FoldModel(config)
+        classifier, model = fold_model.start(standardizer, fold.seed, len(x))
         model.fit(x, keras.utils.to_categorical(y, 2), validation_data=validation, epochs=config.epochs,
                   batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
     if config.recalibrate_bn:
         recalibrate_batch_norm(classifier, x, config.batch_size, fold.seed)
     if keep_model:
-        classifier.save(folder / "model.keras")
+        fold_model.finish().save(folder / "model.keras")
     parts = {name: index for name, index in (("validation", fold.validation), ("test", fold.test))
              if index is not None}
     scored = np.concatenate(list(parts.values()))
     probability = model.predict(maps[scored], batch_size=config.batch_size, verbose=0)[:, 1]
-    metrics = {"n_train": int(len(fold.train)), "n_train_with_copies": int(len(x))}
+    metrics = {"n_train": int(len(fold.train)), "n_train_with_copies": int(len(x)),
+               "eager": model.run_eagerly}
     rows, start = [], 0
     for part, index in parts.items():
         p = probability[start : start + len(index)]

@@ -4,6 +4,7 @@ class-balancing copies and data-parallel scopes."""
 from __future__ import annotations
 
 import contextlib
+import math
 
 import keras
 import numpy as np
@@ -50,15 +51,83 @@ def distribution_scope(config: TrainConfig):
         raise ValueError(f"--distribute mirrored is not supported under the {keras.backend.backend()} backend")
 
 
-def compiled_on_maps(config: TrainConfig, standardizer: Standardizer, seed: int) -> tuple[SpikeResNetClassifier,
-                                                                                         keras.Model]:
-    """A fresh classifier and the model the trainer fits: its own layers on spike maps, augmentation between
-    the standardizer and the backbone, compiled as the paper trains."""
-    classifier = SpikeResNetClassifier.from_config_of(config, standardizer)
-    model = classifier.on_maps(augmentation(seed) if config.augment else None)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
-    return classifier, model
+# TensorFlow traces a new model's train step before its first step, which costs as much as 23 (the demo's ResNet)
+# to 29 (the tests' tiny one) eager steps more than traced ones (benchmarks/eager_or_traced.py, 2-core CPU).
+# A training shorter than this many steps is over sooner run eagerly.
+EAGER_BELOW_STEPS = 20
+
+
+def trains_eagerly(config: TrainConfig, n_train: int) -> bool:
+    """Whether a model trained on ``n_train`` maps runs eagerly: only under TensorFlow on one device, and only
+    where tracing would cost more time than it saves (JAX reuses its compiled step across a run's models)."""
+    steps = config.epochs * math.ceil(n_train / config.batch_size)
+    return keras.backend.backend() == "tensorflow" and config.distribute == "none" and steps < EAGER_BELOW_STEPS
+
+
+class FoldModel:
+    """The model the trainer fits: a fold's classifier on spike maps, augmentation between the standardizer and the
+    backbone, compiled as the paper trains; one per run, training the run's folds in turn, each from a fresh start.
+
+    TensorFlow traces a new model's train, test and predict steps before their first use (seconds per model:
+    benchmarks/eager_or_traced.py). Here each fold's freshly initialised classifier, its augmentation's random
+    state and a reset optimizer are loaded into a model that an earlier fold compiled, so a run traces once or
+    twice, not once per fold, and each fold trains as a new model would, to the bit. A new model's train step is
+    traced for a fixed batch size where the maps fill whole batches and for any size where the last one is short,
+    and the two graphs round differently, so folds of each kind share a model of that kind. A fold whose model
+    differs in shape (a PCA that keeps a variance fraction), or that runs data-parallel or eagerly, gets a model of
+    its own; so does every fold under JAX, which caches compiled steps across models already (and whose first fit
+    of a model draws its shuffle differently from later ones).
+    """
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self._shared: dict[bool, tuple[SpikeResNetClassifier, keras.Sequential | None, keras.Model]] = {}
+        self._fold: tuple[SpikeResNetClassifier, SpikeResNetClassifier] | None = None
+
+    def start(self, standardizer: Standardizer, seed: int, n_train: int, *,
+              run_eagerly: bool | None = None) -> tuple[SpikeResNetClassifier, keras.Model]:
+        """Ready a fold that trains on ``n_train`` maps (eagerly where ``trains_eagerly`` says so, unless
+        ``run_eagerly`` is given): the classifier whose layers the model trains (recalibrate and predict with it)
+        and the compiled model."""
+        if run_eagerly is None:
+            run_eagerly = trains_eagerly(self.config, n_train)
+        fresh = SpikeResNetClassifier.from_config_of(self.config, standardizer)
+        augment = augmentation(seed) if self.config.augment else None
+        reusable = keras.backend.backend() == "tensorflow" and not run_eagerly and self.config.distribute == "none"
+        kind = n_train % self.config.batch_size == 0
+        shared = self._shared.get(kind) if reusable else None
+        if shared is not None and _shapes(shared[:2]) == _shapes((fresh, augment)):
+            classifier, _, model = shared
+            for variable, value in zip(_state(shared[:2]), _state((fresh, augment))):
+                variable.assign(value.value)
+            for variable in model.optimizer.variables:
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+            model.optimizer.learning_rate = self.config.learning_rate
+        else:
+            classifier, model = fresh, fresh.on_maps(augment)
+            model.compile(optimizer=keras.optimizers.Adam(self.config.learning_rate),
+                          loss="categorical_crossentropy", metrics=["accuracy"], run_eagerly=run_eagerly)
+            if reusable:
+                self._shared[kind] = (fresh, augment, model)
+        self._fold = (fresh, classifier)
+        return classifier, model
+
+    def finish(self) -> SpikeResNetClassifier:
+        """The fold's own classifier (its standardizer, the trained weights): the one to save."""
+        fresh, classifier = self._fold
+        if classifier is not fresh:
+            fresh.set_weights(classifier.get_weights())
+        return fresh
+
+
+def _state(parts) -> list:
+    """Every variable of a classifier and its augmentation, random-generator states included."""
+    classifier, augment = parts
+    return classifier.variables + (augment.variables if augment is not None else [])
+
+
+def _shapes(parts) -> list[tuple]:
+    return [tuple(variable.shape) for variable in _state(parts)]
 
 
 def recalibrate_batch_norm(classifier: SpikeResNetClassifier, maps: np.ndarray, batch_size: int, seed: int) -> None:
