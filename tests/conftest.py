@@ -7,9 +7,9 @@ from pathlib import Path
 
 
 def _one_share_of_the_cores() -> None:
-    """Under pytest-xdist, each worker (and every `keras-all` it starts) gets its share of the cores for
-    TensorFlow's, XLA's and OpenCV's thread pools, before any is imported. Two workers whose pools each span every core
-    spin against each other: the suite took 539 s so against 394 s on this 2-core machine."""
+    """Under pytest-xdist, each worker (and every `keras-all` it starts) gets its share of the cores for the
+    thread pools of TensorFlow, XLA and OpenCV, before any is imported: two workers whose pools each span every
+    core spin against each other."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)

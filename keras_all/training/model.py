@@ -57,11 +57,15 @@ def distribution_scope(config: TrainConfig):
 EAGER_BELOW_STEPS = 20
 
 
+def _traced_by_tensorflow_on_one_device(config: TrainConfig) -> bool:
+    return keras.backend.backend() == "tensorflow" and config.distribute == "none"
+
+
 def trains_eagerly(config: TrainConfig, n_train: int) -> bool:
     """Whether a model trained on ``n_train`` maps runs eagerly: only under TensorFlow on one device, and only
     where tracing would cost more time than it saves (JAX reuses its compiled step across a run's models)."""
     steps = config.epochs * math.ceil(n_train / config.batch_size)
-    return keras.backend.backend() == "tensorflow" and config.distribute == "none" and steps < EAGER_BELOW_STEPS
+    return _traced_by_tensorflow_on_one_device(config) and steps < EAGER_BELOW_STEPS
 
 
 class FoldModel:
@@ -93,7 +97,7 @@ class FoldModel:
             run_eagerly = trains_eagerly(self.config, n_train)
         fresh = SpikeResNetClassifier.from_config_of(self.config, standardizer)
         augment = augmentation(seed) if self.config.augment else None
-        reusable = keras.backend.backend() == "tensorflow" and not run_eagerly and self.config.distribute == "none"
+        reusable = not run_eagerly and _traced_by_tensorflow_on_one_device(self.config)
         kind = n_train % self.config.batch_size == 0
         shared = self._shared.get(kind) if reusable else None
         if shared is not None and _shapes(shared[:2]) == _shapes((fresh, augment)):
