@@ -12,8 +12,13 @@ import pandas as pd
 
 from keras_all.config import TrainConfig, load_config
 from keras_all.data import LoadedDataset
+from keras_all.evaluation.baseline import by_splits, histogram_features
+from keras_all.evaluation.comparison import paired_tests
 from keras_all.evaluation.operating_points import operating_points
 from keras_all.evaluation.report import environment, render_run_report
+from keras_all.evaluation.saliency import saliency_figure
+from keras_all.metrics import binary_metrics
+from keras_all.models import FoldEnsemble
 from keras_all.run_folder import VALIDATED_POINT, RunFolder
 from keras_all.training import cross_validate
 
@@ -48,18 +53,38 @@ def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str
 
 
 def finish(run: RunFolder, result: dict, config: TrainConfig, samples: pd.DataFrame) -> None:
-    """After the folds: cut-offs from the out-of-fold predictions, metrics.json, predictions.csv, the final
-    classifier with its cut-off as model.keras, the report and the preprocessing figure."""
-    predictions = cross_validate.run_predictions(run, config.folds)
+    """After the folds: cut-offs from the out-of-fold predictions, the colour-histogram baseline by the same splits
+    (honest runs), metrics.json, predictions.csv, the delivered model with its cut-off as model.keras, the report
+    and its figures."""
+    predictions = cross_validate.run_predictions(run, config.folds, config.final)
     points = operating_points(predictions)
-    run.write_json("metrics.json", {**result, "operating_points": points, "environment": environment()})
     cutoff = points[VALIDATED_POINT]["cutoff"]
+    ensemble = cross_validate.fold_ensemble_test(run, config.folds)
+    result = {**result, "delivered": config.final,
+              "ensemble_on_test": binary_metrics(ensemble["label"], ensemble["probability"])}
+    if not result["leaky"]:
+        result.update(beside_baseline(run, predictions[predictions["part"] == "test"], cutoff, config.front.crop))
+    run.write_json("metrics.json", {**result, "operating_points": points, "environment": environment()})
     run.write_csv("predictions.csv", predictions.assign(prediction=(predictions["probability"] >= cutoff).astype(int)))
-    classifier = run.classifier("final")
-    classifier.cutoff = cutoff
-    classifier.save(run / "model.keras")
+    model = run.classifier("final") if config.final == "refit" else FoldEnsemble(
+        [run.classifier(f"fold_{k}") for k in range(config.folds)], name="keras_all_ensemble")
+    model.cutoff = cutoff
+    model.save(run / "model.keras")
+    saliency_figure(model, predictions[predictions["part"] == "test"], run / "saliency.png")
     _preprocessing_figure(samples, config, run)
     render_run_report(run.path)
+
+
+def beside_baseline(run: RunFolder, test: pd.DataFrame, cutoff: float, crop: float) -> dict:
+    """The colour-histogram baseline cross-validated by the run's splits (baseline.json: its final fit;
+    baseline_predictions.csv), and the paired tests of the delivered model against it on the holdout test."""
+    splits = run.read_csv("splits.csv")
+    fitted, summary, predictions = by_splits(histogram_features(splits["path"], crop), splits)
+    run.write_json("baseline.json", fitted.to_dict())
+    run.write_csv("baseline_predictions.csv", predictions)
+    both = test.merge(predictions.query("part == 'test'"), on="path", suffixes=("", "_baseline"))
+    return {"baseline": summary, "versus_baseline": paired_tests(both["label"], both["probability"], cutoff,
+                                                                 both["probability_baseline"], fitted.cutoff)}
 
 
 def _preprocessing_figure(samples: pd.DataFrame, config: TrainConfig, run: RunFolder) -> None:

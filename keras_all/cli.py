@@ -87,8 +87,12 @@ def cross_validation_options(command):
     """--folds, --epochs and --image-size (overrides of the preset), defined once for train and tune."""
     options = [
         click.option("--folds", type=int, default=None, help="Cross-validation folds (4)."),
-        click.option("--epochs", type=int, default=None, help="Epochs per fold (10)."),
+        click.option("--epochs", type=int, default=None,
+                     help="Most epochs per fold (honest 60, stopped early on the validation AUC; paper 10)."),
         click.option("--image-size", type=int, default=None, help="Spike-map and model input size (224; C-NMC 100)."),
+        click.option("--max-per-class", type=int, default=None,
+                     help="Train on a class-balanced subsample: at most this many images per class, drawn with "
+                     "--seed."),
     ]
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
@@ -176,7 +180,8 @@ def synth(layout, out, n, seed):
 @click.option("--n", "n", default=8, show_default=True, type=click.IntRange(min=1), help="Images to show.")
 @click.option("--spike-size", default=224, show_default=True, type=click.IntRange(min=8))
 @click.option("--input-size", default=224, show_default=True, type=click.IntRange(min=8))
-@click.option("--mode", type=click.Choice(["first_spike", "latency", "spike_wave", "gray", "rgb"]),
+@click.option("--mode", type=click.Choice(["first_spike", "latency", "spike_wave", "gray", "rgb", "first_spike_rgb",
+                                           "rgb_first_spike", "rgb_spike_wave"]),
               default="first_spike", show_default=True)
 @click.option("--pca-components", default=None, type=float, help="PCA count (e.g. 500) or variance fraction.")
 @click.option("--fit-n", default=64, show_default=True, type=click.IntRange(min=2),
@@ -210,15 +215,19 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_si
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --output from its last finished fold.")
 @click.option("--distribute", type=click.Choice(["none", "mirrored"]), default=None,
               help="mirrored: data-parallel over every local device (MirroredStrategy; DataParallel under JAX).")
+@click.option("--final", type=click.Choice(["refit", "ensemble"]), default=None,
+              help="The delivered model: refit (default) on all development images, or the mean of the fold "
+              "models' probabilities. Both are scored on the holdout test.")
 @_user_errors
 def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, protocol, folds, epochs, batch_size,
-          image_size, seed, output, resume, distribute):
+          image_size, max_per_class, seed, output, resume, distribute, final):
     """Cross-validate the paper's pipeline on a data set and save the final model."""
     from keras_all.api import train as run_training
     from keras_all.config import load_config
 
     overrides = {"protocol": protocol, "folds": folds, "epochs": epochs, "batch_size": batch_size, "seed": seed,
-                 "front.spike_size": image_size, "front.input_size": image_size, "distribute": distribute}
+                 "front.spike_size": image_size, "front.input_size": image_size, "distribute": distribute,
+                 "max_per_class": max_per_class, "final": final}
     config = load_config(config_file, overrides, preset=preset)
     if resume and output is None:
         raise click.ClickException("--resume needs --output, the folder of the interrupted run")
@@ -241,7 +250,7 @@ def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, 
 @click.option("--resume", is_flag=True, help="Continue an interrupted search in --output.")
 @_user_errors
 def tune(dataset, data_dir, on_bad_image, positive_class, preset, config_file, max_trials, tuner, objective, folds,
-         epochs, image_size, seed, output, resume):
+         epochs, image_size, max_per_class, seed, output, resume):
     """Search the ResNet's block widths, identity blocks and learning rate by cross-validation (keras-tuner).
 
     Writes results.csv, report.md and best_config.yaml (a preset for `keras-all train --config`). For a
@@ -253,7 +262,7 @@ def tune(dataset, data_dir, on_bad_image, positive_class, preset, config_file, m
     from keras_all.tuning import tune as run_search
 
     overrides = {"folds": folds, "epochs": epochs, "seed": seed, "front.spike_size": image_size,
-                 "front.input_size": image_size}
+                 "front.input_size": image_size, "max_per_class": max_per_class}
     config = load_config(config_file, overrides, preset=preset)
     where = role()
     if (resume or where != "single") and output is None:
@@ -281,6 +290,16 @@ def _echo_result(run) -> None:
     click.echo(f"validation accuracy {na(validation.get('mean'))} ± {na(validation.get('sd') or 0)} over "
                f"{len(result['folds'])} folds; final model on the holdout test: accuracy {na(final['accuracy'])}, "
                f"AUC {na(final['auc'])}")
+    if result.get("delivered") == "ensemble":
+        ensemble = result["ensemble_on_test"]
+        click.echo(f"fold ensemble (delivered) on the holdout test: accuracy {na(ensemble['accuracy'])}, AUC "
+                   f"{na(ensemble['auc'])}")
+    if "baseline" in result:
+        base, auc = result["baseline"]["final_on_test"], result["versus_baseline"]["auc"]
+        versus = "" if auc is None else (f"; AUC difference {auc['difference']:+.3f}, paired DeLong p "
+                                         f"{auc['p_value']:.3g}")
+        click.echo(f"colour-histogram baseline, same splits: accuracy {na(base['accuracy'])}, AUC {na(base['auc'])}"
+                   f"{versus}")
     click.echo(f"run folder: {run} (report.md, metrics.json, model.keras)")
 
 
@@ -333,6 +352,25 @@ def report(folder):
     except (KeyError, TypeError) as err:
         raise click.ClickException(f"{folder}: its saved files lack {err}; they come from another version of "
                                    "keras-all or were edited, so train or evaluate again") from None
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the tests as JSON.")
+@_user_errors
+def compare(run_a, run_b, as_json):
+    """Paired tests of two finished runs (or evaluations) on the same test images: DeLong for the AUCs, McNemar
+    for the accuracies at each one's validated cut-off."""
+    from keras_all.evaluation.comparison import compare_folders, paired_lines
+
+    tests = compare_folders(run_a, run_b)
+    if as_json:
+        click.echo(json.dumps(tests, indent=2))
+        return
+    click.echo(f"A: {tests['a']}\nB: {tests['b']}\n{tests['n']} test images in common")
+    for line in paired_lines(tests, "A", "B"):
+        click.echo(line)
 
 
 @main.command()

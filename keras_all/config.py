@@ -15,6 +15,16 @@ from keras_all.models.resnet import PAPER_WIDTHS
 from keras_all.presets import preset_values
 
 PROTOCOLS = ("honest", "paper")
+STOP_ON = ("auc", "loss", "off")  # early stopping on the validation part's AUC or loss, or every epoch trained
+# The settings left unset (None) take their protocol's value. The honest protocol's adapt to the data's size:
+# up to 60 epochs, stopped on the validation AUC (best weights restored), batch-norm statistics that settle in
+# tens of steps (momentum 0.9: after 60 steps 0.99's still hold 55% of their initial values) and re-estimated
+# on un-augmented maps after training (experiments/README.md). The paper protocol keeps the paper's settings.
+PROTOCOL_DEFAULTS = {
+    "honest": {"epochs": 60, "stop_on": "auc", "bn_momentum": 0.9, "recalibrate_bn": True},
+    "paper": {"epochs": 10, "stop_on": "off", "bn_momentum": 0.99, "recalibrate_bn": False},
+}
+FINALS = ("refit", "ensemble")
 SEED_LIMIT = 2**32 - 1  # NumPy's and Keras' seeds are unsigned 32-bit integers
 DISTRIBUTIONS = ("none", "mirrored")
 
@@ -26,19 +36,23 @@ class TrainConfig:
     name: str = "run"
     protocol: str = "honest"
     folds: int = 4
-    epochs: int = 10
+    epochs: int | None = None  # most epochs per fold (honest 60, paper 10)
+    stop_on: str | None = None  # early stopping on validation "auc" or "loss" (honest: auc), or "off" (paper)
+    stop_patience: int = 10  # epochs without a better validation score before a fold stops
     batch_size: int = 32
     learning_rate: float = 1e-3
-    lr_factor: float = 0.3  # ReduceLROnPlateau on validation accuracy
+    lr_factor: float = 0.3  # ReduceLROnPlateau on the stopping score (validation accuracy where stop_on is off)
     lr_patience: int = 5  # epochs without a better validation accuracy before the rate is cut
     test_fraction: float = 0.2  # the holdout test, split off before any fold
     seed: int = 0
     widths: tuple = PAPER_WIDTHS
     identity_blocks: int = 2  # per stage, after its convolutional block
-    bn_momentum: float = 0.99
+    bn_momentum: float | None = None  # honest 0.9, paper 0.99
     augment: bool = True  # online flips, 10% shifts, 20% zoom, 30 degree rotations on training batches
     balance: bool = True  # augmented copies of the minority class inside each training part
-    recalibrate_bn: bool = False  # after training, batch-norm statistics re-estimated on un-augmented maps
+    recalibrate_bn: bool | None = None  # after training, batch-norm statistics re-estimated on un-augmented maps
+    final: str = "refit"  # the delivered model: one refit on all development data, or the fold models' mean
+    max_per_class: int | None = None  # a seeded class-balanced subsample of at most this many images per class
     paper_augment_factor: int = 4  # paper protocol: the pooled images times this, before splitting
     distribute: str = "none"  # mirrored: data-parallel over every local device (GPUs)
     front: FrontConfig = field(default_factory=FrontConfig)
@@ -48,7 +62,17 @@ class TrainConfig:
             raise ValueError(f"name={self.name!r}: use letters, digits, '.', '_', '+' or '-' (it names the run folder)")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol={self.protocol!r}: use one of {', '.join(PROTOCOLS)}")
-        for name in ("folds", "epochs", "batch_size", "paper_augment_factor", "lr_patience", "identity_blocks"):
+        for name, value in PROTOCOL_DEFAULTS[self.protocol].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        if self.stop_on not in STOP_ON:
+            raise ValueError(f"stop_on={self.stop_on!r}: use one of {', '.join(STOP_ON)}")
+        if self.final not in FINALS:
+            raise ValueError(f"final={self.final!r}: use one of {', '.join(FINALS)}")
+        if self.max_per_class is not None:
+            check_integer("max_per_class", self.max_per_class, 2)
+        for name in ("folds", "epochs", "batch_size", "paper_augment_factor", "lr_patience", "identity_blocks",
+                     "stop_patience"):
             check_integer(name, getattr(self, name), {"folds": 2, "identity_blocks": 0}.get(name, 1))
         check_integer("seed", self.seed, 0, SEED_LIMIT)
         for name in ("augment", "balance", "recalibrate_bn"):

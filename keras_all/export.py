@@ -11,7 +11,8 @@ import pandas as pd
 
 from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, decode_image, printable, read_bytes
 from keras_all.data.layout import broken_link_reason, walk_files
-from keras_all.evaluation.evaluate import TRAINING_HASHES
+from keras_all.evaluation.comparison import paired_lines
+from keras_all.evaluation.evaluate import BASELINE, TRAINING_HASHES
 from keras_all.evaluation.report import na
 from keras_all.models import SpikeResNetClassifier
 from keras_all.run_folder import RunFolder
@@ -50,6 +51,8 @@ def export_run(run: str | Path, out: str | Path | None = None, fmt: str = "both"
         if fmt in ("saved_model", "both"):
             model.export(str(partial / "saved_model"), format="tf_saved_model", verbose=False)
         shutil.copy(run / "config.yaml", partial / "config.yaml")
+        if (run / BASELINE).is_file():
+            shutil.copy(run / BASELINE, partial / BASELINE)
         (partial / TRAINING_HASHES).write_text("\n".join(sorted(run.training_hashes())) + "\n")
         (partial / "MODEL_CARD.md").write_text(model_card(run, classifier.cutoff))
         os.replace(partial, out)
@@ -86,7 +89,7 @@ run's out-of-fold validation predictions).
 `{data['dataset']}`: {data['images']} unique images (ALL {data['per_label'].get('1', 0)}, healthy
 {data['per_label'].get('0', 0)}), subjects: {data['subjects']['total'] if data['subjects']['known'] else 'unknown'}.
 Protocol `{result['protocol']}`: {result['n_dev']} development and {result['n_test']} holdout-test items,
-{config['folds']}-fold cross-validation; the exported model was trained on all development data.
+{config['folds']}-fold cross-validation; {_delivered(result)}
 Preprocessing: FirstSpikeGabor `{config['front']['mode']}` at {config['front']['spike_size']} px, 9x9
 Gaussian blur, {config['front']['input_size']}x{config['front']['input_size']} input, z-score and PCA
 {config['front']['pca_components'] or 'off'} fitted on the training data only.
@@ -96,7 +99,7 @@ Gaussian blur, {config['front']['input_size']}x{config['front']['input_size']} i
 - sensitivity {ci('sensitivity')}
 - specificity {ci('specificity')}
 - ROC AUC {auc}
-
+{_versus_baseline(result)}
 ## Limitations
 - Trained on one data set: stain, scanner, magnification and population shifts can lower these numbers
   substantially; validate locally before any use.
@@ -108,6 +111,22 @@ Gaussian blur, {config['front']['input_size']}x{config['front']['input_size']} i
 See `config.yaml` for the full configuration and the run's report.md for everything measured;
 `training_sha256.txt` lists the training images by content, so `keras-all evaluate` warns when they are scored.
 """
+
+
+def _delivered(result: dict) -> str:
+    if result.get("delivered") == "ensemble":
+        return "the exported model is the mean of the fold models' probabilities (a fold ensemble)."
+    return "the exported model was trained on all development data."
+
+
+def _versus_baseline(result: dict) -> str:
+    """The colour-histogram baseline's holdout figures and the paired tests, where the run has them."""
+    if "baseline" not in result:
+        return ""
+    base = result["baseline"]["final_on_test"]
+    lines = "\n".join(paired_lines(result["versus_baseline"], "model", "baseline"))
+    return (f"\nBeside it, by the same splits, the {result['baseline']['name']}: accuracy {na(base['accuracy'])} at "
+            f"0.5, AUC {na(base['auc'])}. Paired on the same holdout images:\n{lines}\n")
 
 
 def load_predictor(model: str | Path):

@@ -6,6 +6,10 @@ raw RGB -> Resizing(spike_size) -> FirstSpikeGabor (on 8-bit luma) -> GaussianBl
 
 The raw modes of the ablations (``gray``: the same 8-bit luma; ``rgb``: the colour image), each scaled
 to [0, 1], skip the Gabor stage and the blur and go through the same resizing, z-score and PCA.
+
+The colour-aware spike modes (keras_all/layers/colour.py): ``first_spike_rgb``, the first-spike map of each
+of R, G and B (3 channels); ``rgb_first_spike`` and ``rgb_spike_wave``, the colour image with the luma
+first-spike map (1 channel) or spike wave (60) beside it.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import keras
 import numpy as np
 
 from keras_all.checks import check_integer, is_integer
-from keras_all.layers import FirstSpikeGabor, GaussianBlur, Luma, fit_pca
+from keras_all.layers import ChannelFirstSpikeGabor, FirstSpikeGabor, GaussianBlur, Luma, SpikesBesideColour, fit_pca
 from keras_all.layers.gabor import MODES as SPIKE_MODES
 
 RAW_MODES = ("gray", "rgb")
-MODES = SPIKE_MODES + RAW_MODES
+COLOUR_SPIKE_MODES = ("first_spike_rgb", "rgb_first_spike", "rgb_spike_wave")
+MODES = SPIKE_MODES + RAW_MODES + COLOUR_SPIKE_MODES
 
 ZSCORE = ("pixel", "global")  # global: one mean and variance per channel
 VARIANCE_FLOOR = 0.01
@@ -38,6 +43,7 @@ class FrontConfig:
     blur_size: int = 9
     zscore: str = "pixel"  # per-pixel statistics (as StandardScaler on flattened images) or one per channel
     pca_components: int | float | None = None
+    crop: float = 1.0  # the centred share of each side kept (0.8 drops the corners, where scale bars sit)
 
     def __post_init__(self):
         for name in ("spike_size", "input_size"):
@@ -55,12 +61,15 @@ class FrontConfig:
         k = self.pca_components
         if k is not None and not (is_integer(k) and k >= 1 or isinstance(k, float) and 0 < k < 1):
             raise ValueError(f"pca_components={k!r}: give a count of at least 1 or a variance fraction in (0, 1)")
+        if not (isinstance(self.crop, int | float) and not isinstance(self.crop, bool) and 0.2 <= self.crop <= 1):
+            raise ValueError(f"crop={self.crop!r}: the share of each side kept, centred, lies in [0.2, 1]")
         if self.zscore not in ZSCORE:
             raise ValueError(f"zscore={self.zscore!r}: use one of {', '.join(ZSCORE)}")
 
     @property
     def map_channels(self) -> int:
-        return {"first_spike": 1, "latency": 4, "spike_wave": 4 * self.timesteps, "gray": 1, "rgb": 3}[self.mode]
+        return {"first_spike": 1, "latency": 4, "spike_wave": 4 * self.timesteps, "gray": 1, "rgb": 3,
+                "first_spike_rgb": 3, "rgb_first_spike": 4, "rgb_spike_wave": 3 + 4 * self.timesteps}[self.mode]
 
     @property
     def model_channels(self) -> int:
@@ -74,21 +83,38 @@ class FrontConfig:
 def map_layers(config: FrontConfig) -> list[keras.layers.Layer]:
     """Raw image to blurred spike map at the input size (nothing fitted on data)."""
     size, steps = config.spike_size, config.timesteps
-    layers = [keras.layers.Resizing(size, size, interpolation="bilinear", antialias=True, name="spike_resize")]
+    whole = size if config.crop == 1 else round(size / config.crop)
+    layers = [keras.layers.Resizing(whole, whole, interpolation="bilinear", antialias=True, name="spike_resize")]
+    if whole != size:
+        layers.append(keras.layers.CenterCrop(size, size, name="centre_crop"))
     if config.mode == "gray":
         layers.append(Luma(name="gray"))
     elif config.mode == "rgb":
         layers.append(keras.layers.Rescaling(1 / 255, name="rgb"))
+    elif config.mode == "first_spike_rgb":
+        layers.append(ChannelFirstSpikeGabor(timesteps=steps, name="channel_first_spike_gabor"))
+    elif config.mode in ("rgb_first_spike", "rgb_spike_wave"):  # blurs its spike channels itself
+        layers.append(SpikesBesideColour(config.mode[4:], steps, config.blur_size, name="spikes_beside_colour"))
     else:
         layers.append(FirstSpikeGabor(mode=config.mode, timesteps=steps, name="first_spike_gabor"))
     if config.mode == "spike_wave":  # (T, h, w, L) -> (h, w, T * L)
         layers += [keras.layers.Permute((2, 3, 1, 4), name="wave_to_channels"),
                    keras.layers.Reshape((size, size, steps * 4), name="wave_flatten")]
-    if config.mode in SPIKE_MODES:
+    if config.mode in (*SPIKE_MODES, "first_spike_rgb"):
         layers.append(GaussianBlur(config.blur_size, name="gaussian_blur"))
     if config.input_size != config.spike_size:
         layers.append(keras.layers.Resizing(config.input_size, config.input_size, antialias=True, name="input_resize"))
     return layers
+
+
+def centre_crop(image: np.ndarray, crop: float) -> np.ndarray:
+    """The centred ``crop`` share of each side of an image (as the front's ``crop`` keeps it)."""
+    if crop == 1:
+        return image
+    height, width = image.shape[:2]
+    h, w = max(1, round(height * crop)), max(1, round(width * crop))
+    top, left = (height - h) // 2, (width - w) // 2
+    return image[top : top + h, left : left + w]
 
 
 class Standardizer:

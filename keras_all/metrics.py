@@ -4,7 +4,9 @@
 - ROC AUC with a DeLong interval from the fast midrank algorithm (Sun & Xu 2014), on probabilities;
 - the paper's Tables 4 and 5: per class ("Cancer" = ALL, "Normal") and their average;
 - cut-offs chosen on validation data only (Youden's J, or the highest cut-off whose sensitivity
-  reaches a target), then applied unchanged to test data.
+  reaches a target), then applied unchanged to test data;
+- paired tests of two models on the same images: DeLong's test of their AUCs (DeLong, DeLong &
+  Clarke-Pearson 1988) and McNemar's exact test of their accuracies at their cut-offs.
 """
 
 from __future__ import annotations
@@ -39,21 +41,57 @@ def wilson(successes: int, trials: int, level: float = LEVEL) -> list[float] | N
     return [float(interval.low), float(interval.high)]
 
 
-def delong(labels, scores) -> tuple[float, float | None]:
-    """ROC AUC and its DeLong variance; the variance is None with fewer than 2 cases of a class."""
+def _placements(labels, scores) -> tuple[float, np.ndarray, np.ndarray]:
+    """ROC AUC and DeLong's structural components: per positive, the share of negatives it outranks (V10);
+    per negative, the share of positives that outrank it (V01); ties count half."""
     labels, scores = np.asarray(labels).astype(int), np.asarray(scores, dtype=float)
     positive, negative = scores[labels == 1], scores[labels == 0]
     m, n = len(positive), len(negative)
     if m == 0 or n == 0:
         raise ValueError("AUC needs both classes among the labels")
     joint = rankdata(np.concatenate([positive, negative]))
-    within_positive, within_negative = rankdata(positive), rankdata(negative)
     auc = (joint[:m].sum() - m * (m + 1) / 2) / (m * n)
-    v10 = (joint[:m] - within_positive) / n  # per positive: share of negatives it outranks
-    v01 = 1 - (joint[m:] - within_negative) / m  # per negative: share of positives that outrank it
-    if m < 2 or n < 2:
-        return float(auc), None
-    return float(auc), float(v10.var(ddof=1) / m + v01.var(ddof=1) / n)
+    v10 = (joint[:m] - rankdata(positive)) / n
+    v01 = 1 - (joint[m:] - rankdata(negative)) / m
+    return float(auc), v10, v01
+
+
+def delong(labels, scores) -> tuple[float, float | None]:
+    """ROC AUC and its DeLong variance; the variance is None with fewer than 2 cases of a class."""
+    auc, v10, v01 = _placements(labels, scores)
+    if len(v10) < 2 or len(v01) < 2:
+        return auc, None
+    return auc, float(v10.var(ddof=1) / len(v10) + v01.var(ddof=1) / len(v01))
+
+
+def paired_delong(labels, scores_a, scores_b, level: float = LEVEL) -> dict | None:
+    """DeLong's test of two AUCs on the same images: both AUCs, their difference (a - b) with its interval, and
+    the two-sided p-value; None with fewer than 2 cases of a class."""
+    labels = np.asarray(labels).astype(int)
+    if min(np.sum(labels == 1), np.sum(labels == 0)) < 2:
+        return None
+    auc_a, v10_a, v01_a = _placements(labels, scores_a)
+    auc_b, v10_b, v01_b = _placements(labels, scores_b)
+    difference = auc_a - auc_b
+    variance = (v10_a - v10_b).var(ddof=1) / len(v10_a) + (v01_a - v01_b).var(ddof=1) / len(v01_a)
+    if variance <= 0:  # the two rank every pair alike
+        return {"auc_a": auc_a, "auc_b": auc_b, "difference": difference, "ci": [difference, difference],
+                "p_value": 1.0 if difference == 0 else 0.0}
+    sd = float(np.sqrt(variance))
+    half = norm.ppf(0.5 + level / 2) * sd
+    return {"auc_a": auc_a, "auc_b": auc_b, "difference": difference, "ci": [difference - half, difference + half],
+            "p_value": float(2 * norm.sf(abs(difference) / sd))}
+
+
+def mcnemar(labels, predicted_a, predicted_b) -> dict:
+    """McNemar's exact test of two classifiers' 0/1 predictions on the same images: both accuracies, the images
+    only a got right and only b got right, and the two-sided p-value (binomial on the discordant pairs)."""
+    labels = np.asarray(labels).astype(int)
+    right_a, right_b = np.asarray(predicted_a).astype(int) == labels, np.asarray(predicted_b).astype(int) == labels
+    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    p_value = 1.0 if only_a + only_b == 0 else float(binomtest(only_a, only_a + only_b).pvalue)
+    return {"accuracy_a": float(right_a.mean()), "accuracy_b": float(right_b.mean()), "only_a_right": only_a,
+            "only_b_right": only_b, "p_value": p_value}
 
 
 def auc_with_ci(labels, scores, level: float = LEVEL) -> dict | None:

@@ -156,6 +156,8 @@ def make_tuner(base: TrainConfig, output: Path, tuner: str, max_trials: int, obj
 
 def prepare_dev(data: LoadedDataset, base: TrainConfig, output: Path, echo) -> DevFolds:
     """The trainer's holdout split and folds (written to splits.csv), and spike maps of the dev images only."""
+    if base.max_per_class is not None:
+        data = data.subsample(base.max_per_class, base.seed)
     samples = data.samples.reset_index(drop=True)
     splits = assign_splits(samples, base.folds, base.test_fraction, base.seed)
     write_or_check(output / "splits.csv", splits.to_csv(index=False), True, "split assignment")

@@ -61,7 +61,7 @@ def synthetic_tree(tmp_path_factory):
 def readme_walk(tmp_path_factory):
     """The README's commands, each run as the installed `keras-all` in its own process from a folder of its own
     (relative paths would resolve there), in order:
-    synth -> inspect -> train -> evaluate -> export -> predict -> report -> preprocess.
+    synth -> inspect -> train -> evaluate -> export -> predict -> report -> compare -> preprocess.
 
     `train` layers a preset (demo), a YAML file (tiny.yaml) and two options, as a user may.
 
@@ -84,6 +84,7 @@ def readme_walk(tmp_path_factory):
         "export": ("export", root / "run", "--out", root / "export"),
         "predict": ("predict", "--model", root / "export", data, "--output", root / "predictions.csv"),
         "report": ("report", root / "run"),
+        "compare": ("compare", root / "run", root / "run"),
         "preprocess": ("preprocess", "--dataset", "c-nmc", "--data-dir", data, "--out", root / "fig", "--n", 2,
                        "--spike-size", 32, "--input-size", 32),
     }

@@ -35,7 +35,7 @@ def test_saved_model_serves_raw_images_of_any_size_like_the_model(exported):
 
     run_dir, out, data = exported
     assert {p.name for p in out.iterdir()} == {"saved_model", "model.keras", "MODEL_CARD.md", "config.yaml",
-                                               "training_sha256.txt"}
+                                               "training_sha256.txt", "baseline.json"}
     trained_on = set(pd.read_csv(run_dir / "splits.csv").query("split == 'dev'")["sha256"])
     assert set((out / "training_sha256.txt").read_text().split()) == trained_on
     served = tf.saved_model.load(str(out / "saved_model"))
@@ -60,7 +60,7 @@ def test_keras_file_reloads_with_the_custom_layers(exported):
 def test_model_card_states_use_data_metrics_and_limits(exported):
     card = (exported[1] / "MODEL_CARD.md").read_text()
     for text in ("Not a diagnostic device", "## Training data and protocol", "95% CI", "cut-off",
-                 "## Limitations", "stain"):
+                 "## Limitations", "stain", "48-bin HSV histogram", "paired DeLong p"):
         assert text in card
     assert yaml.safe_load((exported[1] / "config.yaml").read_text())["name"] == "tiny"
 

@@ -46,4 +46,19 @@ def test_the_switch_is_a_boolean():
     assert from_dict({"recalibrate_bn": True}).recalibrate_bn
     with pytest.raises(ValueError, match="recalibrate_bn='yes': must be true or false"):
         from_dict({"recalibrate_bn": "yes"})
-    assert not TrainConfig().recalibrate_bn  # the paper's pipeline by default
+    assert TrainConfig().recalibrate_bn  # the honest protocol's default
+    assert not TrainConfig(protocol="paper").recalibrate_bn  # the paper's pipeline keeps its statistics
+
+
+def test_a_capped_recalibration_reads_only_its_batches():
+    config = TrainConfig(batch_size=8, identity_blocks=0, widths=((4, 4, 8), (8, 8, 16), (8, 8, 16)),
+                         front=FrontConfig(spike_size=32, input_size=32))
+    rng = np.random.default_rng(1)
+    maps = (rng.random((32, 32, 32, 1)) < 0.1).astype("float32")
+    classifier, _ = FoldModel(config).start(Standardizer(config.front).fit(maps), 0, len(maps))
+    first = classifier.batch_norms[0]
+    recalibrate_batch_norm(classifier, maps, 8, seed=0, max_batches=1)
+    capped = _array(first.moving_mean)
+    order = np.random.default_rng(0).permutation(32)
+    recalibrate_batch_norm(classifier, maps[order[:8]], 8, seed=3)  # that one batch, in any order
+    np.testing.assert_allclose(capped, _array(first.moving_mean), rtol=1e-5, atol=1e-6)

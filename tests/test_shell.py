@@ -214,3 +214,33 @@ def test_presets_are_listed_and_train_takes_one_from_any_working_directory(tiny_
     assert (config["bn_momentum"], config["name"], config["epochs"]) == (0.9, "tiny", 2)  # preset, file, option
     unknown = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--preset", "paper", cwd=tmp_path)
     assert _one_error_line(unknown).startswith("Error: unknown preset 'paper': use one of paper_all_idb")
+
+
+def test_a_fold_ensemble_of_a_subsample_is_trained_exported_and_predicted_from_the_shell(synthetic_tree, tmp_path):
+    data = synthetic_tree("c-nmc", 48)
+    run, export = tmp_path / "run", tmp_path / "export"
+    trained = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(tmp_path, epochs=2),
+                    "--final", "ensemble", "--max-per-class", 20, "--seed", 1, "--output", run)
+    assert trained.returncode == 0, trained.stderr
+    assert "fold ensemble (delivered) on the holdout test" in trained.stdout
+    summary = json.loads((run / "data_summary.json").read_text())
+    assert summary["per_label"] == {"0": 20, "1": 20} and summary["subsample_of"]["max_per_class"] == 20
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["delivered"] == "ensemble"
+    folds = [pd.read_csv(run / f"fold_{k}" / "predictions.csv").query("part == 'test'") for k in range(2)]
+    delivered = pd.read_csv(run / "predictions.csv").query("part == 'test'")
+    np.testing.assert_allclose(delivered["probability"], (folds[0]["probability"].to_numpy()
+                                                          + folds[1]["probability"].to_numpy()) / 2, atol=1e-7)
+    assert metrics["operating_points"]["youden"]["final_on_test"]["auc"] == pytest.approx(
+        metrics["ensemble_on_test"]["auc"])
+    assert shell("export", run, "--out", export).returncode == 0
+    predicted = shell("predict", "--model", export, *delivered["path"], "--json", cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    served = pd.DataFrame(json.loads(predicted.stdout))
+    from keras_all.data import read_image
+    from keras_all.models import FoldEnsemble, SpikeResNetClassifier
+
+    ensemble = SpikeResNetClassifier.load(run / "model.keras")
+    assert isinstance(ensemble, FoldEnsemble) and len(ensemble.members) == 2
+    expected = [ensemble.predict(read_image(path)[None], verbose=0)[0, 1] for path in served["path"]]
+    np.testing.assert_allclose(served["probability"], expected, atol=1e-5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,10 +42,21 @@ class LoadedDataset:
     duplicates: pd.DataFrame  # one row per dropped copy: sha256, kept, dropped, their subjects and labels
     bad_files: pd.DataFrame  # path, reason (only with on_bad_image="skip")
     ignored: pd.DataFrame  # path, reason: files that carry no label (e.g. an unlabelled test folder)
+    subsample_of: dict | None = None  # images per label before ``subsample``, with its settings
 
     @property
     def duplicate_groups(self) -> int:
         return self.duplicates["sha256"].nunique()
+
+    def subsample(self, max_per_class: int, seed: int) -> LoadedDataset:
+        """At most ``max_per_class`` images of each label, drawn without replacement with ``seed`` (a class with
+        fewer keeps all of them); the table keeps its order."""
+        rng = np.random.default_rng(seed)
+        keep = np.concatenate([rng.choice(index, min(max_per_class, len(index)), replace=False)
+                               for index in self.samples.groupby("label").indices.values()])
+        before = {str(k): int(v) for k, v in self.samples["label"].value_counts().sort_index().items()}
+        return dataclasses.replace(self, samples=self.samples.iloc[np.sort(keep)].reset_index(drop=True),
+                                   subsample_of={"max_per_class": max_per_class, "seed": seed, "per_label": before})
 
 
 def build_dataset(

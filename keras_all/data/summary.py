@@ -32,6 +32,7 @@ def summarize(data: LoadedDataset) -> dict:
         "bad_files": data.bad_files.to_dict("records"),
         "ignored_files": int(len(data.ignored)),
         "ignored_reasons": {str(k): int(v) for k, v in data.ignored["reason"].value_counts().items()},
+        "subsample_of": data.subsample_of,
     }
 
 

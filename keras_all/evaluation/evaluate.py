@@ -8,6 +8,8 @@ import pandas as pd
 
 from keras_all.data import LoadedDataset, load_images
 from keras_all.data.summary import summarize
+from keras_all.evaluation.baseline import NAME, HistogramBaseline, histogram_features
+from keras_all.evaluation.comparison import paired_lines, paired_tests
 from keras_all.evaluation.plots import confusion_plot, roc_plot
 from keras_all.evaluation.report import data_lines, environment, environment_lines, interval_lines, paper_table
 from keras_all.metrics import binary_metrics
@@ -15,6 +17,7 @@ from keras_all.models import SpikeResNetClassifier
 from keras_all.run_folder import RunFolder, read_json
 
 TRAINING_HASHES = "training_sha256.txt"  # in an export folder: the images its model was trained on
+BASELINE = "baseline.json"  # in a run or export folder: the colour-histogram baseline fitted beside the model
 
 
 def locate_model(model: str | Path) -> tuple[Path, Path | None]:
@@ -80,13 +83,30 @@ def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, threshold: f
     out.path.mkdir(parents=True, exist_ok=True)
     predictions = samples[["path", "subject", "label"]].assign(
         probability=probability, prediction=(probability >= cutoff).astype(int), fold="evaluation")
-    out.write_csv("predictions.csv", predictions)
     result = {"model": str(model_file), "threshold": cutoff, "threshold_source": source,
               "images_used_in_training": overlap, "metrics": binary_metrics(samples["label"], probability, cutoff),
               "data_summary": summarize(data), "environment": environment()}
+    if home is not None and (home / BASELINE).is_file():  # the run's colour-histogram baseline, on the same images
+        baseline = HistogramBaseline.from_dict(read_json(home / BASELINE))
+        base = baseline.probability(histogram_features(samples["path"], classifier.preprocessor.front.crop))
+        predictions["baseline_probability"] = base
+        result["baseline"] = {"name": NAME, "cutoff": baseline.cutoff,
+                              "metrics": binary_metrics(samples["label"], base, baseline.cutoff)}
+        result["versus_baseline"] = paired_tests(samples["label"], probability, cutoff, base, baseline.cutoff)
+    out.write_csv("predictions.csv", predictions)
     out.write_json("metrics.json", result)
     render_evaluation_report(out.path)
     return result
+
+
+def _baseline_lines(result: dict) -> list[str]:
+    if "baseline" not in result:
+        return ["## Colour-histogram baseline", "- not available: the model has no run (or export) folder beside it "
+                "holding its baseline.json", ""]
+    base = result["baseline"]
+    return ["## Against the colour-histogram baseline", f"The run's {base['name']}, fitted on the model's development "
+            "images, scored on the same images:", "", *interval_lines(base["metrics"]), "",
+            *paired_lines(result["versus_baseline"], "model", "baseline"), ""]
 
 
 def render_evaluation_report(out: str | Path) -> Path:
@@ -104,7 +124,7 @@ def render_evaluation_report(out: str | Path) -> Path:
     lines += ["## Data", *data_lines(result["data_summary"]), "",
               "## Cut-off", f"- {result['threshold']:.4g}: {result['threshold_source']}", "",
               "## Results (the paper's Tables 4 and 5 layout)", *paper_table(m), "", *interval_lines(m), "",
-              "![confusion matrix](confusion.png) ![ROC](roc.png)", "",
+              "![confusion matrix](confusion.png) ![ROC](roc.png)", "", *_baseline_lines(result),
               "## Environment", *environment_lines(result["environment"]), "",
               "Files: `metrics.json`, `predictions.csv` (path, subject, label, probability, prediction), plots."]
     path = out / "report.md"

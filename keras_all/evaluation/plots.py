@@ -96,6 +96,20 @@ def training_curves(logs: dict, path: str | Path) -> Path:
     return _save(figure, path)
 
 
+def saliency_plot(images, influence, captions: list[str], path: str | Path) -> Path:
+    """Each image above itself overlaid with its influence map (stretched over it), one column per image."""
+    figure, axes = plt.subplots(2, len(captions), figsize=(2.6 * len(captions), 5.4), squeeze=False)
+    for k, (image, heat, caption) in enumerate(zip(images, influence, captions)):
+        axes[0, k].imshow(image)
+        axes[0, k].set_title(caption, fontsize=8)
+        axes[1, k].imshow(image)
+        axes[1, k].imshow(heat, cmap="inferno", alpha=0.6, extent=(0, image.shape[1], image.shape[0], 0))
+        axes[1, k].set_title("integrated gradients", fontsize=8)
+    for axis in axes.ravel():
+        axis.axis("off")
+    return _save(figure, path)
+
+
 def _save(figure, path) -> Path:
     figure.tight_layout()
     path = Path(path)

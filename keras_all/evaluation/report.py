@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from keras_all.evaluation.comparison import paired_lines
 from keras_all.evaluation.plots import confusion_plot, roc_plot, training_curves
+from keras_all.front import FrontConfig
 from keras_all.metrics import TABLE_KEYS
 from keras_all.run_folder import RunFolder, read_json
 
@@ -98,11 +100,67 @@ def data_lines(summary: dict) -> list[str]:
         f"{summary['duplicates']['copies_dropped']} copies dropped ({summary['duplicates']['across_subjects']} across "
         f"subjects; subjects joined: {', '.join(subjects['groups_joined_by_duplicates']) or 'none'})",
         f"- bad files skipped: {len(summary['bad_files'])}; files without labels left out: {summary['ignored_files']}",
+        *_subsample_lines(summary.get("subsample_of")),
     ]
+
+
+def _subsample_lines(subsample: dict | None) -> list[str]:
+    if not subsample:
+        return []
+    before = subsample["per_label"]
+    return [f"- a class-balanced subsample: at most {subsample['max_per_class']} images per class, drawn with seed "
+            f"{subsample['seed']} from {before.get('1', 0)} ALL and {before.get('0', 0)} healthy"]
 
 
 def environment_lines(env: dict) -> list[str]:
     return markdown_table([{"package": k, "version": str(v)} for k, v in env.items()])
+
+
+def _training_lines(config: dict, result: dict) -> list[str]:
+    schedule = (f"ReduceLROnPlateau(factor {config['lr_factor']}, patience {config['lr_patience']}), augmentation "
+                f"{'on' if config['augment'] else 'off'}, batch-norm momentum {config['bn_momentum']}, seed "
+                f"{config['seed']}")
+    lines = [f"- training: Adam {config['learning_rate']}, batch {config['batch_size']}, {schedule}"]
+    if config.get("stop_on", "off") == "off":
+        lines.append(f"- every fold trained {config['epochs']} epochs, the final model too")
+    else:
+        best = [fold["best_epoch"] for fold in result["folds"]]
+        lines.append(f"- each fold stopped early on its validation {config['stop_on']} (patience "
+                     f"{config['stop_patience']}, at most {config['epochs']} epochs) and kept its best epoch's weights "
+                     f"(epochs {', '.join(map(str, best))}); the final model, with no validation part to stop on, "
+                     "trained for their median")
+    lines.append("- batch-norm statistics re-estimated on un-augmented training maps after training (and before "
+                 "each epoch's validation score)" if config.get("recalibrate_bn") else
+                 "- batch-norm statistics as learnt in training (not recalibrated)")
+    return lines
+
+
+def _delivered_line(result: dict) -> list[str]:
+    if result.get("delivered") == "ensemble":
+        return ["The delivered model (model.keras, export) is the fold ensemble: the mean of the fold models' "
+                "probabilities (`--final ensemble`)."]
+    return ["The delivered model (model.keras, export) is the final model, refit on all development data."]
+
+
+def _baseline_lines(result: dict) -> list[str]:
+    """The colour-histogram baseline by the same splits, and the paired tests against it."""
+    if "baseline" not in result:
+        return []
+    base, folds = result["baseline"], len(result["folds"])
+    delivered = result["ensemble_on_test"] if result.get("delivered") == "ensemble" else result["final_on_test"]
+
+    def row(name, validation, test):
+        return {"model": name, "val. accuracy": _mean_sd_cell(validation.get("accuracy"), folds),
+                "val. AUC": _mean_sd_cell(validation.get("auc"), folds),
+                "test accuracy (0.5)": na(test["accuracy"]), "test AUC (95% CI)": _with_ci(test["auc"], test["auc_ci"])}
+
+    return ["## Against the colour-histogram baseline (same splits)",
+            f"A {base['name']} (class weights balanced), fitted on each fold's training part and on all development "
+            "images, as the model is. If the model does not beat it, what it learnt may be colour alone.", "",
+            *markdown_table([row("this run (delivered model)", result["validation_mean_sd"], delivered),
+                             row("colour-histogram baseline", base["validation_mean_sd"], base["final_on_test"])]), "",
+            "Paired tests on the holdout test, each model at its own cut-off chosen on its out-of-fold validation "
+            "predictions:", "", *paired_lines(result["versus_baseline"], "model", "baseline"), ""]
 
 
 def render_run_report(run: str | Path) -> Path:
@@ -131,11 +189,10 @@ def render_run_report(run: str | Path) -> Path:
         f"- `{result['protocol']}`: {result['n_dev']} development and {result['n_test']} holdout-test items; "
         f"{config['folds']} folds{grouped}",
         f"- front: `{front['mode']}`, spike size {front['spike_size']}, model input {front['input_size']}x"
-        f"{front['input_size']}x{front['channels']}, z-score per {front['zscore']}, "
-        f"PCA {front['pca_components'] or 'off'}",
-        f"- training: Adam {config['learning_rate']}, batch {config['batch_size']}, {config['epochs']} epochs per "
-        f"fold, ReduceLROnPlateau(factor {config['lr_factor']}, patience {config['lr_patience']}), augmentation "
-        f"{'on' if config['augment'] else 'off'}, seed {config['seed']}",
+        f"{front['input_size']}x{FrontConfig(**front).model_channels}, z-score per {front['zscore']}, "
+        f"PCA {front['pca_components'] or 'off'}"
+        + ("" if front.get("crop", 1) == 1 else f", the centred {front['crop']:.0%} of each side kept (corners cut)"),
+        *_training_lines(config, result),
         "",
         "## Validation, per fold (cut-off 0.5)",
         *markdown_table([*(_metrics_row(f"fold {k}", f["validation"]) for k, f in enumerate(result["folds"])),
@@ -144,8 +201,12 @@ def render_run_report(run: str | Path) -> Path:
         *markdown_table([*(_metrics_row(f"fold {k}", f["test"], "model") for k, f in enumerate(result["folds"])),
                          _mean_sd_row("fold models, mean ± sd", result["fold_models_on_test_mean_sd"],
                                       len(result["folds"]), "model"),
+                         *([_metrics_row("fold ensemble (mean of the fold models' probabilities)",
+                                         result["ensemble_on_test"], "model")] if "ensemble_on_test" in result else []),
                          _metrics_row("final (all development data)", final, "model")]), "",
-        "### Final model on the holdout test, as the paper's Tables 4 and 5 (cut-off 0.5)",
+        *_delivered_line(result), "",
+        *_baseline_lines(result),
+        "### Refit final model on the holdout test, as the paper's Tables 4 and 5 (cut-off 0.5)",
         *paper_table(final), "", *interval_lines(final), "",
         "## Operating points",
         "Cut-offs chosen on the out-of-fold validation predictions, then applied unchanged to the holdout test "
@@ -157,6 +218,11 @@ def render_run_report(run: str | Path) -> Path:
     ]
     lines += ["", "## Plots", "![training curves](training_curves.png)", "",
               "![confusion matrix](confusion_test.png) ![ROC](roc_test.png)", ""]
+    if (run / "saliency.png").exists():
+        lines += ["## Where the model looks",
+                  "Integrated gradients of the ALL probability on the model's input, for the holdout images the "
+                  "delivered model is most sure of, right and wrong, per class (brighter: more influence):", "",
+                  "![saliency](saliency.png)", ""]
     if (run / "preprocessing.png").exists():
         lines += ["![preprocessing](preprocessing.png)", ""]
     lines += ["## Configuration", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",

@@ -15,8 +15,26 @@ from .preprocessor import SpikePreprocessor
 from .resnet import build_backbone, build_head
 
 
+class DeliveredModel:
+    """What every model a run delivers does (a ``SpikeResNetClassifier``, or a ``FoldEnsemble`` of them): raw uint8
+    RGB images -> class probabilities, decided at its validated ``cutoff``."""
+
+    cutoff: float
+
+    def decide(self, probabilities) -> np.ndarray:
+        """1 (ALL) where the ALL probability reaches the cut-off, else 0."""
+        return (np.asarray(probabilities)[:, 1] >= self.cutoff).astype(int)
+
+    def serving_model(self) -> keras.Model:
+        """image -> {probability (of ALL), decision (at the cut-off)}: what an export serves."""
+        inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+        # training=False is stored with the call, so a SavedModel's serve never runs a layer in training mode
+        probability, decision = Decision(self.cutoff, name="decision")(self(inputs, training=False))
+        return keras.Model(inputs, {"probability": probability, "decision": decision}, name="keras_all_serving")
+
+
 @keras.saving.register_keras_serializable(package="keras_all")
-class SpikeResNetClassifier(keras.Model):
+class SpikeResNetClassifier(DeliveredModel, keras.Model):
     """Raw uint8 RGB images of any size -> class probabilities (index 1: ALL), with its validated cut-off.
 
     Its parts are attributes: ``preprocessor`` (spike maps and the standardizer fitted on training maps),
@@ -66,10 +84,12 @@ class SpikeResNetClassifier(keras.Model):
         return RunFolder(run).require_finished().classifier()
 
     @classmethod
-    def load(cls, path: str | Path) -> SpikeResNetClassifier:
-        """A saved classifier from its ``.keras`` file, or the one inside an exported serving model."""
+    def load(cls, path: str | Path) -> DeliveredModel:
+        """A saved classifier (or a run's delivered ``FoldEnsemble`` of them) from its ``.keras`` file, or the one
+        inside an exported serving model."""
         model = load_model_file(path)
-        found = model if isinstance(model, cls) else next((m for m in model.layers if isinstance(m, cls)), None)
+        found = model if isinstance(model, DeliveredModel) else next(
+            (m for m in model.layers if isinstance(m, DeliveredModel)), None)
         if found is None:
             raise ValueError(f"{path}: holds no keras-all classifier (written by an older keras-all?); train or "
                              "export again")
@@ -92,17 +112,6 @@ class SpikeResNetClassifier(keras.Model):
     def batch_norms(self) -> list[keras.layers.BatchNormalization]:
         """The backbone's batch-norm layers, in order."""
         return [layer for layer in self.backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
-
-    def decide(self, probabilities) -> np.ndarray:
-        """1 (ALL) where the ALL probability reaches the cut-off, else 0."""
-        return (np.asarray(probabilities)[:, 1] >= self.cutoff).astype(int)
-
-    def serving_model(self) -> keras.Model:
-        """image -> {probability (of ALL), decision (at the cut-off)}: what an export serves."""
-        inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
-        # training=False is stored with the call, so a SavedModel's serve never runs a layer in training mode
-        probability, decision = Decision(self.cutoff, name="decision")(self(inputs, training=False))
-        return keras.Model(inputs, {"probability": probability, "decision": decision}, name="keras_all_serving")
 
     def get_config(self):
         # not chained to keras.Model: a functional model's config is its graph, which __init__ rebuilds

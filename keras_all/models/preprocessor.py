@@ -7,10 +7,11 @@ import numpy as np
 from keras import ops
 
 from keras_all.front import FrontConfig, Standardizer, map_layers
-from keras_all.layers import FirstSpikeGabor, GaussianBlur, Luma, PCAReconstruction, ZScore
+from keras_all.layers import FirstSpikeGabor, GaussianBlur, Luma, PCAReconstruction, SpikesBesideColour, ZScore
 
+# the stages the paper's Fig. 3 shows, by layer type
 STAGE_TITLES = ((FirstSpikeGabor, "first-spike map"), (Luma, "gray input"), (keras.layers.Rescaling, "rgb input"),
-                (GaussianBlur, "blurred"))  # the stages the paper's Fig. 3 shows, by layer type
+                (SpikesBesideColour, "colour and spikes"), (GaussianBlur, "blurred"))
 
 
 @keras.saving.register_keras_serializable(package="keras_all")

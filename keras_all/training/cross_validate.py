@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from keras_all.config import TrainConfig
 from keras_all.data import LoadedDataset
@@ -52,6 +53,7 @@ class Fold:
     validation: np.ndarray | None
     test: np.ndarray | None
     seed: int
+    epochs: int | None = None  # trained every epoch up to this many (the final model's); None: the config's budget
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,27 @@ class FoldInputs:
     @property
     def labels(self) -> np.ndarray:
         return self.samples["label"].to_numpy()
+
+
+class ValidationScores(keras.callbacks.Callback):
+    """The validation part's loss, accuracy and AUC after each epoch, put into the epoch's logs for the callbacks
+    after it (learning-rate schedule, early stopping, log.csv); Keras' own AUC metric would score both one-hot
+    columns together, not the ALL probability. ``prepare``, where given, runs first (it re-estimates the batch-norm
+    statistics of a run that recalibrates them, so that each epoch is scored as it would be delivered)."""
+
+    def __init__(self, maps: np.ndarray, labels: np.ndarray, batch_size: int, prepare: Callable[[], None] | None):
+        super().__init__()
+        self.maps, self.labels, self.batch_size, self.prepare = maps, labels, batch_size, prepare
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.prepare is not None:
+            self.prepare()
+        probability = self.model.predict(self.maps, batch_size=self.batch_size, verbose=0)
+        chosen = np.clip(probability[np.arange(len(self.labels)), self.labels], 1e-7, 1.0)
+        logs["val_loss"] = float(-np.log(chosen).mean())
+        logs["val_accuracy"] = float(np.mean(probability.argmax(axis=1) == self.labels))
+        if len(np.unique(self.labels)) == 2:
+            logs["val_auc"] = float(roc_auc_score(self.labels, probability[:, 1]))
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -86,6 +109,8 @@ def train(data: LoadedDataset, config: TrainConfig, run: RunFolder, resume: bool
           echo: Callable[[str], None] = print) -> dict:
     """Train every fold and the final model into ``run``, which is left marked INCOMPLETE for the caller to
     finish; returns the summary (what metrics.json holds, less the operating points)."""
+    if config.max_per_class is not None:
+        data = data.subsample(config.max_per_class, config.seed)
     check_trainable(data, config)
     run = RunFolder(run).open(resume)
     try:
@@ -128,8 +153,8 @@ def _honest(samples, maps, config, run, resume, echo):
     dev = np.flatnonzero(splits["split"] == "dev")
     check_no_leak(samples, dev, test, "dev vs holdout test")
     folds = cross_validation_folds(splits, config, samples, test=test)
-    results = run_folds([*folds, _final(dev, test, config, "")], FoldInputs(samples, maps), config, run,
-                        resume=resume, echo=echo)
+    results = run_folds_then_final(folds, lambda epochs: _final(dev, test, config, "", epochs),
+                                   FoldInputs(samples, maps), config, run, resume=resume, echo=echo)
     return _summary("honest", results[:-1], results[-1], len(dev), len(test))
 
 
@@ -147,8 +172,16 @@ def cross_validation_folds(splits: pd.DataFrame, config: TrainConfig, samples: p
     return folds
 
 
-def _final(dev, test, config, suffix) -> Fold:
-    return Fold(f"final model{suffix}", "final", dev, None, test, config.seed + 1000)
+def _final(dev, test, config, suffix, epochs) -> Fold:
+    return Fold(f"final model{suffix}", "final", dev, None, test, config.seed + 1000, epochs)
+
+
+def final_epochs(config: TrainConfig, folds: list[dict]) -> int:
+    """Epochs of the final model, which has no validation part to stop on: the median of the folds' best epochs
+    (rounded up) where they stopped early, else the configured number."""
+    if config.stop_on == "off":
+        return config.epochs
+    return int(np.ceil(np.median([fold["best_epoch"] for fold in folds])))
 
 
 def _paper(samples, maps, config, run, resume, echo):
@@ -168,8 +201,9 @@ def _paper(samples, maps, config, run, resume, echo):
     pool = pool.copy()
     pool[test] = own_statistics(pool[test], standardizer)
     folds = cross_validation_folds(splits, config, test=test, suffix=" (paper)")
-    results = run_folds([*folds, _final(dev, test, config, " (paper)")], FoldInputs(pooled, pool), config, run,
-                        resume=resume, echo=echo, standardizer=standardizer)
+    results = run_folds_then_final(folds, lambda epochs: _final(dev, test, config, " (paper)", epochs),
+                                   FoldInputs(pooled, pool), config, run, resume=resume, echo=echo,
+                                   standardizer=standardizer)
     return _summary("paper", results[:-1], results[-1], len(dev), len(test))
 
 
@@ -201,6 +235,20 @@ def run_folds(folds: list[Fold], inputs: FoldInputs, config: TrainConfig, run: R
                        keep_model=keep_models, fold_model=fold_model) for fold in folds]
 
 
+def run_folds_then_final(folds: list[Fold], final: Callable[[int], Fold], inputs: FoldInputs, config: TrainConfig,
+                         run: RunFolder, *, resume: bool, echo: Callable[[str], None],
+                         standardizer: Standardizer | None = None) -> list[dict]:
+    """``run_folds`` over the folds, then over the final model that ``final`` makes for ``final_epochs``
+    epochs; the folds' metrics, then the final model's."""
+    results = run_folds(folds, inputs, config, run, resume=resume, echo=echo, standardizer=standardizer)
+    epochs = final_epochs(config, results)
+    if config.stop_on != "off":
+        best = ", ".join(str(fold["best_epoch"]) for fold in results)
+        echo(f"final model: {epochs} epochs, the median of the folds' best ({best})")
+    return [*results, *run_folds([final(epochs)], inputs, config, run, resume=resume, echo=echo,
+                                 standardizer=standardizer)]
+
+
 def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFolder, *, resume: bool,
                echo: Callable[[str], None], standardizer: Standardizer | None = None, keep_model: bool = True,
                fold_model: FoldModel | None = None) -> dict:
@@ -217,21 +265,34 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
     if config.balance and config.protocol == "honest":
         x, y = balance_with_copies(x, y, fold.seed)
     standardizer = standardizer or Standardizer(config.front, fold.seed).fit(x)
-    validation = None if fold.validation is None else (maps[fold.validation],
-                                                       keras.utils.to_categorical(labels[fold.validation], 2))
-    callbacks = [
-        keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy" if validation else "accuracy",
-                                          factor=config.lr_factor, patience=config.lr_patience),
-        keras.callbacks.CSVLogger(str(folder / "log.csv")),
-        EpochProgress(echo, fold.label, config.epochs),
-    ]
+    epochs = fold.epochs or config.epochs
+    monitor, stopping = _monitored(config, None if fold.validation is None else labels[fold.validation])
     with distribution_scope(config) as replicas:
         if replicas > 1:
             echo(f"{fold.label}: data-parallel over {replicas} devices")
         fold_model = fold_model or FoldModel(config)
         classifier, model = fold_model.start(standardizer, fold.seed, len(x))
-        model.fit(x, keras.utils.to_categorical(y, 2), validation_data=validation, epochs=config.epochs,
-                  batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
+        callbacks = [
+            keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min" if monitor.endswith("loss") else "max",
+                                              factor=config.lr_factor, patience=config.lr_patience),
+            keras.callbacks.CSVLogger(str(folder / "log.csv")),
+            EpochProgress(echo, fold.label, epochs),
+        ]
+        if stopping is not None:
+            callbacks.insert(0, stopping)
+        if fold.validation is not None:
+            # Training-mode batch norm never reads the moving statistics, so re-estimating them each epoch leaves
+            # the training itself unchanged; 16 batches are enough to score by.
+            prepare = (lambda: recalibrate_batch_norm(classifier, x, config.batch_size, fold.seed, max_batches=16)
+                       ) if config.recalibrate_bn else None
+            callbacks.insert(0, ValidationScores(maps[fold.validation], labels[fold.validation], config.batch_size,
+                                                 prepare))
+        history = model.fit(x, keras.utils.to_categorical(y, 2), epochs=epochs, batch_size=config.batch_size,
+                            shuffle=True, verbose=0, callbacks=callbacks)
+    trained = len(history.history["loss"])
+    best = trained if stopping is None else stopping.best_epoch + 1
+    if stopping is not None:
+        echo(f"{fold.label}: best {monitor} {stopping.best:.4f} at epoch {best} of {trained}; its weights kept")
     if config.recalibrate_bn:
         recalibrate_batch_norm(classifier, x, config.batch_size, fold.seed)
     if keep_model:
@@ -241,7 +302,7 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
     scored = np.concatenate(list(parts.values()))
     probability = model.predict(maps[scored], batch_size=config.batch_size, verbose=0)[:, 1]
     metrics = {"n_train": int(len(fold.train)), "n_train_with_copies": int(len(x)),
-               "eager": model.run_eagerly}
+               "eager": model.run_eagerly, "epochs_trained": trained, "best_epoch": best}
     rows, start = [], 0
     for part, index in parts.items():
         p = probability[start : start + len(index)]
@@ -254,13 +315,37 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
     return metrics
 
 
-def run_predictions(run: RunFolder, folds: int) -> pd.DataFrame:
-    """Out-of-fold validation predictions of the fold models, then the final model's test predictions."""
+def _monitored(config: TrainConfig, validation_labels: np.ndarray | None):
+    """What the learning-rate schedule watches, and the early stopping (or None): the validation part's score
+    that ``stop_on`` names (its loss where it holds one class only, which has no AUC), validation accuracy where
+    stopping is off (the paper's), training accuracy without a validation part."""
+    if validation_labels is None:
+        return "accuracy", None
+    if config.stop_on == "off":
+        return "val_accuracy", None
+    both = len(np.unique(validation_labels)) == 2
+    monitor = "val_auc" if config.stop_on == "auc" and both else "val_loss"
+    return monitor, keras.callbacks.EarlyStopping(monitor=monitor, mode="min" if monitor == "val_loss" else "max",
+                                                  patience=config.stop_patience, restore_best_weights=True)
+
+
+def run_predictions(run: RunFolder, folds: int, delivered: str = "refit") -> pd.DataFrame:
+    """Out-of-fold validation predictions of the fold models, then the delivered model's test predictions: the
+    final model's (``refit``) or the mean of the fold models' probabilities (``ensemble``)."""
     parts = [run.read_csv(f"fold_{k}/predictions.csv").query("part == 'validation'").assign(fold=k)
              for k in range(folds)]
-    parts.append(run.read_csv("final/predictions.csv").assign(fold="final"))
+    parts.append(run.read_csv("final/predictions.csv").assign(fold="final") if delivered == "refit"
+                 else fold_ensemble_test(run, folds))
     return pd.concat(parts, ignore_index=True)[["path", "subject", "label", "probability", "prediction", "fold",
                                                 "part"]]
+
+
+def fold_ensemble_test(run: RunFolder, folds: int) -> pd.DataFrame:
+    """The fold models' mean probability for each holdout-test image (what ``FoldEnsemble`` predicts), at 0.5."""
+    tests = [run.read_csv(f"fold_{k}/predictions.csv").query("part == 'test'").reset_index(drop=True)
+             for k in range(folds)]
+    probability = np.mean([t["probability"].to_numpy() for t in tests], axis=0)
+    return tests[0].assign(probability=probability, prediction=(probability >= 0.5).astype(int), fold="ensemble")
 
 
 def _summary(protocol, folds, final, n_dev, n_test):

@@ -134,14 +134,16 @@ def _shapes(parts) -> list[tuple]:
     return [tuple(variable.shape) for variable in _state(parts)]
 
 
-def recalibrate_batch_norm(classifier: SpikeResNetClassifier, maps: np.ndarray, batch_size: int, seed: int) -> None:
+def recalibrate_batch_norm(classifier: SpikeResNetClassifier, maps: np.ndarray, batch_size: int, seed: int,
+                           max_batches: int | None = None) -> None:
     """Re-estimate the ResNet's batch-norm statistics on un-augmented training ``maps``, in place.
 
     Training sees only augmented batches. Shift, zoom and rotation each resample the map bilinearly,
     which smooths it (measured in experiments/README.md), so the moving statistics learnt in training
     mis-scale the unsmoothed maps of inference. As precise BN
     does, each statistic becomes the average of its per-batch values over shuffled full batches, run in
-    training mode (every layer normalised by its batch, as in training); the weights do not change.
+    training mode (every layer normalised by its batch, as in training); the weights do not change. With
+    ``max_batches``, only that many batches (the quick estimate early stopping scores each epoch with).
     """
     plain = classifier.on_maps()  # the same layers, no augmentation
     norms = classifier.batch_norms
@@ -149,7 +151,8 @@ def recalibrate_batch_norm(classifier: SpikeResNetClassifier, maps: np.ndarray, 
     size = min(batch_size, len(maps))
     order = np.random.default_rng(seed).permutation(len(maps))
     try:
-        for k, start in enumerate(range(0, len(order) - size + 1, size)):
+        starts = range(0, len(order) - size + 1, size)
+        for k, start in enumerate(starts[:max_batches]):
             for layer in norms:
                 layer.momentum = k / (k + 1)  # the running value becomes the mean of the k + 1 batches so far
             plain(maps[order[start : start + size]], training=True)
