@@ -12,7 +12,8 @@ from keras_all.data import load_dataset
 from keras_all.evaluation.saliency import chosen_images, integrated_gradients
 from keras_all.front import FrontConfig, Standardizer
 from keras_all.models import FoldEnsemble, SpikeResNetClassifier
-from keras_all.training.cross_validate import ValidationScores, final_epochs
+from keras_all.training import cross_validate
+from keras_all.training.cross_validate import ValidationScores, final_epochs, patiences
 
 from .helpers import save_and_reload, tiny_config
 
@@ -84,7 +85,8 @@ def test_validation_scores_are_the_probabilities_own():
     assert logs["val_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.4, 0.4, 0.8, 0.9])), rel=1e-5)
 
 
-def test_early_stopping_keeps_the_best_epoch_and_the_final_model_trains_the_median(cnmc, tmp_path):
+def test_early_stopping_keeps_the_best_epoch_and_the_final_model_trains_the_median(cnmc, tmp_path, monkeypatch):
+    monkeypatch.setattr(cross_validate, "STOP_PATIENCE_STEPS", 1)  # the configured patience of 1 epoch, unstretched
     config = load_config(tiny_config(tmp_path, epochs=6, stop_patience=1, learning_rate=0.05))
     run = keras_all.train(cnmc, config, output=tmp_path / "run", echo=lambda _: None)
     metrics = run.metrics()
@@ -146,3 +148,10 @@ def test_the_saliency_figure_shows_the_surest_right_and_wrong_of_each_class():
     assert shown["path"].tolist() == ["a", "c", "d", "f"]
     assert shown["shown"].tolist()[1] == "ALL, wrong: P(ALL) 0.200"
     assert chosen_images(test[test["path"] != "c"], 0.5)["path"].tolist() == ["a", "d", "f"]  # no wrong ALL
+
+
+def test_patience_spans_enough_optimizer_steps_on_a_small_set():
+    adaptive = TrainConfig()  # patience 10 and 5 epochs, batch 32
+    assert patiences(adaptive, 160) == (30, 15)  # 5 steps an epoch: 150 and 75 steps
+    assert patiences(adaptive, 3200) == (10, 5)  # 100 steps an epoch: the configured epochs already span more
+    assert patiences(TrainConfig(protocol="paper"), 160) == (10, 5)  # the paper's schedule is left alone

@@ -125,10 +125,11 @@ def _training_lines(config: dict, result: dict) -> list[str]:
         lines.append(f"- every fold trained {config['epochs']} epochs, the final model too")
     else:
         best = [fold["best_epoch"] for fold in result["folds"]]
-        lines.append(f"- each fold stopped early on its validation {config['stop_on']} (patience "
-                     f"{config['stop_patience']}, at most {config['epochs']} epochs) and kept its best epoch's weights "
-                     f"(epochs {', '.join(map(str, best))}); the final model, with no validation part to stop on, "
-                     "trained for their median")
+        patience = result["folds"][0].get("patience", {}).get("stop", config["stop_patience"])
+        lines.append(f"- each fold stopped early on its validation {config['stop_on']} (patience {patience} epochs, "
+                     f"at most {config['epochs']}) and kept its best epoch's weights (epochs "
+                     f"{', '.join(map(str, best))}); the final model, with no validation part to stop on, trained for "
+                     "their median")
     lines.append("- batch-norm statistics re-estimated on un-augmented training maps after training (and before "
                  "each epoch's validation score)" if config.get("recalibrate_bn") else
                  "- batch-norm statistics as learnt in training (not recalibrated)")

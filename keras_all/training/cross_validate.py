@@ -14,6 +14,7 @@ each fold's files and returns the summary; choosing cut-offs and writing the rep
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -266,7 +267,9 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
         x, y = balance_with_copies(x, y, fold.seed)
     standardizer = standardizer or Standardizer(config.front, fold.seed).fit(x)
     epochs = fold.epochs or config.epochs
-    monitor, stopping = _monitored(config, None if fold.validation is None else labels[fold.validation])
+    stop_patience, lr_patience = patiences(config, len(x))
+    monitor, stopping = _monitored(config, None if fold.validation is None else labels[fold.validation],
+                                   stop_patience)
     with distribution_scope(config) as replicas:
         if replicas > 1:
             echo(f"{fold.label}: data-parallel over {replicas} devices")
@@ -274,7 +277,7 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
         classifier, model = fold_model.start(standardizer, fold.seed, len(x))
         callbacks = [
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min" if monitor.endswith("loss") else "max",
-                                              factor=config.lr_factor, patience=config.lr_patience),
+                                              factor=config.lr_factor, patience=lr_patience),
             keras.callbacks.CSVLogger(str(folder / "log.csv")),
             EpochProgress(echo, fold.label, epochs),
         ]
@@ -302,7 +305,8 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
     scored = np.concatenate(list(parts.values()))
     probability = model.predict(maps[scored], batch_size=config.batch_size, verbose=0)[:, 1]
     metrics = {"n_train": int(len(fold.train)), "n_train_with_copies": int(len(x)),
-               "eager": model.run_eagerly, "epochs_trained": trained, "best_epoch": best}
+               "eager": model.run_eagerly, "epochs_trained": trained, "best_epoch": best,
+               "patience": {"stop": stop_patience if stopping is not None else None, "learning_rate": lr_patience}}
     rows, start = [], 0
     for part, index in parts.items():
         p = probability[start : start + len(index)]
@@ -315,7 +319,26 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
     return metrics
 
 
-def _monitored(config: TrainConfig, validation_labels: np.ndarray | None):
+# A small set's epoch is a handful of optimizer steps (130 images per class: 5), too few to judge a plateau by:
+# under early stopping, patience is counted in epochs but never spans fewer than these many steps. On 260 Aria
+# images the paper's front had barely begun to learn when 10 epochs (50 steps) without a better validation AUC
+# stopped it (experiments/README.md).
+STOP_PATIENCE_STEPS = 150
+LR_PATIENCE_STEPS = 75
+
+
+def patiences(config: TrainConfig, n_train: int) -> tuple[int, int]:
+    """Epochs without a better score before a fold stops and before its learning rate is cut: the configured ones,
+    stretched under early stopping to span at least STOP_PATIENCE_STEPS and LR_PATIENCE_STEPS optimizer steps of
+    ``n_train`` maps (the paper's fixed schedule, stop_on off, is left as configured)."""
+    if config.stop_on == "off":
+        return config.stop_patience, config.lr_patience
+    steps = math.ceil(n_train / config.batch_size)
+    return (max(config.stop_patience, math.ceil(STOP_PATIENCE_STEPS / steps)),
+            max(config.lr_patience, math.ceil(LR_PATIENCE_STEPS / steps)))
+
+
+def _monitored(config: TrainConfig, validation_labels: np.ndarray | None, patience: int):
     """What the learning-rate schedule watches, and the early stopping (or None): the validation part's score
     that ``stop_on`` names (its loss where it holds one class only, which has no AUC), validation accuracy where
     stopping is off (the paper's), training accuracy without a validation part."""
@@ -326,7 +349,7 @@ def _monitored(config: TrainConfig, validation_labels: np.ndarray | None):
     both = len(np.unique(validation_labels)) == 2
     monitor = "val_auc" if config.stop_on == "auc" and both else "val_loss"
     return monitor, keras.callbacks.EarlyStopping(monitor=monitor, mode="min" if monitor == "val_loss" else "max",
-                                                  patience=config.stop_patience, restore_best_weights=True)
+                                                  patience=patience, restore_best_weights=True)
 
 
 def run_predictions(run: RunFolder, folds: int, delivered: str = "refit") -> pd.DataFrame:
