@@ -102,3 +102,17 @@ def test_the_baseline_does_not_see_the_holdout_when_fitting():
     a, _, _ = by_splits(features, splits)
     b, _, _ = by_splits(changed, splits)
     np.testing.assert_array_equal(a.coef_, b.coef_)
+
+
+def test_compare_refuses_test_rows_that_repeat_an_image(tmp_path):
+    from keras_all.evaluation.comparison import compare_folders
+    from keras_all.run_folder import write_json
+
+    for name, paths in (("a", ["x.png", "y.png"]), ("b", ["x.png", "x.png"])):
+        (tmp_path / name).mkdir()
+        write_json(tmp_path / name / "metrics.json", {"threshold": 0.5})
+        pd.DataFrame({"path": paths, "label": [1, 0], "probability": [0.9, 0.2]}).to_csv(
+            tmp_path / name / "predictions.csv", index=False)
+    with pytest.raises(ValueError, match="b: its test rows repeat images"):
+        compare_folders(tmp_path / "a", tmp_path / "b")
+    assert compare_folders(tmp_path / "a", tmp_path / "a")["auc"] is None  # 1 image per class: no DeLong variance

@@ -48,11 +48,16 @@ def holdout_predictions(folder: str | Path) -> tuple[pd.DataFrame, float, str]:
     if folder.is_run():
         folder.require_finished()
         table = folder.read_csv("predictions.csv").query("part == 'test'")
-        return table, folder.cutoff, f"run `{folder.config().name}` ({folder}), holdout test"
-    if (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
-        result = read_json(folder / "metrics.json")
-        return folder.read_csv("predictions.csv"), result["threshold"], f"evaluation {folder}"
-    raise ValueError(f"{folder}: not a finished run or evaluation folder (no metrics.json and predictions.csv)")
+        found = table, folder.cutoff, f"run `{folder.config().name}` ({folder}), holdout test"
+    elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
+        cutoff = read_json(folder / "metrics.json")["threshold"]
+        found = folder.read_csv("predictions.csv"), cutoff, f"evaluation {folder}"
+    else:
+        raise ValueError(f"{folder}: not a finished run or evaluation folder (no metrics.json and predictions.csv)")
+    if found[0]["path"].duplicated().any():
+        raise ValueError(f"{folder}: its test rows repeat images (a paper-protocol run's augmented copies); paired "
+                         "tests need each image once: compare honest runs or evaluations")
+    return found
 
 
 def compare_folders(folder_a: str | Path, folder_b: str | Path) -> dict:
