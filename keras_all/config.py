@@ -62,6 +62,8 @@ class TrainConfig:
             raise ValueError(f"name={self.name!r}: use letters, digits, '.', '_', '+' or '-' (it names the run folder)")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol={self.protocol!r}: use one of {', '.join(PROTOCOLS)}")
+        if self.stop_on is False:  # YAML reads an unquoted `stop_on: off` as false
+            object.__setattr__(self, "stop_on", "off")
         for name, value in PROTOCOL_DEFAULTS[self.protocol].items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)

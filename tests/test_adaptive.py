@@ -5,9 +5,10 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import keras_all
-from keras_all.config import PROTOCOL_DEFAULTS, TrainConfig, load_config
+from keras_all.config import PROTOCOL_DEFAULTS, TrainConfig, from_dict, load_config
 from keras_all.data import load_dataset
 from keras_all.evaluation.saliency import chosen_images, integrated_gradients
 from keras_all.front import FrontConfig, Standardizer
@@ -37,6 +38,7 @@ def test_each_protocol_fills_in_its_own_defaults_and_the_paper_presets_keep_the_
         config = load_config(preset=preset)
         assert (config.epochs, config.stop_on, config.bn_momentum, config.recalibrate_bn) == (10, "off", 0.99, False)
     assert TrainConfig(stop_on="loss", epochs=5).epochs == 5  # what is set stays set
+    assert from_dict(yaml.safe_load("stop_on: off")).stop_on == "off"  # YAML's unquoted off is false
 
 
 @pytest.mark.parametrize("values, message", [
