@@ -218,7 +218,7 @@ def own_statistics(test_maps: np.ndarray, standardizer: Standardizer) -> np.ndar
 
 def run_folds(folds: list[Fold], inputs: FoldInputs, config: TrainConfig, run: RunFolder, *, resume: bool,
               echo: Callable[[str], None], standardizer: Standardizer | None = None,
-              keep_models: bool = True) -> list[dict]:
+              keep_models: bool = True, fold_model: FoldModel | None = None) -> list[dict]:
     """Train each fold in turn (a fold already finished in ``run`` is kept when resuming); their metrics.
 
     Args:
@@ -230,8 +230,9 @@ def run_folds(folds: list[Fold], inputs: FoldInputs, config: TrainConfig, run: R
         echo: where progress lines go.
         standardizer: one fitted standardizer for every fold (the paper protocol's), else each fold fits its own.
         keep_models: save each fold's classifier as model.keras (a search does not).
+        fold_model: the run's compiled model, where an earlier call made one (else a new one).
     """
-    fold_model = FoldModel(config)
+    fold_model = fold_model or FoldModel(config)
     return [train_fold(fold, inputs, config, run, resume=resume, echo=echo, standardizer=standardizer,
                        keep_model=keep_models, fold_model=fold_model) for fold in folds]
 
@@ -241,13 +242,15 @@ def run_folds_then_final(folds: list[Fold], final: Callable[[int], Fold], inputs
                          standardizer: Standardizer | None = None) -> list[dict]:
     """``run_folds`` over the folds, then over the final model that ``final`` makes for ``final_epochs``
     epochs; the folds' metrics, then the final model's."""
-    results = run_folds(folds, inputs, config, run, resume=resume, echo=echo, standardizer=standardizer)
+    fold_model = FoldModel(config)
+    results = run_folds(folds, inputs, config, run, resume=resume, echo=echo, standardizer=standardizer,
+                        fold_model=fold_model)
     epochs = final_epochs(config, results)
     if config.stop_on != "off":
         best = ", ".join(str(fold["best_epoch"]) for fold in results)
         echo(f"final model: {epochs} epochs, the median of the folds' best ({best})")
     return [*results, *run_folds([final(epochs)], inputs, config, run, resume=resume, echo=echo,
-                                 standardizer=standardizer)]
+                                 standardizer=standardizer, fold_model=fold_model)]
 
 
 def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFolder, *, resume: bool,
