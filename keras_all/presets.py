@@ -32,16 +32,17 @@ PRESETS = {
         "The paper's C-NMC model: as paper_all_idb at 100x100 with PCA 500 components."),
     "honest": {
         "metadata": {
-            "description": "The package's defaults: the paper's training at 224x224 with one channel and no PCA, "
-                           "honest protocol (subject-grouped holdout and folds, everything fitted per fold).",
+            "description": "The package's defaults: first-spike maps at 224x224, one channel, no PCA, honest protocol "
+                           "(subject-grouped holdout and folds, everything fitted per fold) and its adaptive training "
+                           "(early stopping on the validation AUC, recalibrated batch norm).",
             "params": 483_650,
         },
         "config": {"name": "run"},
     },
     "demo": {
         "metadata": {
-            "description": "`keras-all demo`: spike maps at 128, a 64x64 one-channel input, 20 epochs, batch-norm "
-                           "momentum 0.9 (small data settle sooner); a few minutes on a 2-core CPU.",
+            "description": "`keras-all demo`: spike maps at 128, a 64x64 one-channel input, at most 20 epochs under "
+                           "the honest protocol's adaptive training; a few minutes on a 2-core CPU.",
             "params": 460_610,
         },
         "config": {"name": "demo", "epochs": 20, "bn_momentum": 0.9, "front": {"spike_size": 128, "input_size": 64}},
