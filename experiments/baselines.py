@@ -1,5 +1,6 @@
 """Baselines beside the ResNet, by the same splits as a finished honest run: logistic regression on a 48-bin
-HSV colour histogram, and on 32x32 gray pixels after PCA(50).
+HSV colour histogram (the package's, which every honest run now fits by itself: keras_all/evaluation/baseline.py),
+and on 32x32 gray pixels after PCA(50).
 
     python experiments/baselines.py RUN_FOLDER NAME [--results experiments/results]
 
@@ -25,19 +26,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from keras_all.data import read_image
+from keras_all.evaluation.baseline import hsv_histogram
 from keras_all.metrics import binary_metrics, mean_sd
 from keras_all.run_folder import RunFolder, write_json
 from keras_all.training.cross_validate import SUMMARY_KEYS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from machine import describe  # noqa: E402  (benchmarks/machine.py)
-
-
-def hsv_histogram(image: np.ndarray) -> np.ndarray:
-    """16 bins each of hue, saturation and value, as fractions of the image's pixels."""
-    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-    parts = [np.histogram(hsv[..., c], bins=16, range=(0, top))[0] for c, top in enumerate((180, 256, 256))]
-    return np.concatenate(parts) / (image.shape[0] * image.shape[1])
 
 
 def gray_pixels(image: np.ndarray) -> np.ndarray:

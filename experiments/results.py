@@ -16,6 +16,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from keras_all.run_folder import RunFolder, write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -53,6 +55,23 @@ TABLES = {
         ("c-nmc", "C-NMC sample: ResNet, base configuration"),
         ("c-nmc-hsv-histogram", "C-NMC sample: logistic regression, 48-bin HSV histogram"),
         ("c-nmc-gray-pca50", "C-NMC sample: logistic regression, 32x32 gray, PCA(50)"),
+    ],
+}
+
+
+# Runs made with the baseline and the paired tests inside (issue 15): table name -> rows (result name, what it is);
+# a row whose name ends in "*" stands for every seed of it (result names NAME-seed0, NAME-seed1, ...), one row each
+# and their mean ± sd.
+PAIRED_TABLES = {
+    "small": [
+        ("aria-small-rgb-first-spike*", "RGB + first-spike map (4 channels)"),
+        ("aria-small-rgb*", "raw RGB"),
+        ("aria-small-first-spike*", "first-spike map (the paper's front, 1 channel)"),
+        ("aria-small-first-spike-paper-training-seed0", "first-spike map, trained as the paper trains (10 epochs)"),
+        ("aria-small-rgb-first-spike-crop-seed0", "RGB + first-spike map, corners cut (centred 80% kept)"),
+    ],
+    "full": [
+        ("aria-rgb-first-spike-adaptive*", "RGB + first-spike map (4 channels), adaptive training"),
     ],
 }
 
@@ -106,13 +125,79 @@ def table(name: str) -> str:
     return "\n".join([HEADER, *(_row(result, label) for result, label in TABLES[name])])
 
 
+PAIRED_HEADER = ("| run | seed | val. AUC (folds) | val. accuracy (folds) | test accuracy at 0.5 / at the validated "
+                 "cut-off | test AUC (95% CI) | fold ensemble: test accuracy at 0.5 / AUC | baseline: val. AUC / test "
+                 "accuracy at 0.5 / test AUC | AUC difference to the baseline (95% CI), DeLong p | accuracy at "
+                 "validated cut-offs: model / baseline, McNemar p | minutes |\n" + "|---" * 11 + "|")
+
+
+def _paired_values(name: str) -> dict:
+    """The numbers of one paired-table row, from results/NAME."""
+    folder = RESULTS / name
+    result = RunFolder(folder).metrics()
+    run = json.loads((folder / "run.json").read_text())
+    test, ensemble, base = result["final_on_test"], result["ensemble_on_test"], result["baseline"]
+    auc, accuracy = result["versus_baseline"]["auc"], result["versus_baseline"]["accuracy"]
+    return {"val_auc": result["validation_mean_sd"]["auc"]["mean"],
+            "val_accuracy": result["validation_mean_sd"]["accuracy"]["mean"],
+            "val_auc_sd": result["validation_mean_sd"]["auc"]["sd"] or 0,
+            "val_accuracy_sd": result["validation_mean_sd"]["accuracy"]["sd"] or 0,
+            "test_accuracy": test["accuracy"], "test_accuracy_cutoff": accuracy["accuracy_a"],
+            "test_auc": test["auc"], "auc_ci": test["auc_ci"], "ensemble_accuracy": ensemble["accuracy"],
+            "ensemble_auc": ensemble["auc"], "base_val_auc": base["validation_mean_sd"]["auc"]["mean"],
+            "base_accuracy": base["final_on_test"]["accuracy"], "base_auc": base["final_on_test"]["auc"],
+            "difference": auc["difference"], "difference_ci": auc["ci"], "delong_p": auc["p_value"],
+            "base_accuracy_cutoff": accuracy["accuracy_b"], "mcnemar_p": accuracy["p_value"],
+            "minutes": run["seconds"] / 60, "seed": RunFolder(folder).config().seed}
+
+
+def _paired_row(label: str, v: dict) -> str:
+    low, high = v["difference_ci"]
+    return (f"| {label} | {v['seed']} | {v['val_auc']:.3f} ± {v['val_auc_sd']:.3f} | {v['val_accuracy']:.3f} ± "
+            f"{v['val_accuracy_sd']:.3f} | {v['test_accuracy']:.3f} / {v['test_accuracy_cutoff']:.3f} | "
+            f"{v['test_auc']:.3f} ({v['auc_ci'][0]:.2f}-{v['auc_ci'][1]:.2f}) | {v['ensemble_accuracy']:.3f} / "
+            f"{v['ensemble_auc']:.3f} | {v['base_val_auc']:.3f} / {v['base_accuracy']:.3f} / {v['base_auc']:.3f} | "
+            f"{v['difference']:+.3f} ({low:+.3f} to {high:+.3f}), p {v['delong_p']:.2g} | "
+            f"{v['test_accuracy_cutoff']:.3f} / {v['base_accuracy_cutoff']:.3f}, p {v['mcnemar_p']:.2g} | "
+            f"{v['minutes']:.0f} |")
+
+
+def _over_seeds(label: str, rows: list[dict]) -> str:
+    """mean ± sd over seeds of each row's headline numbers."""
+    def cell(key):
+        values = [row[key] for row in rows]
+        return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.3f}"
+
+    return (f"| **{label}, mean ± sd over {len(rows)} seeds** | | **{cell('val_auc')}** | {cell('val_accuracy')} | "
+            f"{cell('test_accuracy')} / {cell('test_accuracy_cutoff')} | {cell('test_auc')} | "
+            f"{cell('ensemble_accuracy')} / {cell('ensemble_auc')} | {cell('base_val_auc')} / {cell('base_accuracy')} "
+            f"/ {cell('base_auc')} | {cell('difference')} | {cell('test_accuracy_cutoff')} / "
+            f"{cell('base_accuracy_cutoff')} | |")
+
+
+def paired_table(name: str) -> str:
+    lines = [PAIRED_HEADER]
+    for result, label in PAIRED_TABLES[name]:
+        names = (sorted(p.name for p in RESULTS.glob(f"{result[:-1]}-seed*")) if result.endswith("*")
+                 else [result] if (RESULTS / result).is_dir() else [])
+        if not names:
+            lines.append(f"| {label} | not run |" + " |" * 9)
+            continue
+        rows = [_paired_values(n) for n in names]
+        lines += [_paired_row(label, row) for row in rows]
+        if len(rows) > 1:
+            lines.append(_over_seeds(label, rows))
+    return "\n".join(lines)
+
+
 def tables(readme: Path = HERE / "README.md") -> None:
     text = readme.read_text()
-    for name in TABLES:
+    rendered = {**{name: table(name) for name in TABLES}, **{name: paired_table(name) for name in PAIRED_TABLES}}
+    for name, body in rendered.items():
         pattern = re.compile(rf"(<!-- table:{name} -->\n)(?:(?!<!-- /table -->).)*(<!-- /table -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"{readme}: no <!-- table:{name} --> ... <!-- /table --> markers")
-        text = pattern.sub(lambda m, n=name: m.group(1) + table(n) + "\n" + m.group(2), text)
+        text = pattern.sub(lambda m, b=body: m.group(1) + b + "\n" + m.group(2), text)
     readme.write_text(text)
 
 

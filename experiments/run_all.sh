@@ -33,6 +33,22 @@ keras-all tune "${ARIA[@]}" --config experiments/aria/base.yaml --max-trials 6 -
 } > experiments/aria/tuned.yaml
 cp "$OUT/aria-tune/results.csv" experiments/results/aria-tune-results.csv
 run aria-tuned   keras-all train "${ARIA[@]}" --config experiments/aria/tuned.yaml
+# Issue 15: the small-data regime (130 images per class, 3 seeds), the shortcut check, and the chosen configuration
+# on the whole set (3 seeds); every one of these runs fits the colour-histogram baseline by its own splits.
+for seed in 0 1 2; do
+  for small in rgb-first-spike rgb first-spike; do
+    run "aria-small-$small-seed$seed" keras-all train "${ARIA[@]}" --config "experiments/aria-small/$small.yaml" \
+        --seed "$seed"
+  done
+done
+run aria-small-first-spike-paper-training-seed0 keras-all train "${ARIA[@]}" \
+    --config experiments/aria-small/first-spike-paper-training.yaml --seed 0
+run aria-small-rgb-first-spike-crop-seed0 keras-all train "${ARIA[@]}" --config experiments/aria-small/rgb-first-spike-crop.yaml \
+    --seed 0
+for seed in 0 1 2; do
+  run "aria-rgb-first-spike-adaptive-seed$seed" keras-all train "${ARIA[@]}" \
+      --config experiments/aria/rgb-first-spike-adaptive.yaml --seed "$seed"
+done
 python experiments/leak_split.py "$OUT/aria-paper" aria-paper
 python experiments/leak_split.py "$OUT/c-nmc-paper" c-nmc-paper
 python experiments/augmentation_shift.py "$OUT/aria" aria
