@@ -1,7 +1,7 @@
 """The preprocessing front's settings, its fixed map layers and the standardizer it fits on training maps.
 
-raw RGB -> Resizing(spike_size) -> FirstSpikeGabor (on 8-bit luma) -> GaussianBlur -> Resizing(input_size)
-        -> z-score (ZScore, fitted on training images) -> PCA reconstruction (optional, fitted
+raw RGB -> Resizing(spike_size; skipped at that size) -> FirstSpikeGabor (on 8-bit luma) -> GaussianBlur
+        -> Resizing(input_size) -> z-score (ZScore, fitted on training images) -> PCA reconstruction (optional, fitted
         on training images) -> 1 or 3 channels.
 
 The raw modes of the ablations (``gray``: the same 8-bit luma; ``rgb``: the colour image), each scaled
@@ -20,7 +20,15 @@ import keras
 import numpy as np
 
 from keras_all.checks import check_integer, is_integer
-from keras_all.layers import ChannelFirstSpikeGabor, FirstSpikeGabor, GaussianBlur, Luma, SpikesBesideColour, fit_pca
+from keras_all.layers import (
+    ChannelFirstSpikeGabor,
+    FirstSpikeGabor,
+    GaussianBlur,
+    Luma,
+    SkipSameSizeResizing,
+    SpikesBesideColour,
+    fit_pca,
+)
 from keras_all.layers.gabor import MODES as SPIKE_MODES
 
 RAW_MODES = ("gray", "rgb")
@@ -84,7 +92,7 @@ def map_layers(config: FrontConfig) -> list[keras.layers.Layer]:
     """Raw image to blurred spike map at the input size (nothing fitted on data)."""
     size, steps = config.spike_size, config.timesteps
     whole = size if config.crop == 1 else round(size / config.crop)
-    layers = [keras.layers.Resizing(whole, whole, interpolation="bilinear", antialias=True, name="spike_resize")]
+    layers = [SkipSameSizeResizing(whole, whole, interpolation="bilinear", antialias=True, name="spike_resize")]
     if whole != size:
         layers.append(keras.layers.CenterCrop(size, size, name="centre_crop"))
     if config.mode == "gray":

@@ -202,7 +202,7 @@ def test_saved_model_export_reproduces_outputs(tmp_path):
 
 
 def test_unknown_image_size_gives_the_same_first_spikes(real_images):
-    """Traced with no static size (as a SavedModel serves), the layer ranks by a full sort, not top-k."""
+    """Traced with no static size (as a SavedModel serves), the counted thresholds are the same."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("only TensorFlow graphs trace with unknown image sizes (JAX shapes are static)")
     import tensorflow as tf

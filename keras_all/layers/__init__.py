@@ -5,7 +5,8 @@ from .colour import ChannelFirstSpikeGabor, SpikesBesideColour
 from .decision import Decision
 from .gabor import FirstSpikeGabor, Luma, gabor_bank
 from .pca import PCAReconstruction, fit_pca
+from .resize import SkipSameSizeResizing
 from .zscore import ZScore
 
 __all__ = ["ChannelFirstSpikeGabor", "Decision", "FirstSpikeGabor", "GaussianBlur", "Luma", "PCAReconstruction",
-           "SpikesBesideColour", "ZScore", "fit_pca", "gabor_bank"]
+           "SkipSameSizeResizing", "SpikesBesideColour", "ZScore", "fit_pca", "gabor_bank"]

@@ -22,6 +22,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from .rank_select import kth_largest
+
 MODES = ("first_spike", "latency", "spike_wave")
 KERNEL_QUANTUM = 2.0**-10
 _LUMA_FIXED = (4899.0, 9617.0, 1868.0)  # OpenCV 4's 14-bit R, G, B weights for 8-bit images
@@ -130,15 +132,19 @@ class FirstSpikeGabor(keras.layers.Layer):
             shape=(self.kernel_size, self.kernel_size, 1, self.orientations),
             initializer=keras.initializers.Constant(bank[:, :, None, :]),
         )
+        # the largest response level: white under every positive tap, black under every negative one
+        self.top_level = int(np.clip(bank / KERNEL_QUANTUM, 0, None).sum(axis=(0, 1)).max().round()) * 255
 
     def call(self, inputs):
         gray = luma8(inputs)
         half = self.kernel_size // 2
         padded = ops.pad(gray, [[0, 0], [half, half], [half, half], [0, 0]], mode="reflect")
-        responses = ops.abs(ops.conv(padded, ops.cast(self.kernels, "float32"), padding="valid")) / 255.0
-        strongest = ops.max(responses, axis=-1)  # (batch, h, w)
+        responses = ops.abs(ops.conv(padded, ops.cast(self.kernels, "float32"), padding="valid"))
         steps = 1 if self.mode == "first_spike" else self.timesteps
-        fired = self._fired(strongest, steps)  # (batch, h, w, steps), 1.0 where spiked by that step
+        if self.trainable:
+            fired = self._fired_sorting(ops.max(responses, axis=-1) / 255.0, steps)
+        else:  # whole multiples of the kernel quantum: exact as int32 levels, ranked by counting
+            fired = self._fired_counting(ops.cast(ops.max(responses, axis=-1) / KERNEL_QUANTUM + 0.5, "int32"), steps)
         if self.mode == "first_spike":
             return fired
         winner = ops.one_hot(ops.argmax(responses, axis=-1), self.orientations, dtype="float32")
@@ -146,28 +152,31 @@ class FirstSpikeGabor(keras.layers.Layer):
             return winner * ops.mean(fired, axis=-1, keepdims=True)
         return ops.transpose(fired, (0, 3, 1, 2))[..., None] * winner[:, None]
 
-
-    def _fired(self, strongest, steps):
-        """Spike maps for bins 0..steps-1: a response fires by step t when it is at least the
-        ceil((t+1) n / T)-th largest of its image's n non-zero responses."""
-        batch = ops.shape(strongest)[0]
-        flat = ops.reshape(strongest, (batch, -1))
-        pixels = flat.shape[-1]
-        reach = pixels if pixels is None else -(-pixels * steps // self.timesteps)  # largest rank needed
-        if reach is not None and reach < pixels:  # first spikes only need the top ceil(n/T) responses
-            ranked = ops.top_k(flat, reach, sorted=True)[0]
-        else:
-            ranked = ops.flip(ops.sort(flat, axis=-1), axis=-1)
+    def _ranks(self, flat, steps):
+        """The rank a response needs to fire by each of steps 1..steps: ceil(t n / T) of the image's n non-zero
+        responses, at least 1 (an image without responses fires nowhere, since a spike needs a response > 0)."""
         count = ops.sum(ops.cast(flat > 0, "int32"), axis=-1, keepdims=True)
         t = ops.arange(1, steps + 1, dtype="int32")[None, :]
-        kth = (t * count + self.timesteps - 1) // self.timesteps
-        thresholds = ops.take_along_axis(ranked, ops.maximum(kth - 1, 0), axis=-1)[:, None, None, :]
+        return ops.maximum((t * count + self.timesteps - 1) // self.timesteps, 1)
+
+    def _fired_counting(self, levels, steps):
+        """Spike maps (batch, h, w, steps), 1.0 where a response fired by that step, from integer response
+        levels (batch, h, w); the thresholds come from counting (rank_select), exactly as a sort would give."""
+        flat = ops.reshape(levels, (ops.shape(levels)[0], -1))
+        thresholds = kth_largest(flat, self._ranks(flat, steps), self.top_level)[:, None, None, :]
+        value = levels[..., None]
+        return ops.cast((value >= thresholds) & (value > 0), "float32")
+
+    def _fired_sorting(self, strongest, steps):
+        """As _fired_counting, for learnt kernels (responses off the quantum grid): thresholds by sorting, and
+        gradients through a straight-through sigmoid (hard spikes forward, a sigmoid's gradient backward)."""
+        flat = ops.reshape(strongest, (ops.shape(strongest)[0], -1))
+        ranked = ops.flip(ops.sort(flat, axis=-1), axis=-1)
+        thresholds = ops.take_along_axis(ranked, self._ranks(flat, steps) - 1, axis=-1)[:, None, None, :]
         value = strongest[..., None]
         fired = ops.cast((value >= thresholds) & (value > 0), "float32")
-        if self.trainable:  # straight-through: hard spikes forward, a sigmoid's gradient backward
-            soft = ops.sigmoid((value - thresholds) / (ops.mean(thresholds) + 1e-6) * 10.0)
-            fired = soft + ops.stop_gradient(fired - soft)
-        return fired
+        soft = ops.sigmoid((value - thresholds) / (ops.mean(thresholds) + 1e-6) * 10.0)
+        return soft + ops.stop_gradient(fired - soft)
 
     def compute_output_shape(self, input_shape):
         batch, height, width = input_shape[:3]

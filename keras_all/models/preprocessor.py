@@ -75,7 +75,7 @@ class SpikePreprocessor(keras.layers.Layer):
     def fitted_on(cls, images: np.ndarray, front: FrontConfig, random_state: int = 0,
                   batch_size: int = 32) -> SpikePreprocessor:
         """A preprocessor whose standardizer is fitted on the spike maps of ``images`` (n, h, w, 3) uint8."""
-        maps = cls(front).map_model().predict(images, batch_size=batch_size, verbose=0)
+        maps = cls(front).map_model(images.shape[1:3]).predict(images, batch_size=batch_size, verbose=0)
         return cls(front, Standardizer(front, random_state).fit(maps))
 
     def spike_maps(self, images):
@@ -101,9 +101,10 @@ class SpikePreprocessor(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.front.input_size, self.front.input_size, self.front.model_channels)
 
-    def map_model(self) -> keras.Model:
-        """images -> spike maps as a functional model, for ``predict`` over many images in batches."""
-        inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
+    def map_model(self, image_size: tuple[int, int] | None = None) -> keras.Model:
+        """images -> spike maps as a functional model, for ``predict`` over many images in batches: of any size,
+        or of ``image_size`` (height, width) only, which lets the model skip a resize to the size they have."""
+        inputs = keras.Input((*(image_size or (None, None)), 3), dtype="uint8", name="image")
         return keras.Model(inputs, self.spike_maps(inputs), name="spike_maps")
 
     def stages(self, images) -> dict[str, np.ndarray]:
