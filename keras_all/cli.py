@@ -218,16 +218,20 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_si
 @click.option("--final", type=click.Choice(["refit", "ensemble"]), default=None,
               help="The delivered model: refit (default) on all development images, or the mean of the fold "
               "models' probabilities. Both are scored on the holdout test.")
+@click.option("--maps", type=click.Choice(["auto", "memory", "stream"]), default=None,
+              help="Where the spike maps are held: memory, or a float16 cache in the run folder read batch by "
+              "batch (stream; honest protocol). auto (default) streams where they would take over 1/8 of the "
+              "machine's memory.")
 @_user_errors
 def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, protocol, folds, epochs, batch_size,
-          image_size, max_per_class, seed, output, resume, distribute, final):
+          image_size, max_per_class, seed, output, resume, distribute, final, maps):
     """Cross-validate the paper's pipeline on a data set and save the final model."""
     from keras_all.api import train as run_training
     from keras_all.config import load_config
 
     overrides = {"protocol": protocol, "folds": folds, "epochs": epochs, "batch_size": batch_size, "seed": seed,
                  "front.spike_size": image_size, "front.input_size": image_size, "distribute": distribute,
-                 "max_per_class": max_per_class, "final": final}
+                 "max_per_class": max_per_class, "final": final, "maps": maps}
     config = load_config(config_file, overrides, preset=preset)
     if resume and output is None:
         raise click.ClickException("--resume needs --output, the folder of the interrupted run")

@@ -27,6 +27,7 @@ PROTOCOL_DEFAULTS = {
 FINALS = ("refit", "ensemble")
 SEED_LIMIT = 2**32 - 1  # NumPy's and Keras' seeds are unsigned 32-bit integers
 DISTRIBUTIONS = ("none", "mirrored")
+MAP_STORAGE = ("auto", "memory", "stream")  # auto: stream where the maps would take over 1/8 of the memory
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class TrainConfig:
     max_per_class: int | None = None  # a seeded class-balanced subsample of at most this many images per class
     paper_augment_factor: int = 4  # paper protocol: the pooled images times this, before splitting
     distribute: str = "none"  # mirrored: data-parallel over every local device (GPUs)
+    maps: str = "auto"  # spike maps held in memory, or streamed from a float16 cache in the run folder (honest only)
     front: FrontConfig = field(default_factory=FrontConfig)
 
     def __post_init__(self):
@@ -80,6 +82,11 @@ class TrainConfig:
         for name in ("augment", "balance", "recalibrate_bn"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r}: must be true or false")
+        if self.maps not in MAP_STORAGE:
+            raise ValueError(f"maps={self.maps!r}: use one of {', '.join(MAP_STORAGE)}")
+        if self.maps == "stream" and self.protocol == "paper":
+            raise ValueError("maps=stream: the paper protocol pools augmented copies of every map in memory; "
+                             "stream under the honest protocol, or use maps: memory")
         if self.distribute not in DISTRIBUTIONS:
             raise ValueError(f"distribute={self.distribute!r}: use one of {', '.join(DISTRIBUTIONS)}")
         check_between("test_fraction", self.test_fraction, 0, 0.5)

@@ -145,18 +145,42 @@ class Standardizer:
         maps = np.asarray(maps)
         if maps.ndim != 4 or len(maps) < 2:
             raise ValueError(f"a standardizer is fitted on at least 2 maps as (n, h, w, channels); got {maps.shape}")
-        axes = (0,) if self.config.zscore == "pixel" else (0, 1, 2)
-        self.mean_ = maps.mean(axis=axes).astype("float32")
-        variance = maps.var(axis=axes).astype("float32")
+        self._set_moments(maps.mean(axis=self._axes), maps.var(axis=self._axes))
+        self.pca_ = None if self.config.pca_components is None else self._fit_pca(maps)
+        return self
+
+    def fit_chunks(self, chunks, pca_sample: np.ndarray | None = None) -> Standardizer:
+        """Fit on training maps that do not fit in memory: ``chunks`` yields them in blocks (n_i, h, w, channels)
+        for the running moments (float64 sums); PCA, where on, is fitted on ``pca_sample``, a random subset
+        small enough to hold. Returns self."""
+        count, total, squares = 0, 0.0, 0.0
+        for chunk in chunks:
+            chunk = np.asarray(chunk, dtype="float64")
+            count += len(chunk) if self._axes == (0,) else chunk.size // chunk.shape[-1]
+            total = total + chunk.sum(axis=self._axes)
+            squares = squares + np.square(chunk).sum(axis=self._axes)
+        if count < 2:
+            raise ValueError("a standardizer is fitted on at least 2 maps")
+        mean = total / count
+        self._set_moments(mean, np.maximum(squares / count - np.square(mean), 0.0))
+        self.pca_ = None if self.config.pca_components is None else self._fit_pca(np.asarray(pca_sample))
+        return self
+
+    @property
+    def _axes(self) -> tuple[int, ...]:
+        return (0,) if self.config.zscore == "pixel" else (0, 1, 2)
+
+    def _set_moments(self, mean: np.ndarray, variance: np.ndarray) -> None:
+        self.mean_ = mean.astype("float32")
+        variance = variance.astype("float32")
         # A pixel (nearly) constant in training must not blow up an image with an edge there: variances
         # below 1% of the average are raised to it (StandardScaler would divide by ~0, or by 1 at exactly 0).
         floor = VARIANCE_FLOOR * float(variance.mean())
         self.variance_ = np.maximum(variance, floor) if floor > 0 else np.ones_like(variance)
-        self.pca_ = None
-        if self.config.pca_components is not None:
-            scaled = ((maps - self.mean_) / np.sqrt(self.variance_)).reshape(len(maps), -1)
-            self.pca_ = fit_pca(scaled, self.config.pca_components, random_state=self.random_state)
-        return self
+
+    def _fit_pca(self, maps: np.ndarray):
+        scaled = ((maps - self.mean_) / np.sqrt(self.variance_)).reshape(len(maps), -1)
+        return fit_pca(scaled, self.config.pca_components, random_state=self.random_state)
 
     @property
     def n_components_(self) -> int | None:

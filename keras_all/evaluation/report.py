@@ -130,6 +130,12 @@ def _training_lines(config: dict, result: dict) -> list[str]:
                      f"at most {config['epochs']}) and kept its best epoch's weights (epochs "
                      f"{', '.join(map(str, best))}); the final model, with no validation part to stop on, trained for "
                      "their median")
+    held = result.get("maps")
+    if held is not None:
+        lines.append("- spike maps held in memory" if held["storage"] == "memory" else
+                     "- spike maps streamed: computed once into a float16 cache in the run folder (maps/, removed "
+                     "when the folds were done) and read batch by batch")
+        lines[-1] += f" ({held['why']})"
     lines.append("- batch-norm statistics re-estimated on un-augmented training maps after training (and before "
                  "each epoch's validation score)" if config.get("recalibrate_bn") else
                  "- batch-norm statistics as learnt in training (not recalibrated)")

@@ -15,6 +15,7 @@ each fold's files and returns the summary; choosing cut-offs and writing the rep
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,17 @@ from keras_all.training.model import (
     recalibrate_batch_norm,
 )
 from keras_all.training.splits import assign_splits, check_no_leak, fold_indices
+from keras_all.training.streaming import (
+    MapBatches,
+    MapCache,
+    Rows,
+    balanced_rows,
+    cached_maps,
+    choose_storage,
+    discard_copies,
+    fit_standardizer,
+    probabilities,
+)
 
 LEAK_WARNING = ("LEAKY: paper protocol. Augmented copies of one image sit in training and test, z-score and "
                 "PCA saw the test images, and images (not subjects) were split. For comparison only.")
@@ -59,10 +71,10 @@ class Fold:
 
 @dataclass(frozen=True)
 class FoldInputs:
-    """The rows every fold indexes: their samples table and their spike maps."""
+    """The rows every fold indexes: their samples table and their spike maps (in memory, or a run's cache)."""
 
     samples: pd.DataFrame
-    maps: np.ndarray
+    maps: np.ndarray | MapCache
 
     @property
     def labels(self) -> np.ndarray:
@@ -75,14 +87,15 @@ class ValidationScores(keras.callbacks.Callback):
     columns together, not the ALL probability. ``prepare``, where given, runs first (it re-estimates the batch-norm
     statistics of a run that recalibrates them, so that each epoch is scored as it would be delivered)."""
 
-    def __init__(self, maps: np.ndarray, labels: np.ndarray, batch_size: int, prepare: Callable[[], None] | None):
+    def __init__(self, maps: np.ndarray | Rows, labels: np.ndarray, batch_size: int,
+                 prepare: Callable[[], None] | None):
         super().__init__()
         self.maps, self.labels, self.batch_size, self.prepare = maps, labels, batch_size, prepare
 
     def on_epoch_end(self, epoch, logs=None):
         if self.prepare is not None:
             self.prepare()
-        probability = self.model.predict(self.maps, batch_size=self.batch_size, verbose=0)
+        probability = probabilities(self.model, self.maps, self.batch_size)
         chosen = np.clip(probability[np.arange(len(self.labels)), self.labels], 1e-7, 1.0)
         logs["val_loss"] = float(-np.log(chosen).mean())
         logs["val_accuracy"] = float(np.mean(probability.argmax(axis=1) == self.labels))
@@ -119,10 +132,19 @@ def train(data: LoadedDataset, config: TrainConfig, run: RunFolder, resume: bool
         run.write_or_check("config.yaml", config.to_yaml(), resume, "configuration")
         run.write_json("data_summary.json", summarize(data))
         samples = data.samples.reset_index(drop=True)
-        echo(f"computing spike maps of {len(samples)} images at {config.front.spike_size} px")
-        maps = spike_maps(samples["path"], config.front)
+        storage, why = choose_storage(config.maps, len(samples), config.front, config.protocol)
+        held = "held in memory" if storage == "memory" else "streamed from a cache in the run folder"
+        echo(f"computing spike maps of {len(samples)} images at {config.front.spike_size} px, {held}: {why}")
+        if storage == "memory":
+            maps = spike_maps(samples["path"], config.front)
+        else:
+            maps = cached_maps(samples["path"], config.front, run, resume, echo, config.batch_size)
         protocol = _honest if config.protocol == "honest" else _paper
-        return protocol(samples, maps, config, run, resume, echo)
+        result = {**protocol(samples, maps, config, run, resume, echo), "maps": {"storage": storage, "why": why}}
+        if storage == "stream":  # every fold is finished: the cache has served its purpose
+            maps.close()
+            shutil.rmtree(run / "maps")
+        return result
     except BaseException as error:
         run.mark_failed(error)
         raise
@@ -265,10 +287,17 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
         return folder.read_json("metrics.json")
     keras.utils.set_random_seed(fold.seed)
     maps, labels = inputs.maps, inputs.labels
-    x, y = maps[fold.train], labels[fold.train]
-    if config.balance and config.protocol == "honest":
-        x, y = balance_with_copies(x, y, fold.seed)
-    standardizer = standardizer or Standardizer(config.front, fold.seed).fit(x)
+    streamed = isinstance(maps, MapCache)
+    if streamed:
+        x, y = Rows([(maps, fold.train)]), labels[fold.train]
+        if config.balance:
+            x, y = balanced_rows(x, y, fold.seed, folder)
+        standardizer = standardizer or fit_standardizer(x, config.front, fold.seed)
+    else:
+        x, y = maps[fold.train], labels[fold.train]
+        if config.balance and config.protocol == "honest":
+            x, y = balance_with_copies(x, y, fold.seed)
+        standardizer = standardizer or Standardizer(config.front, fold.seed).fit(x)
     epochs = fold.epochs or config.epochs
     stop_patience, lr_patience = patiences(config, len(x))
     monitor, stopping = _monitored(config, None if fold.validation is None else labels[fold.validation],
@@ -291,10 +320,14 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
             # the training itself unchanged; 16 batches are enough to score by.
             prepare = (lambda: recalibrate_batch_norm(classifier, x, config.batch_size, fold.seed, max_batches=16)
                        ) if config.recalibrate_bn else None
-            callbacks.insert(0, ValidationScores(maps[fold.validation], labels[fold.validation], config.batch_size,
-                                                 prepare))
-        history = model.fit(x, keras.utils.to_categorical(y, 2), epochs=epochs, batch_size=config.batch_size,
-                            shuffle=True, verbose=0, callbacks=callbacks)
+            validation = Rows([(maps, fold.validation)]) if streamed else maps[fold.validation]
+            callbacks.insert(0, ValidationScores(validation, labels[fold.validation], config.batch_size, prepare))
+        if streamed:
+            history = model.fit(MapBatches(x, config.batch_size, y, seed=fold.seed), epochs=epochs, verbose=0,
+                                callbacks=callbacks)
+        else:
+            history = model.fit(x, keras.utils.to_categorical(y, 2), epochs=epochs, batch_size=config.batch_size,
+                                shuffle=True, verbose=0, callbacks=callbacks)
     trained = len(history.history["loss"])
     best = trained if stopping is None else stopping.best_epoch + 1
     if stopping is not None:
@@ -306,7 +339,9 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
     parts = {name: index for name, index in (("validation", fold.validation), ("test", fold.test))
              if index is not None}
     scored = np.concatenate(list(parts.values()))
-    probability = model.predict(maps[scored], batch_size=config.batch_size, verbose=0)[:, 1]
+    probability = probabilities(model, Rows([(maps, scored)]) if streamed else maps[scored], config.batch_size)[:, 1]
+    if streamed:
+        discard_copies(x)
     metrics = {"n_train": int(len(fold.train)), "n_train_with_copies": int(len(x)),
                "eager": model.run_eagerly, "epochs_trained": trained, "best_epoch": best,
                "patience": {"stop": stop_patience if stopping is not None else None, "learning_rate": lr_patience}}

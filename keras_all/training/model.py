@@ -161,14 +161,20 @@ def recalibrate_batch_norm(classifier: SpikeResNetClassifier, maps: np.ndarray, 
             layer.momentum = momentum
 
 
-def balance_with_copies(maps: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Add augmented copies of the minority class until both classes are equally many."""
+def copies_to_balance(labels: np.ndarray, seed: int) -> tuple[int, np.ndarray]:
+    """The minority class and the rows to copy (drawn with replacement) until both classes are equally many."""
     counts = np.bincount(labels, minlength=2)
     minority = int(np.argmin(counts))
     missing = int(counts.max() - counts.min())
     if missing == 0 or counts.min() == 0:
+        return minority, np.zeros(0, dtype=int)
+    return minority, np.random.default_rng(seed).choice(np.flatnonzero(labels == minority), size=missing, replace=True)
+
+
+def balance_with_copies(maps: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Add augmented copies of the minority class until both classes are equally many."""
+    minority, chosen = copies_to_balance(labels, seed)
+    if not len(chosen):
         return maps, labels
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(np.flatnonzero(labels == minority), size=missing, replace=True)
     copies = keras.ops.convert_to_numpy(augmentation(seed)(maps[chosen], training=True))
-    return np.concatenate([maps, copies]), np.concatenate([labels, np.full(missing, minority)])
+    return np.concatenate([maps, copies]), np.concatenate([labels, np.full(len(chosen), minority)])

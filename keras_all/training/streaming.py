@@ -1,0 +1,244 @@
+"""Spike maps kept in a file of the run folder rather than in memory, and the batches training reads from it.
+
+Memory held in memory grows with the data set: C-NMC's 10,661 training cells at 224x224 are about 2 GB of
+first-spike maps and 130 GB of spike waves (60 channels). A streamed run computes each image's map once,
+chunk by chunk, into ``maps/maps.npy`` (float16 rows, or bit-packed rows where the maps are binary), and
+training, validation, batch-norm recalibration and the standardizer's fit read rows from it by positioned
+reads: only the rows in use are resident, whatever the set's size. float16 keeps 11 significant bits of maps
+that lie in [0, 1] (blurred spikes, colour), an error of at most 2^-12 per value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_all.data.images import load_images
+from keras_all.front import FrontConfig, Standardizer
+from keras_all.models import SpikePreprocessor
+from keras_all.run_folder import RunFolder
+from keras_all.training.model import augmentation, copies_to_balance
+
+MEMORY_SHARE = 8  # auto streams where the maps, as float32, would take more than 1/8 of the physical memory
+CHUNK = 256  # images read, mapped and written at a time
+PCA_SAMPLE = 2000  # streamed runs fit PCA on at most this many training maps, drawn at random
+BINARY_MODES = ("first_spike", "spike_wave", "first_spike_rgb")  # spikes only: binary maps where nothing blurs them
+
+
+def physical_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def map_bytes(count: int, front: FrontConfig) -> int:
+    """What ``count`` maps take in memory (float32)."""
+    return count * front.input_size**2 * front.map_channels * 4
+
+
+def choose_storage(asked: str, count: int, front: FrontConfig, protocol: str = "honest") -> tuple[str, str]:
+    """Where a run holds its maps, ``memory`` or ``stream``, and why (for the console and the report)."""
+    size = map_bytes(count, front) / 2**30
+    if protocol == "paper":
+        return "memory", "the paper protocol pools augmented copies of every map in memory"
+    if asked != "auto":
+        return asked, f"as asked ({count} maps, {size:.2f} GiB as float32)"
+    limit = physical_memory() / MEMORY_SHARE / 2**30
+    chosen = "stream" if size > limit else "memory"
+    return chosen, f"auto: {count} maps take {size:.2f} GiB as float32, 1/{MEMORY_SHARE} of this machine's memory " \
+                   f"is {limit:.2f} GiB"
+
+
+def is_binary(front: FrontConfig) -> bool:
+    return front.mode in BINARY_MODES and front.blur_size == 1 and front.input_size == front.spike_size
+
+
+class MapCache:
+    """Maps (n, h, w, channels) in an .npy file: float16, or bit-packed rows (uint8, np.packbits of the flat map)
+    where the maps are binary. Rows are written and read by position (``os.pwrite``/``os.pread``), so reading
+    one batch makes only its rows resident, and threads may read at once.
+
+    Args:
+        path: the .npy file.
+        shape: (h, w, channels) of one map.
+        binary: bit-packed rows (exact for maps of 0s and 1s).
+    """
+
+    def __init__(self, path: str | Path, shape: tuple[int, int, int], binary: bool):
+        self.path, self.shape, self.binary = Path(path), tuple(shape), binary
+        self.values = math.prod(self.shape)
+        stored = np.load(self.path, mmap_mode="r")
+        self.count, self.offset = len(stored), stored.offset
+        self.row_bytes = stored.dtype.itemsize * math.prod(stored.shape[1:])
+        del stored
+        self._fd = os.open(self.path, os.O_RDWR)
+
+    @classmethod
+    def create(cls, path: str | Path, count: int, shape: tuple[int, int, int], binary: bool) -> MapCache:
+        """A new cache of ``count`` rows (the file is sized at once; its rows are written later)."""
+        rows = (count, math.ceil(math.prod(shape) / 8)) if binary else (count, *shape)
+        np.lib.format.open_memmap(path, mode="w+", dtype="uint8" if binary else "float16", shape=rows).flush()
+        return cls(path, shape, binary)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def sync(self) -> None:
+        """Put the rows written so far on disk (before progress says they are there)."""
+        os.fsync(self._fd)
+
+    def write(self, start: int, maps: np.ndarray) -> None:
+        """Rows ``start`` .. ``start + len(maps) - 1``, from float maps."""
+        flat = maps.reshape(len(maps), -1)
+        if self.binary:
+            if not np.isin(flat, (0.0, 1.0)).all():
+                raise ValueError(f"{self.path}: a bit-packed cache takes maps of 0s and 1s only")
+            rows = np.packbits(flat.astype("uint8"), axis=1)
+        else:
+            rows = flat.astype("float16")
+        os.pwrite(self._fd, np.ascontiguousarray(rows).tobytes(), self.offset + start * self.row_bytes)
+
+    def __getitem__(self, index) -> np.ndarray:
+        """Rows by position (an int array, or a slice) as float32 maps (len(index), h, w, channels)."""
+        index = np.arange(self.count)[index] if isinstance(index, slice) else np.asarray(index)
+        if len(index) and (index.min() < 0 or index.max() >= self.count):
+            raise IndexError(f"{self.path}: rows {index.min()}..{index.max()} asked of {self.count}")
+        if len(index) > 1 and np.all(np.diff(index) == 1):  # a run of rows: one read
+            raw = os.pread(self._fd, self.row_bytes * len(index), self.offset + int(index[0]) * self.row_bytes)
+        else:
+            raw = b"".join(os.pread(self._fd, self.row_bytes, self.offset + int(i) * self.row_bytes) for i in index)
+        if self.binary:
+            packed = np.frombuffer(raw, "uint8").reshape(len(index), -1)
+            flat = np.unpackbits(packed, axis=1, count=self.values).astype("float32")
+        else:
+            flat = np.frombuffer(raw, "float16").astype("float32")
+        return flat.reshape(len(index), *self.shape)
+
+
+class Rows:
+    """Rows drawn from one or more caches (or arrays), seen as one sequence: a fold's training maps and its
+    class-balancing copies, say.
+
+    Args:
+        parts: (source, index) pairs: a MapCache or array, and the positions of its rows taken, in order.
+    """
+
+    def __init__(self, parts: list[tuple[MapCache | np.ndarray, np.ndarray]]):
+        self.parts = [(source, np.asarray(index, dtype="int64")) for source, index in parts]
+        self.ends = np.cumsum([len(index) for _, index in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.ends[-1]) if len(self.ends) else 0
+
+    def __getitem__(self, positions) -> np.ndarray:
+        positions = np.arange(len(self))[positions] if isinstance(positions, slice) else np.asarray(positions)
+        part_of = np.searchsorted(self.ends, positions, side="right")
+        out = None
+        for k, (source, index) in enumerate(self.parts):
+            mine = np.flatnonzero(part_of == k)
+            if not len(mine):
+                continue
+            local = index[positions[mine] - (self.ends[k - 1] if k else 0)]
+            rows = source[local]
+            out = np.empty((len(positions), *rows.shape[1:]), "float32") if out is None else out
+            out[mine] = rows
+        return out
+
+    def chunks(self, size: int = CHUNK) -> Iterator[np.ndarray]:
+        for start in range(0, len(self), size):
+            yield self[start : start + size]
+
+
+class MapBatches(keras.utils.PyDataset):
+    """Batches of ``rows`` for ``fit`` (with one-hot ``labels``, reshuffled every epoch from ``seed``) or for
+    ``predict`` (no labels, in order), read by two threads ahead of the step that needs them."""
+
+    def __init__(self, rows: Rows, batch_size: int, labels: np.ndarray | None = None, seed: int | None = None):
+        super().__init__(workers=2, use_multiprocessing=False, max_queue_size=8)
+        self.rows, self.batch_size, self.labels = rows, batch_size, labels
+        self.rng = None if seed is None else np.random.default_rng(seed)
+        self.order = np.arange(len(rows))
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.rows) / self.batch_size)
+
+    def __getitem__(self, batch: int):
+        chosen = self.order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        maps = self.rows[chosen]
+        return maps if self.labels is None else (maps, keras.utils.to_categorical(self.labels[chosen], 2))
+
+    def on_epoch_end(self):
+        if self.rng is not None:
+            self.order = self.rng.permutation(len(self.rows))
+
+
+def cached_maps(paths, front: FrontConfig, run: RunFolder, resume: bool, echo: Callable[[str], None],
+                batch_size: int = 32) -> MapCache:
+    """Every image's map, computed ``CHUNK`` images at a time into ``run``'s maps/maps.npy. A resumed run keeps
+    the chunks an interrupted one finished (maps/progress.json says how many rows, and for which images and
+    front)."""
+    folder = run.part("maps")
+    paths = [str(p) for p in paths]
+    key = hashlib.sha256(json.dumps([front.to_dict(), paths]).encode()).hexdigest()
+    shape = (front.input_size, front.input_size, front.map_channels)
+    progress = folder / "progress.json"
+    done = 0
+    if resume and progress.is_file() and json.loads(progress.read_text()).get("key") == key:
+        cache, done = MapCache(folder / "maps.npy", shape, is_binary(front)), folder.read_json("progress.json")["done"]
+    else:
+        cache = MapCache.create(folder / "maps.npy", len(paths), shape, is_binary(front))
+    model = SpikePreprocessor(front).map_model((front.spike_size, front.spike_size))
+    for start in range(done, len(paths), CHUNK):
+        images = load_images(paths[start : start + CHUNK], front.spike_size)
+        cache.write(start, model.predict(images, batch_size=batch_size, verbose=0))
+        cache.sync()
+        folder.write_json("progress.json", {"key": key, "done": min(start + CHUNK, len(paths))})
+        echo(f"spike maps: {min(start + CHUNK, len(paths))}/{len(paths)} cached in {cache.path}")
+    return cache
+
+
+def balanced_rows(rows: Rows, labels: np.ndarray, seed: int, folder: RunFolder) -> tuple[Rows, np.ndarray]:
+    """``rows`` and, as ``balance_with_copies`` adds them in memory, augmented copies of the minority class,
+    written ``CHUNK`` at a time into ``folder``/copies.npy (remove it after the fold)."""
+    minority, chosen = copies_to_balance(labels, seed)
+    if not len(chosen):
+        return rows, labels
+    copies = MapCache.create(folder / "copies.npy", len(chosen), rows[:1].shape[1:], binary=False)
+    augment = augmentation(seed)
+    for start in range(0, len(chosen), CHUNK):
+        part = chosen[start : start + CHUNK]
+        copies.write(start, keras.ops.convert_to_numpy(augment(rows[part], training=True)))
+    balanced = Rows([*rows.parts, (copies, np.arange(len(chosen)))])
+    return balanced, np.concatenate([labels, np.full(len(chosen), minority)])
+
+
+def discard_copies(rows: Rows) -> None:
+    """Close and remove the copies ``balanced_rows`` wrote (every part after the first, the run's maps)."""
+    for copies, _ in rows.parts[1:]:
+        copies.close()
+        copies.path.unlink()
+
+
+def fit_standardizer(rows: Rows, front: FrontConfig, seed: int) -> Standardizer:
+    """A standardizer fitted on streamed ``rows``: running moments over every row, PCA (where on) on at most
+    ``PCA_SAMPLE`` rows drawn at random."""
+    sample = None
+    if front.pca_components is not None:
+        sample = rows[np.sort(np.random.default_rng(seed).permutation(len(rows))[:PCA_SAMPLE])]
+    return Standardizer(front, seed).fit_chunks(rows.chunks(), pca_sample=sample)
+
+
+def probabilities(model: keras.Model, maps: np.ndarray | Rows, batch_size: int) -> np.ndarray:
+    """``model.predict`` over maps held in memory or streamed."""
+    if isinstance(maps, Rows):
+        return model.predict(MapBatches(maps, batch_size), verbose=0)
+    return model.predict(maps, batch_size=batch_size, verbose=0)

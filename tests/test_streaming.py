@@ -1,0 +1,137 @@
+"""Streamed spike maps: the cache file, rows across caches, the standardizer's fit from chunks, resuming the cache,
+and a streamed run from the shell against the same run held in memory."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_all.data import load_dataset, load_images
+from keras_all.front import FrontConfig, Standardizer
+from keras_all.models import SpikePreprocessor, SpikeResNetClassifier
+from keras_all.run_folder import RunFolder
+from keras_all.training import streaming
+from keras_all.training.streaming import MapBatches, MapCache, Rows, cached_maps, choose_storage
+
+from .helpers import shell, tiny_config
+
+pytestmark = pytest.mark.portable
+
+
+def maps_of(count, shape=(6, 5, 2), seed=0):
+    return np.random.default_rng(seed).random((count, *shape)).astype("float32")
+
+
+def test_a_float16_cache_gives_back_its_rows_rounded_to_float16(tmp_path):
+    maps = maps_of(10)
+    cache = MapCache.create(tmp_path / "maps.npy", 10, maps.shape[1:], binary=False)
+    cache.write(0, maps[:4])
+    cache.write(4, maps[4:])
+    for index in ([3, 4, 5], [9, 0, 9, 2], slice(2, 7)):
+        np.testing.assert_array_equal(cache[index], maps[index].astype("float16").astype("float32"))
+    assert np.load(tmp_path / "maps.npy", mmap_mode="r").shape == (10, 6, 5, 2)  # a plain .npy file
+    with pytest.raises(IndexError, match="rows 0..10 asked of 10"):
+        cache[[0, 10]]
+
+
+def test_binary_maps_are_bit_packed_exactly_and_nothing_else_is_taken(tmp_path):
+    spikes = (maps_of(7, (5, 5, 3)) > 0.7).astype("float32")
+    cache = MapCache.create(tmp_path / "bits.npy", 7, spikes.shape[1:], binary=True)
+    cache.write(0, spikes)
+    np.testing.assert_array_equal(cache[np.arange(7)[::-1]], spikes[::-1])
+    assert (tmp_path / "bits.npy").stat().st_size < 7 * 75 // 8 + 7 + 200  # 10 bytes a row and the header
+    with pytest.raises(ValueError, match="0s and 1s only"):
+        cache.write(0, spikes * 0.5)
+
+
+def test_rows_read_across_caches_in_order(tmp_path):
+    first, second = maps_of(8, seed=1), maps_of(5, seed=2)
+    caches = []
+    for name, maps in (("a.npy", first), ("b.npy", second)):
+        caches.append(MapCache.create(tmp_path / name, len(maps), maps.shape[1:], binary=False))
+        caches[-1].write(0, maps)
+    rows = Rows([(caches[0], np.array([7, 1, 3])), (caches[1], np.array([4, 0]))])
+    expected = np.concatenate([first[[7, 1, 3]], second[[4, 0]]]).astype("float16").astype("float32")
+    assert len(rows) == 5
+    np.testing.assert_array_equal(rows[[4, 0, 3, 2]], expected[[4, 0, 3, 2]])
+    np.testing.assert_array_equal(np.concatenate(list(rows.chunks(2))), expected)
+    batches = MapBatches(rows, 2, labels=np.array([0, 1, 1, 0, 1]), seed=3)
+    seen = [batches[k] for k in range(len(batches))]
+    assert len(batches) == 3 and [len(x) for x, _ in seen] == [2, 2, 1]
+    shown = np.concatenate([x for x, _ in seen])
+    order = [int(np.flatnonzero((expected == row).all(axis=(1, 2, 3)))[0]) for row in shown]
+    assert sorted(order) == [0, 1, 2, 3, 4]  # every row once, shuffled
+    np.testing.assert_array_equal(np.concatenate([y for _, y in seen]).argmax(1), np.array([0, 1, 1, 0, 1])[order])
+
+
+@pytest.mark.parametrize("zscore", ["pixel", "global"])
+def test_the_standardizer_fitted_from_chunks_matches_the_one_fitted_in_memory(zscore):
+    front = FrontConfig(spike_size=8, input_size=8, zscore=zscore, pca_components=3)
+    maps = maps_of(40, (8, 8, 1), seed=4) * 3 + 1
+    whole = Standardizer(front).fit(maps)
+    chunked = Standardizer(front).fit_chunks((maps[k : k + 7] for k in range(0, 40, 7)), pca_sample=maps)
+    np.testing.assert_allclose(chunked.mean_, whole.mean_, rtol=1e-6)
+    np.testing.assert_allclose(chunked.variance_, whole.variance_, rtol=1e-5)
+    np.testing.assert_allclose(np.abs(chunked.pca_.components_), np.abs(whole.pca_.components_), atol=1e-4)
+
+
+def test_auto_streams_only_what_would_crowd_memory(monkeypatch):
+    front = FrontConfig(spike_size=100, input_size=100)  # 40,000 bytes a map as float32
+    monkeypatch.setattr(streaming, "physical_memory", lambda: 8 * 40_000 * 1000)
+    assert choose_storage("auto", 1000, front)[0] == "memory"
+    assert choose_storage("auto", 1001, front)[0] == "stream"
+    assert choose_storage("memory", 10**9, front)[0] == "memory"
+    assert choose_storage("stream", 10**9, front, protocol="paper")[0] == "memory"
+
+
+def test_an_interrupted_cache_is_resumed_from_its_last_chunk(synthetic_tree, tmp_path, monkeypatch):
+    paths = load_dataset("c-nmc", synthetic_tree("c-nmc", 30)).samples["path"].tolist()
+    front = FrontConfig(spike_size=24, input_size=24)
+    monkeypatch.setattr(streaming, "CHUNK", 8)
+    run = RunFolder(tmp_path / "run")
+    (tmp_path / "run").mkdir()
+    written, stop = [], [True]
+    original = MapCache.write
+
+    def write_then_stop(cache, start, maps):
+        original(cache, start, maps)
+        written.append(start)
+        if stop[0] and len(written) == 2:
+            raise InterruptedError("stopped after two chunks")
+
+    monkeypatch.setattr(MapCache, "write", write_then_stop)
+    with pytest.raises(InterruptedError):
+        cached_maps(paths, front, run, resume=False, echo=lambda line: None)
+    assert json.loads((tmp_path / "run" / "maps" / "progress.json").read_text())["done"] == 8  # the second unsaid
+    written.clear()
+    stop[0] = False
+    cache = cached_maps(paths, front, run, resume=True, echo=lambda line: None)
+    assert written == list(range(8, len(paths), 8))
+    expected = SpikePreprocessor(front).map_model((24, 24)).predict(load_images(paths, 24), verbose=0)
+    np.testing.assert_array_equal(cache[np.arange(len(paths))], expected.astype("float16").astype("float32"))
+
+
+def test_a_streamed_run_from_the_shell_fits_what_memory_fits_and_leaves_no_cache(synthetic_tree, tmp_path):
+    data = synthetic_tree("c-nmc", 48)
+    config = tiny_config(tmp_path, epochs=2)
+    runs, printed = {}, {}
+    for storage in ("stream", "memory"):
+        runs[storage] = tmp_path / storage
+        result = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--config", config, "--maps", storage,
+                       "--output", runs[storage])
+        assert result.returncode == 0, result.stderr
+        printed[storage] = result.stdout
+    assert "streamed from a cache in the run folder: as asked" in printed["stream"]
+    assert "held in memory: as asked" in printed["memory"]
+    metrics = json.loads((runs["stream"] / "metrics.json").read_text())
+    assert metrics["maps"]["storage"] == "stream" and not (runs["stream"] / "maps").exists()
+    assert not list(runs["stream"].rglob("*.npy"))
+    assert "spike maps streamed" in (runs["stream"] / "report.md").read_text()
+    for fold in ("fold_0", "fold_1", "final"):  # the same splits and balancing copies, maps rounded to float16
+        streamed, held = (SpikeResNetClassifier.load(runs[s] / fold / "model.keras").preprocessor.zscore
+                          for s in ("stream", "memory"))
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(streamed.mean), keras.ops.convert_to_numpy(held.mean),
+                                   atol=2e-3)
+        assert (runs["stream"] / fold / "predictions.csv").read_text().count("\n") == \
+            (runs["memory"] / fold / "predictions.csv").read_text().count("\n")
