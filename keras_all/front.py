@@ -155,10 +155,10 @@ class Standardizer:
         small enough to hold. Returns self."""
         count, total, squares = 0, 0.0, 0.0
         for chunk in chunks:
-            chunk = np.asarray(chunk, dtype="float64")
+            chunk = np.asarray(chunk)
             count += len(chunk) if self._axes == (0,) else chunk.size // chunk.shape[-1]
-            total = total + chunk.sum(axis=self._axes)
-            squares = squares + np.square(chunk).sum(axis=self._axes)
+            total = total + chunk.sum(axis=self._axes, dtype="float64")
+            squares = squares + np.square(chunk).sum(axis=self._axes, dtype="float64")
         if count < 2:
             raise ValueError("a standardizer is fitted on at least 2 maps")
         mean = total / count

@@ -27,7 +27,8 @@ from keras_all.run_folder import RunFolder
 from keras_all.training.model import augmentation, copies_to_balance
 
 MEMORY_SHARE = 8  # auto streams where the maps, as float32, would take more than 1/8 of the physical memory
-CHUNK = 256  # images read, mapped and written at a time
+CHUNK = 256  # images read, mapped and written at a time, at most
+CHUNK_BYTES = 64 * 2**20  # ... and at most this many bytes of float32 maps at a time (a 224x224 spike wave is 12 MB)
 PCA_SAMPLE = 2000  # streamed runs fit PCA on at most this many training maps, drawn at random
 BINARY_MODES = ("first_spike", "spike_wave", "first_spike_rgb")  # spikes only: binary maps where nothing blurs them
 
@@ -52,6 +53,11 @@ def choose_storage(asked: str, count: int, front: FrontConfig, protocol: str = "
     chosen = "stream" if size > limit else "memory"
     return chosen, f"auto: {count} maps take {size:.2f} GiB as float32, 1/{MEMORY_SHARE} of this machine's memory " \
                    f"is {limit:.2f} GiB"
+
+
+def chunk_rows(shape) -> int:
+    """Maps of ``shape`` (h, w, channels) handled at a time: CHUNK, or fewer where they would pass CHUNK_BYTES."""
+    return max(1, min(CHUNK, CHUNK_BYTES // (math.prod(shape) * 4)))
 
 
 def is_binary(front: FrontConfig) -> bool:
@@ -152,17 +158,19 @@ class Rows:
             out[mine] = rows
         return out
 
-    def chunks(self, size: int = CHUNK) -> Iterator[np.ndarray]:
+    def chunks(self) -> Iterator[np.ndarray]:
+        """Every row in order, ``chunk_rows`` at a time."""
+        size = chunk_rows(self[:1].shape[1:])
         for start in range(0, len(self), size):
             yield self[start : start + size]
 
 
 class MapBatches(keras.utils.PyDataset):
     """Batches of ``rows`` for ``fit`` (with one-hot ``labels``, reshuffled every epoch from ``seed``) or for
-    ``predict`` (no labels, in order), read by two threads ahead of the step that needs them."""
+    ``predict`` (no labels, in order), read by two threads up to four batches ahead of the step that needs them."""
 
     def __init__(self, rows: Rows, batch_size: int, labels: np.ndarray | None = None, seed: int | None = None):
-        super().__init__(workers=2, use_multiprocessing=False, max_queue_size=8)
+        super().__init__(workers=2, use_multiprocessing=False, max_queue_size=4)
         self.rows, self.batch_size, self.labels = rows, batch_size, labels
         self.rng = None if seed is None else np.random.default_rng(seed)
         self.order = np.arange(len(rows))
@@ -183,7 +191,7 @@ class MapBatches(keras.utils.PyDataset):
 
 def cached_maps(paths, front: FrontConfig, run: RunFolder, resume: bool, echo: Callable[[str], None],
                 batch_size: int = 32) -> MapCache:
-    """Every image's map, computed ``CHUNK`` images at a time into ``run``'s maps/maps.npy. A resumed run keeps
+    """Every image's map, computed ``chunk_rows`` images at a time into ``run``'s maps/maps.npy. A resumed run keeps
     the chunks an interrupted one finished (maps/progress.json says how many rows, and for which images and
     front)."""
     folder = run.part("maps")
@@ -197,25 +205,28 @@ def cached_maps(paths, front: FrontConfig, run: RunFolder, resume: bool, echo: C
     else:
         cache = MapCache.create(folder / "maps.npy", len(paths), shape, is_binary(front))
     model = SpikePreprocessor(front).map_model((front.spike_size, front.spike_size))
-    for start in range(done, len(paths), CHUNK):
-        images = load_images(paths[start : start + CHUNK], front.spike_size)
+    size = chunk_rows(shape)
+    for start in range(done, len(paths), size):
+        images = load_images(paths[start : start + size], front.spike_size)
         cache.write(start, model.predict(images, batch_size=batch_size, verbose=0))
         cache.sync()
-        folder.write_json("progress.json", {"key": key, "done": min(start + CHUNK, len(paths))})
-        echo(f"spike maps: {min(start + CHUNK, len(paths))}/{len(paths)} cached in {cache.path}")
+        folder.write_json("progress.json", {"key": key, "done": min(start + size, len(paths))})
+        echo(f"spike maps: {min(start + size, len(paths))}/{len(paths)} cached in {cache.path}")
     return cache
 
 
 def balanced_rows(rows: Rows, labels: np.ndarray, seed: int, folder: RunFolder) -> tuple[Rows, np.ndarray]:
     """``rows`` and, as ``balance_with_copies`` adds them in memory, augmented copies of the minority class,
-    written ``CHUNK`` at a time into ``folder``/copies.npy (remove it after the fold)."""
+    written ``chunk_rows`` at a time into ``folder``/copies.npy (remove it after the fold)."""
     minority, chosen = copies_to_balance(labels, seed)
     if not len(chosen):
         return rows, labels
-    copies = MapCache.create(folder / "copies.npy", len(chosen), rows[:1].shape[1:], binary=False)
+    shape = rows[:1].shape[1:]
+    copies = MapCache.create(folder / "copies.npy", len(chosen), shape, binary=False)
     augment = augmentation(seed)
-    for start in range(0, len(chosen), CHUNK):
-        part = chosen[start : start + CHUNK]
+    size = chunk_rows(shape)
+    for start in range(0, len(chosen), size):
+        part = chosen[start : start + size]
         copies.write(start, keras.ops.convert_to_numpy(augment(rows[part], training=True)))
     balanced = Rows([*rows.parts, (copies, np.arange(len(chosen)))])
     return balanced, np.concatenate([labels, np.full(len(chosen), minority)])
