@@ -50,7 +50,7 @@ def test_counted_thresholds_fire_as_sorted_ones(mode):
 def test_same_size_images_pass_through_and_others_resize_as_keras_does():
     images = np.random.default_rng(6).integers(0, 256, (2, 30, 30, 3), dtype=np.uint8)
     skip = SkipSameSizeResizing(30, 30, antialias=True)
-    assert skip(images) is images or np.array_equal(keras.ops.convert_to_numpy(skip(images)), images)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(skip(images)), images)
     smaller = SkipSameSizeResizing(12, 12, antialias=True)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(smaller(images)),
                                   keras.ops.convert_to_numpy(keras.layers.Resizing(12, 12, antialias=True)(images)))
@@ -69,3 +69,18 @@ def test_unknown_sizes_decide_at_run_time():
     for size in (20, 33):
         images = np.random.default_rng(size).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
         np.testing.assert_array_equal(traced(images).numpy(), traced_plain(images).numpy())
+
+
+def test_a_known_same_size_traces_no_resize_at_all():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("graph ops are inspected under TensorFlow (JAX decides the same way, from its static shapes)")
+    import tensorflow as tf
+
+    layer = SkipSameSizeResizing(20, 20, antialias=True)
+
+    def ops_of(size):
+        spec = tf.TensorSpec((None, size, size, 3), tf.uint8)
+        return {op.type for op in tf.function(layer).get_concrete_function(spec).graph.get_operations()}
+
+    assert "ScaleAndTranslate" not in ops_of(20)
+    assert "ScaleAndTranslate" in ops_of(33)

@@ -40,7 +40,8 @@ def test_binary_maps_are_bit_packed_exactly_and_nothing_else_is_taken(tmp_path):
     cache = MapCache.create(tmp_path / "bits.npy", 7, spikes.shape[1:], binary=True)
     cache.write(0, spikes)
     np.testing.assert_array_equal(cache[np.arange(7)[::-1]], spikes[::-1])
-    assert (tmp_path / "bits.npy").stat().st_size < 7 * 75 // 8 + 7 + 200  # 10 bytes a row and the header
+    header = np.load(tmp_path / "bits.npy", mmap_mode="r").offset
+    assert (tmp_path / "bits.npy").stat().st_size == header + 7 * 10  # 75 bits in 10 bytes a row
     with pytest.raises(ValueError, match="0s and 1s only"):
         cache.write(0, spikes * 0.5)
 
@@ -113,6 +114,16 @@ def test_an_interrupted_cache_is_resumed_from_its_last_chunk(synthetic_tree, tmp
     assert written == list(range(8, len(paths), 8))
     expected = SpikePreprocessor(front).map_model((24, 24)).predict(load_images(paths, 24), verbose=0)
     np.testing.assert_array_equal(cache[np.arange(len(paths))], expected.astype("float16").astype("float32"))
+    cache.close()
+
+    # a cache cut short on disk is computed again, and the console names it
+    maps_file = tmp_path / "run" / "maps" / "maps.npy"
+    maps_file.write_bytes(maps_file.read_bytes()[:200])
+    lines, written[:] = [], []
+    again = cached_maps(paths, front, run, resume=True, echo=lines.append)
+    assert lines[0].startswith(f"{maps_file}: unreadable (") and lines[0].endswith("computing the spike maps again")
+    assert written[0] == 0
+    np.testing.assert_array_equal(again[np.arange(len(paths))], expected.astype("float16").astype("float32"))
 
 
 def test_a_streamed_run_from_the_shell_fits_what_memory_fits_and_leaves_no_cache(synthetic_tree, tmp_path):

@@ -140,11 +140,12 @@ class FirstSpikeGabor(keras.layers.Layer):
         half = self.kernel_size // 2
         padded = ops.pad(gray, [[0, 0], [half, half], [half, half], [0, 0]], mode="reflect")
         responses = ops.abs(ops.conv(padded, ops.cast(self.kernels, "float32"), padding="valid"))
+        strongest = ops.max(responses, axis=-1)  # (batch, h, w)
         steps = 1 if self.mode == "first_spike" else self.timesteps
         if self.trainable:
-            fired = self._fired_sorting(ops.max(responses, axis=-1) / 255.0, steps)
+            fired = self._fired_sorting(strongest / 255.0, steps)
         else:  # whole multiples of the kernel quantum: exact as int32 levels, ranked by counting
-            fired = self._fired_counting(ops.cast(ops.max(responses, axis=-1) / KERNEL_QUANTUM + 0.5, "int32"), steps)
+            fired = self._fired_counting(ops.cast(strongest / KERNEL_QUANTUM + 0.5, "int32"), steps)
         if self.mode == "first_spike":
             return fired
         winner = ops.one_hot(ops.argmax(responses, axis=-1), self.orientations, dtype="float32")

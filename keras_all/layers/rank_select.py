@@ -61,4 +61,3 @@ def kth_largest(levels, ranks, top: int):
     within = ops.reshape(_histograms(slots * fine + low, rows, (wanted + 1) * fine), (rows, wanted + 1, fine))
     mine = ops.take_along_axis(within, ops.take_along_axis(slot_of_bin, bin_, axis=1)[..., None], axis=1)
     return bin_ * fine + _bin_of_rank(_from_the_top(mine), rank_in_bin)
-

@@ -1,6 +1,6 @@
 """Spike maps kept in a file of the run folder rather than in memory, and the batches training reads from it.
 
-Memory held in memory grows with the data set: C-NMC's 10,661 training cells at 224x224 are about 2 GB of
+Maps held in memory grow with the data set: C-NMC's 10,661 training cells at 224x224 are about 2 GB of
 first-spike maps and 130 GB of spike waves (60 channels). A streamed run computes each image's map once,
 chunk by chunk, into ``maps/maps.npy`` (float16 rows, or bit-packed rows where the maps are binary), and
 training, validation, batch-norm recalibration and the standardizer's fit read rows from it by positioned
@@ -130,37 +130,39 @@ class MapCache:
 
 
 class Rows:
-    """Rows drawn from one or more caches (or arrays), seen as one sequence: a fold's training maps and its
-    class-balancing copies, say.
+    """Rows drawn from one or more caches, seen as one sequence: a fold's training maps and its class-balancing
+    copies, say.
 
     Args:
-        parts: (source, index) pairs: a MapCache or array, and the positions of its rows taken, in order.
+        parts: (cache, index) pairs: a MapCache and the positions of its rows taken, in order; every cache holds
+            maps of one shape.
     """
 
-    def __init__(self, parts: list[tuple[MapCache | np.ndarray, np.ndarray]]):
-        self.parts = [(source, np.asarray(index, dtype="int64")) for source, index in parts]
+    def __init__(self, parts: list[tuple[MapCache, np.ndarray]]):
+        self.parts = [(cache, np.asarray(index, dtype="int64")) for cache, index in parts]
         self.ends = np.cumsum([len(index) for _, index in self.parts])
 
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(h, w, channels) of one map."""
+        return self.parts[0][0].shape
+
     def __len__(self) -> int:
-        return int(self.ends[-1]) if len(self.ends) else 0
+        return int(self.ends[-1])
 
     def __getitem__(self, positions) -> np.ndarray:
         positions = np.arange(len(self))[positions] if isinstance(positions, slice) else np.asarray(positions)
         part_of = np.searchsorted(self.ends, positions, side="right")
-        out = None
-        for k, (source, index) in enumerate(self.parts):
+        out = np.empty((len(positions), *self.shape), "float32")
+        for k, (cache, index) in enumerate(self.parts):
             mine = np.flatnonzero(part_of == k)
-            if not len(mine):
-                continue
-            local = index[positions[mine] - (self.ends[k - 1] if k else 0)]
-            rows = source[local]
-            out = np.empty((len(positions), *rows.shape[1:]), "float32") if out is None else out
-            out[mine] = rows
+            if len(mine):
+                out[mine] = cache[index[positions[mine] - (self.ends[k - 1] if k else 0)]]
         return out
 
     def chunks(self) -> Iterator[np.ndarray]:
         """Every row in order, ``chunk_rows`` at a time."""
-        size = chunk_rows(self[:1].shape[1:])
+        size = chunk_rows(self.shape)
         for start in range(0, len(self), size):
             yield self[start : start + size]
 
@@ -198,12 +200,8 @@ def cached_maps(paths, front: FrontConfig, run: RunFolder, resume: bool, echo: C
     paths = [str(p) for p in paths]
     key = hashlib.sha256(json.dumps([front.to_dict(), paths]).encode()).hexdigest()
     shape = (front.input_size, front.input_size, front.map_channels)
-    progress = folder / "progress.json"
-    done = 0
-    if resume and progress.is_file() and json.loads(progress.read_text()).get("key") == key:
-        cache, done = MapCache(folder / "maps.npy", shape, is_binary(front)), folder.read_json("progress.json")["done"]
-    else:
-        cache = MapCache.create(folder / "maps.npy", len(paths), shape, is_binary(front))
+    cache, done = _resumed(folder, key, shape, is_binary(front), echo) if resume else (None, 0)
+    cache = cache or MapCache.create(folder / "maps.npy", len(paths), shape, is_binary(front))
     model = SpikePreprocessor(front).map_model((front.spike_size, front.spike_size))
     size = chunk_rows(shape)
     for start in range(done, len(paths), size):
@@ -215,16 +213,34 @@ def cached_maps(paths, front: FrontConfig, run: RunFolder, resume: bool, echo: C
     return cache
 
 
+def _resumed(folder: RunFolder, key: str, shape, binary: bool, echo) -> tuple[MapCache | None, int]:
+    """The cache an interrupted run left in ``folder`` and its rows done, or (None, 0) where there is none for these
+    images and this front, or it cannot be read (it is then computed again, and the console says why)."""
+    try:
+        progress = json.loads((folder / "progress.json").read_text())
+    except FileNotFoundError:
+        return None, 0
+    except (OSError, ValueError) as error:
+        echo(f"{folder / 'progress.json'}: unreadable ({error}); computing the spike maps again")
+        return None, 0
+    if progress.get("key") != key:
+        return None, 0
+    try:
+        return MapCache(folder / "maps.npy", shape, binary), int(progress["done"])
+    except (OSError, ValueError, KeyError) as error:
+        echo(f"{folder / 'maps.npy'}: unreadable ({error}); computing the spike maps again")
+        return None, 0
+
+
 def balanced_rows(rows: Rows, labels: np.ndarray, seed: int, folder: RunFolder) -> tuple[Rows, np.ndarray]:
     """``rows`` and, as ``balance_with_copies`` adds them in memory, augmented copies of the minority class,
     written ``chunk_rows`` at a time into ``folder``/copies.npy (remove it after the fold)."""
     minority, chosen = copies_to_balance(labels, seed)
     if not len(chosen):
         return rows, labels
-    shape = rows[:1].shape[1:]
-    copies = MapCache.create(folder / "copies.npy", len(chosen), shape, binary=False)
+    copies = MapCache.create(folder / "copies.npy", len(chosen), rows.shape, binary=False)
     augment = augmentation(seed)
-    size = chunk_rows(shape)
+    size = chunk_rows(rows.shape)
     for start in range(0, len(chosen), size):
         part = chosen[start : start + size]
         copies.write(start, keras.ops.convert_to_numpy(augment(rows[part], training=True)))
