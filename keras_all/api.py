@@ -21,10 +21,12 @@ from keras_all.metrics import binary_metrics
 from keras_all.models import FoldEnsemble
 from keras_all.run_folder import VALIDATED_POINT, RunFolder
 from keras_all.training import cross_validate
+from keras_all.training.cluster import join
 
 
 def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str | None = None,
-          output: str | Path | None = None, resume: bool = False, echo: Callable[[str], None] = print) -> RunFolder:
+          output: str | Path | None = None, resume: bool = False,
+          echo: Callable[[str], None] = print) -> RunFolder | None:
     """Cross-validate on ``data`` and deliver a finished run folder.
 
     Args:
@@ -36,11 +38,16 @@ def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str
 
     Returns:
         The run folder: ``run.metrics()``, ``run.classifier()`` (a ``SpikeResNetClassifier`` with the
-        validated cut-off), report.md and the rest of its files.
+        validated cut-off), report.md and the rest of its files. None on a multi-worker run's workers other than
+        the chief, which writes the run folder alone.
     """
     if (config is None) == (preset is None):
         raise ValueError("give either a configuration or a preset")
     config = config or load_config(preset=preset)
+    if config.distribute == "multi-worker" and not join().is_chief:
+        with tempfile.TemporaryDirectory(prefix="keras-all-worker-") as scratch:
+            cross_validate.train(data, config, Path(scratch) / "run", resume, echo)
+        return None
     run = RunFolder(output) if output is not None else RunFolder.new("saved_models", config.name)
     result = cross_validate.train(data, config, run, resume, echo)
     try:

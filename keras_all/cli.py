@@ -16,6 +16,7 @@ from keras_all.data.io import printable
 from keras_all.data.synthetic import SYNTH_LAYOUTS
 
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
+LOST_WORKER = 75  # EX_TEMPFAIL: a multi-worker run stopped by another worker's end; --resume continues it
 SHOWN_PER_REASON = 5  # left-out files listed on the console for each reason; the rest are counted
 
 
@@ -213,8 +214,10 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_si
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default saved_models/<timestamp>-<name>).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --output from its last finished fold.")
-@click.option("--distribute", type=click.Choice(["none", "mirrored"]), default=None,
-              help="mirrored: data-parallel over every local device (MirroredStrategy; DataParallel under JAX).")
+@click.option("--distribute", type=click.Choice(["none", "mirrored", "multi-worker"]), default=None,
+              help="mirrored: data-parallel over every local device (MirroredStrategy; DataParallel under JAX). "
+              "multi-worker: over machines, each started with the same command (cluster from TF_CONFIG, or "
+              "KERAS_DISTRIBUTION_* under JAX; README).")
 @click.option("--final", type=click.Choice(["refit", "ensemble"]), default=None,
               help="The delivered model: refit (default) on all development images, or the mean of the fold "
               "models' probabilities. Both are scored on the holdout test.")
@@ -235,9 +238,41 @@ def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, 
     config = load_config(config_file, overrides, preset=preset)
     if resume and output is None:
         raise click.ClickException("--resume needs --output, the folder of the interrupted run")
+    if config.distribute == "multi-worker":
+        _train_on_cluster(config, lambda: load_with_progress(dataset, data_dir, on_bad_image, positive_class),
+                          output, resume)
+        return
     data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
     run = run_training(data, config, output=output, resume=resume, echo=click.echo)
     _echo_result(run)
+
+
+def _train_on_cluster(config, load, output, resume) -> None:
+    """``train`` as one worker of a cluster: joined first (TensorFlow's collectives are set up before any other
+    work); a worker that dies or stops answering ends the run on every other with one line, and the chief's run
+    folder keeps its finished folds for ``--resume``."""
+    from keras_all.api import train as run_training
+    from keras_all.training.cluster import join, lost_peer
+
+    cluster = join()
+    click.echo(f"{cluster}: joined")
+    try:
+        run = run_training(load(), config, output=output, resume=resume, echo=click.echo)
+    except Exception as error:
+        if not lost_peer(error):
+            raise
+        where = f" in {output}" if output is not None else ""
+        reason = printable(str(error)).strip().splitlines()[0]
+        click.echo(f"Error: {cluster}: another worker died or stopped answering ({reason}); the run stopped. Its "
+                   f"finished folds are kept{where}; start every worker again with --resume "
+                   "and the same --output to continue from the last one", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(LOST_WORKER)  # past JAX's shutdown barrier, which would wait for the dead worker
+    if run is None:
+        click.echo(f"{cluster}: done; the chief writes the run folder")
+    else:
+        _echo_result(run)
 
 
 @main.command()

@@ -26,7 +26,7 @@ PROTOCOL_DEFAULTS = {
 }
 FINALS = ("refit", "ensemble")
 SEED_LIMIT = 2**32 - 1  # NumPy's and Keras' seeds are unsigned 32-bit integers
-DISTRIBUTIONS = ("none", "mirrored")
+DISTRIBUTIONS = ("none", "mirrored", "multi-worker")
 MAP_STORAGE = ("auto", "memory", "stream")  # auto: stream where the maps would take over 1/8 of the memory
 
 
@@ -55,7 +55,7 @@ class TrainConfig:
     final: str = "refit"  # the delivered model: one refit on all development data, or the fold models' mean
     max_per_class: int | None = None  # a seeded class-balanced subsample of at most this many images per class
     paper_augment_factor: int = 4  # paper protocol: the pooled images times this, before splitting
-    distribute: str = "none"  # mirrored: data-parallel over every local device (GPUs)
+    distribute: str = "none"  # mirrored: over every local device (GPUs); multi-worker: over machines
     maps: str = "auto"  # spike maps held in memory, or streamed from a float16 cache in the run folder (honest only)
     front: FrontConfig = field(default_factory=FrontConfig)
 

@@ -32,6 +32,7 @@ from keras_all.front import Standardizer
 from keras_all.metrics import SUMMARY_KEYS, binary_metrics, mean_sd
 from keras_all.run_folder import RunFolder
 from keras_all.training.arrays import spike_maps
+from keras_all.training.cluster import Cluster, join, training_input
 from keras_all.training.model import (
     FoldModel,
     augmentation,
@@ -84,23 +85,33 @@ class FoldInputs:
 class ValidationScores(keras.callbacks.Callback):
     """The validation part's loss, accuracy and AUC after each epoch, put into the epoch's logs for the callbacks
     after it (learning-rate schedule, early stopping, log.csv); Keras' own AUC metric would score both one-hot
-    columns together, not the ALL probability. ``prepare``, where given, runs first (it re-estimates the batch-norm
-    statistics of a run that recalibrates them, so that each epoch is scored as it would be delivered)."""
+    columns together, not the ALL probability. A run that recalibrates its batch norms re-estimates them first, on
+    16 batches of the training maps ``train``, so that each epoch is scored as it would be delivered (training-mode
+    batch norm never reads those statistics, so the training itself is unchanged). On a multi-worker run the chief
+    scores, and every worker takes its scores."""
 
-    def __init__(self, maps: np.ndarray | Rows, labels: np.ndarray, batch_size: int,
-                 prepare: Callable[[], None] | None):
+    def __init__(self, maps: np.ndarray | Rows, labels: np.ndarray, config: TrainConfig, fold_model: FoldModel,
+                 train: np.ndarray | Rows, seed: int, cluster: Cluster | None = None):
         super().__init__()
-        self.maps, self.labels, self.batch_size, self.prepare = maps, labels, batch_size, prepare
+        self.maps, self.labels, self.config, self.fold_model = maps, labels, config, fold_model
+        self.train, self.seed, self.cluster = train, seed, cluster
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.prepare is not None:
-            self.prepare()
-        probability = probabilities(self.model, self.maps, self.batch_size)
+        scores = self.scores() if self.cluster is None or self.cluster.is_chief else None
+        logs.update(scores if self.cluster is None else self.cluster.from_chief(scores))
+
+    def scores(self) -> dict:
+        classifier, model = self.fold_model.scoring()
+        with self.fold_model.on_this_machine():
+            if self.config.recalibrate_bn:
+                recalibrate_batch_norm(classifier, self.train, self.config.batch_size, self.seed, max_batches=16)
+            probability = probabilities(model, self.maps, self.config.batch_size)
         chosen = np.clip(probability[np.arange(len(self.labels)), self.labels], 1e-7, 1.0)
-        logs["val_loss"] = float(-np.log(chosen).mean())
-        logs["val_accuracy"] = float(np.mean(probability.argmax(axis=1) == self.labels))
+        scores = {"val_loss": float(-np.log(chosen).mean()),
+                  "val_accuracy": float(np.mean(probability.argmax(axis=1) == self.labels))}
         if len(np.unique(self.labels)) == 2:
-            logs["val_auc"] = float(roc_auc_score(self.labels, probability[:, 1]))
+            scores["val_auc"] = float(roc_auc_score(self.labels, probability[:, 1]))
+        return scores
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -122,17 +133,24 @@ class EpochProgress(keras.callbacks.Callback):
 def train(data: LoadedDataset, config: TrainConfig, run: RunFolder, resume: bool = False,
           echo: Callable[[str], None] = print) -> dict:
     """Train every fold and the final model into ``run``, which is left marked INCOMPLETE for the caller to
-    finish; returns the summary (what metrics.json holds, less the operating points)."""
+    finish; returns the summary (what metrics.json holds, less the operating points).
+
+    On a multi-worker run every worker calls this with the same data and settings (checked); a worker other than
+    the chief trains into a scratch ``run`` of its own and resumes the folds the chief resumes."""
     if config.max_per_class is not None:
         data = data.subsample(config.max_per_class, config.seed)
     check_trainable(data, config)
-    run = RunFolder(run).open(resume)
+    cluster = join() if config.distribute == "multi-worker" else None
+    run = RunFolder(run).open(resume and (cluster is None or cluster.is_chief))
     try:
         seed_everything(config.seed)
         run.write_or_check("config.yaml", config.to_yaml(), resume, "configuration")
         run.write_json("data_summary.json", summarize(data))
         samples = data.samples.reset_index(drop=True)
         storage, why = choose_storage(config.maps, len(samples), config.front, config.protocol)
+        if cluster is not None:
+            cluster.check_same("images, labels or settings", config.to_yaml() + samples[["sha256", "label"]].to_csv())
+            storage, why = cluster.from_chief([storage, why])
         held = "held in memory" if storage == "memory" else "streamed from a cache in the run folder"
         echo(f"computing spike maps of {len(samples)} images at {config.front.spike_size} px, {held}: {why}")
         if storage == "memory":
@@ -280,11 +298,19 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
                fold_model: FoldModel | None = None) -> dict:
     """Train one model on ``fold.train`` into its sub-folder of ``run``; metrics on its validation and holdout
     test rows (each where given). metrics.json, written last, marks the fold finished. ``fold_model`` is the
-    run's compiled model, reused from fold to fold (a new one where not given)."""
+    run's compiled model, reused from fold to fold (a new one where not given).
+
+    On a multi-worker run every worker trains the model on its slice of each batch; the chief alone scores,
+    saves and writes, and what it decides (a fold finished before a resume, each epoch's validation scores, the
+    fold's metrics) is what every worker goes by."""
+    cluster = join() if config.distribute == "multi-worker" else None
     folder = RunFolder(run).part(fold.name)
-    if resume and (folder / "metrics.json").exists():
+    finished = folder.read_json("metrics.json") if resume and (folder / "metrics.json").exists() else None
+    if cluster is not None:
+        finished = cluster.from_chief(finished)
+    if finished is not None:
         echo(f"{fold.label}: already finished, kept")
-        return folder.read_json("metrics.json")
+        return finished
     keras.utils.set_random_seed(fold.seed)
     maps, labels = inputs.maps, inputs.labels
     streamed = isinstance(maps, MapCache)
@@ -302,29 +328,32 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
     stop_patience, lr_patience = patiences(config, len(x))
     monitor, stopping = _monitored(config, None if fold.validation is None else labels[fold.validation],
                                    stop_patience)
+    fold_model = fold_model or FoldModel(config)
     with distribution_scope(config) as replicas:
         if replicas > 1:
-            echo(f"{fold.label}: data-parallel over {replicas} devices")
-        fold_model = fold_model or FoldModel(config)
+            echo(f"{fold.label}: data-parallel over {replicas} devices" +
+                 (f" ({cluster.count} workers; this is {cluster})" if cluster is not None else ""))
         classifier, model = fold_model.start(standardizer, fold.seed, len(x))
-        callbacks = [
-            keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min" if monitor.endswith("loss") else "max",
-                                              factor=config.lr_factor, patience=lr_patience),
-            keras.callbacks.CSVLogger(str(folder / "log.csv")),
-            EpochProgress(echo, fold.label, epochs),
-        ]
-        if stopping is not None:
-            callbacks.insert(0, stopping)
-        if fold.validation is not None:
-            # Training-mode batch norm never reads the moving statistics, so re-estimating them each epoch leaves
-            # the training itself unchanged; 16 batches are enough to score by.
-            prepare = (lambda: recalibrate_batch_norm(classifier, x, config.batch_size, fold.seed, max_batches=16)
-                       ) if config.recalibrate_bn else None
-            validation = Rows([(maps, fold.validation)]) if streamed else maps[fold.validation]
-            callbacks.insert(0, ValidationScores(validation, labels[fold.validation], config.batch_size, prepare))
-        if streamed:
+    callbacks = [
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min" if monitor.endswith("loss") else "max",
+                                          factor=config.lr_factor, patience=lr_patience),
+        keras.callbacks.CSVLogger(str(folder / "log.csv")),
+        EpochProgress(echo, fold.label, epochs),
+    ]
+    if stopping is not None:
+        callbacks.insert(0, stopping)
+    if fold.validation is not None:
+        validation = Rows([(maps, fold.validation)]) if streamed else maps[fold.validation]
+        callbacks.insert(0, ValidationScores(validation, labels[fold.validation], config, fold_model, x, fold.seed,
+                                             cluster))
+    with distribution_scope(config, "fit"):
+        if cluster is not None:
+            batches = MapBatches(x, config.batch_size, y, seed=fold.seed, shard=(cluster.index, cluster.count))
+            given, ordering = training_input(cluster, batches)
+            history = model.fit(given, epochs=epochs, verbose=0, shuffle=False, callbacks=ordering + callbacks)
+        elif streamed:
             history = model.fit(MapBatches(x, config.batch_size, y, seed=fold.seed), epochs=epochs, verbose=0,
-                                callbacks=callbacks)
+                                shuffle=False, callbacks=callbacks)  # the batches reshuffle their rows each epoch
         else:
             history = model.fit(x, keras.utils.to_categorical(y, 2), epochs=epochs, batch_size=config.batch_size,
                                 shuffle=True, verbose=0, callbacks=callbacks)
@@ -332,27 +361,40 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
     best = trained if stopping is None else stopping.best_epoch + 1
     if stopping is not None:
         echo(f"{fold.label}: best {monitor} {stopping.best:.4f} at epoch {best} of {trained}; its weights kept")
-    if config.recalibrate_bn:
-        recalibrate_batch_norm(classifier, x, config.batch_size, fold.seed)
-    if keep_model:
-        fold_model.finish().save(folder / "model.keras")
-    parts = {name: index for name, index in (("validation", fold.validation), ("test", fold.test))
-             if index is not None}
-    scored = np.concatenate(list(parts.values()))
-    probability = probabilities(model, Rows([(maps, scored)]) if streamed else maps[scored], config.batch_size)[:, 1]
-    if streamed:
-        discard_copies(x)
     metrics = {"n_train": int(len(fold.train)), "n_train_with_copies": int(len(x)),
                "eager": model.run_eagerly, "epochs_trained": trained, "best_epoch": best,
                "patience": {"stop": stop_patience if stopping is not None else None, "learning_rate": lr_patience}}
-    rows, start = [], 0
+    if cluster is None or cluster.is_chief:
+        metrics = _score_fold(fold, inputs, config, folder, fold_model, x, keep_model, metrics)
+    if streamed:
+        discard_copies(x)
+    return metrics if cluster is None else cluster.from_chief(metrics)
+
+
+def _score_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, folder: RunFolder, fold_model: FoldModel,
+                x: np.ndarray | Rows, keep_model: bool, metrics: dict) -> dict:
+    """After training: batch norms recalibrated on ``x`` (where asked), the classifier saved (where kept), the
+    validation and test rows scored into predictions.csv, and ``metrics`` with those scores as metrics.json."""
+    classifier, model = fold_model.scoring()
+    with fold_model.on_this_machine():
+        if config.recalibrate_bn:
+            recalibrate_batch_norm(classifier, x, config.batch_size, fold.seed)
+        if keep_model:
+            fold_model.finish().save(folder / "model.keras")
+        parts = {name: index for name, index in (("validation", fold.validation), ("test", fold.test))
+                 if index is not None}
+        scored = np.concatenate(list(parts.values()))
+        maps, labels = inputs.maps, inputs.labels
+        rows = Rows([(maps, scored)]) if isinstance(maps, MapCache) else maps[scored]
+        probability = probabilities(model, rows, config.batch_size)[:, 1]
+    tables, start = [], 0
     for part, index in parts.items():
         p = probability[start : start + len(index)]
         start += len(index)
         metrics[part] = binary_metrics(labels[index], p)
-        rows.append(inputs.samples.iloc[index][["path", "subject", "label"]].assign(
+        tables.append(inputs.samples.iloc[index][["path", "subject", "label"]].assign(
             probability=p, prediction=(p >= 0.5).astype(int), part=part, fold=fold.name))
-    folder.write_csv("predictions.csv", pd.concat(rows))
+    folder.write_csv("predictions.csv", pd.concat(tables))
     folder.write_json("metrics.json", metrics)  # written last: its presence marks the fold finished
     return metrics
 

@@ -12,6 +12,7 @@ import numpy as np
 from keras_all.config import TrainConfig
 from keras_all.front import Standardizer
 from keras_all.models import SpikeResNetClassifier
+from keras_all.training.cluster import join, local
 
 
 def augmentation(seed: int) -> keras.Sequential:
@@ -28,27 +29,37 @@ def augmentation(seed: int) -> keras.Sequential:
 
 
 @contextlib.contextmanager
-def distribution_scope(config: TrainConfig):
-    """Build and train data-parallel over all local devices when asked: TensorFlow's MirroredStrategy,
-    or Keras' DataParallel distribution under JAX."""
-    if config.distribute == "none":
+def distribution_scope(config: TrainConfig, stage: str = "build"):
+    """Build (``stage`` "build") or fit ("fit") data-parallel where asked; yields the number of replicas.
+
+    mirrored: over every local device, by TensorFlow's MirroredStrategy or Keras' DataParallel under JAX.
+    multi-worker: over every device of the cluster this process joined (``cluster.join``), by
+    MultiWorkerMirroredStrategy or DataParallel with each worker feeding its own slice of every batch. A TensorFlow
+    model keeps the strategy it was built under, so it fits outside the scope; that leaves callbacks free to work
+    on this machine alone.
+    """
+    backend = keras.backend.backend()
+    if config.distribute == "none" or (backend == "tensorflow" and stage == "fit"):
         yield 1
-    elif keras.backend.backend() == "tensorflow":
+    elif backend == "tensorflow":
         import tensorflow as tf
 
-        strategy = tf.distribute.MirroredStrategy()
+        strategy = join().strategy if config.distribute == "multi-worker" else tf.distribute.MirroredStrategy()
         with strategy.scope():
             yield strategy.num_replicas_in_sync
-    elif keras.backend.backend() == "jax":
+    elif backend == "jax":
+        if config.distribute == "multi-worker":
+            join()
         devices = keras.distribution.list_devices()
         previous = keras.distribution.distribution()
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        keras.distribution.set_distribution(keras.distribution.DataParallel(
+            devices=devices, auto_shard_dataset=config.distribute != "multi-worker"))
         try:
             yield len(devices)
         finally:
             keras.distribution.set_distribution(previous)
     else:
-        raise ValueError(f"--distribute mirrored is not supported under the {keras.backend.backend()} backend")
+        raise ValueError(f"--distribute {config.distribute} is not supported under the {backend} backend")
 
 
 # TensorFlow traces a new model's train step before its first step, which costs as much as 23 (the demo's ResNet)
@@ -81,12 +92,17 @@ class FoldModel:
     differs in shape (a PCA that keeps a variance fraction), or that runs data-parallel or eagerly, gets a model of
     its own; so does every fold under JAX, which caches compiled steps across models already (and whose first fit
     of a model draws its shuffle differently from later ones).
+
+    On a multi-worker run the model lives on every worker at once: scoring, recalibrating and saving use a copy on
+    this machine alone (``scoring``), and under TensorFlow its batch norms reduce their statistics over the
+    global batch, as one process training on it would.
     """
 
     def __init__(self, config: TrainConfig):
         self.config = config
         self._shared: dict[bool, tuple[SpikeResNetClassifier, keras.Sequential | None, keras.Model]] = {}
         self._fold: tuple[SpikeResNetClassifier, SpikeResNetClassifier] | None = None
+        self._copy: tuple[SpikeResNetClassifier, keras.Model] | None = None
 
     def start(self, standardizer: Standardizer, seed: int, n_train: int, *,
               run_eagerly: bool | None = None) -> tuple[SpikeResNetClassifier, keras.Model]:
@@ -113,12 +129,35 @@ class FoldModel:
                           loss="categorical_crossentropy", metrics=["accuracy"], run_eagerly=run_eagerly)
             if reusable:
                 self._shared[kind] = (fresh, augment, model)
-        self._fold = (fresh, classifier)
+            if self.config.distribute == "multi-worker" and keras.backend.backend() == "tensorflow":
+                for layer in fresh.batch_norms:
+                    layer.synchronized = True
+        self._fold, self._model, self._copy = (fresh, classifier), model, None
         return classifier, model
 
-    def finish(self) -> SpikeResNetClassifier:
-        """The fold's own classifier (its standardizer, the trained weights): the one to save."""
+    def scoring(self) -> tuple[SpikeResNetClassifier, keras.Model]:
+        """The classifier to recalibrate and score with, and its model on maps: the fold's own, or on a multi-worker
+        run a copy on this machine alone holding the trained weights as they are now."""
         fresh, classifier = self._fold
+        if self.config.distribute != "multi-worker":
+            return classifier, self._model
+        with local():
+            if self._copy is None:
+                copy = SpikeResNetClassifier.from_config_of(self.config, fresh.preprocessor.standardizer)
+                self._copy = copy, copy.on_maps()
+            self._copy[0].set_weights(classifier.get_weights())
+        return self._copy
+
+    def on_this_machine(self):
+        """The context to score in: ``cluster.local`` on a multi-worker run (nothing otherwise)."""
+        return local() if self.config.distribute == "multi-worker" else contextlib.nullcontext()
+
+    def finish(self) -> SpikeResNetClassifier:
+        """The fold's own classifier (its standardizer, the trained weights): the one to save (on a multi-worker
+        run, the copy ``scoring`` last filled)."""
+        fresh, classifier = self._fold
+        if self._copy is not None:
+            return self._copy[0]
         if classifier is not fresh:
             fresh.set_weights(classifier.get_weights())
         return fresh

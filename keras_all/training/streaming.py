@@ -169,26 +169,49 @@ class Rows:
 
 class MapBatches(keras.utils.PyDataset):
     """Batches of ``rows`` for ``fit`` (with one-hot ``labels``, reshuffled every epoch from ``seed``) or for
-    ``predict`` (no labels, in order), read by two threads up to four batches ahead of the step that needs them."""
+    ``predict`` (no labels, in order), read by two threads up to four batches ahead of the step that needs them.
 
-    def __init__(self, rows: Rows, batch_size: int, labels: np.ndarray | None = None, seed: int | None = None):
+    With ``shard`` (part, parts), each batch is that part of the global batch cut into ``parts`` equal slices: one
+    worker's share of a multi-worker step (every worker draws the same order). A global batch whose size ``parts``
+    does not divide loses its last rows (fewer than ``parts``; others each epoch, as the order changes).
+    """
+
+    def __init__(self, rows: Rows | np.ndarray, batch_size: int, labels: np.ndarray | None = None,
+                 seed: int | None = None, shard: tuple[int, int] = (0, 1)):
         super().__init__(workers=2, use_multiprocessing=False, max_queue_size=4)
-        self.rows, self.batch_size, self.labels = rows, batch_size, labels
+        self.rows, self.batch_size, self.labels, self.shard = rows, batch_size, labels, shard
         self.rng = None if seed is None else np.random.default_rng(seed)
-        self.order = np.arange(len(rows))
-        self.on_epoch_end()
+        self.order = np.arange(len(rows)) if self.rng is None else self.rng.permutation(len(rows))
+        self.epoch = 0
 
     def __len__(self) -> int:
-        return math.ceil(len(self.rows) / self.batch_size)
+        return self.batches_of(self.shard[1])
+
+    def batches_of(self, parts: int) -> int:
+        """Batches an epoch holds where each is cut into ``parts`` (a last one with fewer rows is left out)."""
+        full, last = divmod(len(self.rows), self.batch_size)
+        return full + (last >= parts)
 
     def __getitem__(self, batch: int):
+        return self.part(batch, *self.shard)
+
+    def part(self, batch: int, part: int, parts: int):
+        """Slice ``part`` of ``parts`` of global batch ``batch``: maps, and one-hot labels where given."""
         chosen = self.order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        chosen = chosen[: len(chosen) - len(chosen) % parts].reshape(parts, -1)[part]
         maps = self.rows[chosen]
-        return maps if self.labels is None else (maps, keras.utils.to_categorical(self.labels[chosen], 2))
+        return maps if self.labels is None else (maps, keras.utils.to_categorical(self.labels[chosen], 2)
+                                                 .astype("float32"))
 
     def on_epoch_end(self):
-        if self.rng is not None:
-            self.order = self.rng.permutation(len(self.rows))
+        self.advance_to(self.epoch + 1)
+
+    def advance_to(self, epoch: int) -> None:
+        """Take epoch ``epoch``'s order (the same on every worker: the orders follow from ``seed`` one by one)."""
+        for _ in range(self.epoch, epoch):
+            if self.rng is not None:
+                self.order = self.rng.permutation(len(self.rows))
+        self.epoch = max(self.epoch, epoch)
 
 
 def cached_maps(paths, front: FrontConfig, run: RunFolder, resume: bool, echo: Callable[[str], None],

@@ -1,0 +1,128 @@
+"""--distribute multi-worker: two processes of the installed `keras-all` on 127.0.0.1, under the suite's backend
+(TF_CONFIG for TensorFlow, KERAS_DISTRIBUTION_* for JAX), against one process training on the same global batches;
+then a worker killed mid-run, and --resume."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from .helpers import KERAS_ALL, shell, tiny_config
+
+pytestmark = [pytest.mark.portable, pytest.mark.large]
+
+# Float32 sums reduced in another order (an all-reduce of two half batches, synchronized batch norms) move a
+# probability by about 1e-6 over these few epochs (measured: at most 3e-6); a different batch, a missing or extra
+# step, or batch norms over half batches move them by 1e-2 and more. So the runs must agree to 1e-4.
+TOLERANCE = 1e-4
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def cluster_env(index: int, ports: list[int]) -> dict:
+    """What a worker of a two-worker loopback cluster is told, under the suite's backend."""
+    if keras.backend.backend() == "tensorflow":
+        cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+        return {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+    return {"KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{ports[0]}", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+            "KERAS_DISTRIBUTION_PROCESS_ID": str(index)}
+
+
+def start_workers(args) -> list[subprocess.Popen]:
+    ports = free_ports(2)
+    inherited = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return [subprocess.Popen([KERAS_ALL, *map(str, args), "--distribute", "multi-worker"], text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**inherited, **cluster_env(k, ports)})
+            for k in range(2)]
+
+
+def finish(workers, timeout=600) -> list[tuple[int, str, str]]:
+    """Each worker's exit code, stdout and stderr, once all have ended."""
+    outputs = [w.communicate(timeout=timeout) for w in workers]
+    return [(w.returncode, *output) for w, output in zip(workers, outputs)]
+
+
+def train_args(data, config, output):
+    return ["train", "--dataset", "c-nmc", "--data-dir", data, "--config", config, "--output", output]
+
+
+def test_two_workers_train_as_one_process_does(synthetic_tree, tmp_path):
+    data = synthetic_tree("c-nmc", 48)
+    config = tiny_config(tmp_path, epochs=3, augment=False)  # TensorFlow draws augmentation per replica
+    one = shell(*train_args(data, config, tmp_path / "one"), "--maps", "stream")
+    assert one.returncode == 0, one.stderr[-3000:]
+
+    (chief_rc, chief_out, chief_err), (worker_rc, worker_out, worker_err) = finish(
+        start_workers([*train_args(data, config, tmp_path / "two"), "--maps", "stream"]))
+    assert chief_rc == 0, chief_out[-2000:] + chief_err[-3000:]
+    assert worker_rc == 0, worker_out[-2000:] + worker_err[-3000:]
+    assert "worker 0 of 2 (chief): joined" in chief_out
+    assert "fold 1/2: data-parallel over 2 devices (2 workers" in chief_out
+    assert "worker 1 of 2: done; the chief writes the run folder" in worker_out
+    two = tmp_path / "two"
+    assert not (two / "INCOMPLETE").exists() and (two / "model.keras").is_file() and not (two / "maps").exists()
+
+    for part in ("fold_0", "fold_1", "final"):
+        alone, together = (pd.read_csv(tmp_path / run / part / "predictions.csv") for run in ("one", "two"))
+        assert (alone["path"] == together["path"]).all()
+        assert np.abs(alone["probability"] - together["probability"]).max() < TOLERANCE, part
+        logs = [pd.read_csv(tmp_path / run / part / "log.csv") for run in ("one", "two")]
+        assert len(logs[0]) == len(logs[1]) and np.abs(logs[0]["loss"] - logs[1]["loss"]).max() < TOLERANCE, part
+    folds = [json.loads((tmp_path / run / "metrics.json").read_text())["folds"] for run in ("one", "two")]
+    assert [f["best_epoch"] for f in folds[0]] == [f["best_epoch"] for f in folds[1]]
+
+
+def test_a_dead_worker_stops_the_run_in_one_line_and_resume_continues(synthetic_tree, tmp_path):
+    data = synthetic_tree("c-nmc", 48)
+    config = tiny_config(tmp_path, epochs=6, stop_on="off")  # folds long enough to kill a worker during one
+    args = train_args(data, config, tmp_path / "run")
+    chief, worker = start_workers(args)
+    first_fold = tmp_path / "run" / "fold_0" / "metrics.json"
+    deadline = time.monotonic() + 300
+    while not first_fold.exists() and chief.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert first_fold.exists(), chief.communicate(timeout=60)
+    worker.send_signal(signal.SIGKILL)
+    worker.communicate(timeout=60)
+    out, err = chief.communicate(timeout=300)
+    assert chief.returncode == 75, out[-2000:] + err[-3000:]
+    stopped = [line for line in err.splitlines() if "another worker died or stopped answering" in line]
+    assert len(stopped) == 1 and "start every worker again with --resume" in stopped[0], err[-3000:]
+    assert "Traceback" not in err
+    assert (tmp_path / "run" / "INCOMPLETE").exists() and not (tmp_path / "run" / "fold_1" / "metrics.json").exists()
+    kept = first_fold.read_text()
+
+    (chief_rc, chief_out, chief_err), (worker_rc, worker_out, worker_err) = finish(start_workers([*args, "--resume"]))
+    assert chief_rc == 0, chief_out[-2000:] + chief_err[-3000:]
+    assert worker_rc == 0, worker_out[-2000:] + worker_err[-3000:]
+    for out in (chief_out, worker_out):
+        assert "fold 1/2: already finished, kept" in out and "fold 2/2  epoch 6/6" in out
+    assert first_fold.read_text() == kept and not (tmp_path / "run" / "INCOMPLETE").exists()
+    assert len(json.loads((tmp_path / "run" / "metrics.json").read_text())["folds"]) == 2
+
+
+def test_a_worker_without_its_cluster_is_told_what_to_set(synthetic_tree, tmp_path):
+    variables = ("TF_CONFIG", "KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
+                 "KERAS_DISTRIBUTION_PROCESS_ID")
+    done = subprocess.run([KERAS_ALL, *train_args(synthetic_tree("c-nmc", 48), tiny_config(tmp_path), tmp_path / "r"),
+                           "--distribute", "multi-worker"], capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items() if k not in variables})
+    assert done.returncode == 1
+    wanted = "TF_CONFIG is not set" if keras.backend.backend() == "tensorflow" else "KERAS_DISTRIBUTION_JOB_ADDRESSES"
+    assert done.stderr.strip().splitlines()[-1].startswith("Error: --distribute multi-worker: ")
+    assert wanted in done.stderr and not (tmp_path / "r").exists()
