@@ -1,6 +1,8 @@
 """Training that adapts to the data's size (the honest protocol's defaults), subsampling, the fold ensemble and the
 saliency figure."""
 
+import contextlib
+
 import keras
 import numpy as np
 import pandas as pd
@@ -72,15 +74,22 @@ def test_a_subsample_is_class_balanced_seeded_and_ordered(cnmc):
     assert len(cnmc.subsample(1000, seed=0).samples) == len(cnmc.samples)  # a class with fewer keeps all
 
 
-def test_validation_scores_are_the_probabilities_own():
+def test_validation_scores_are_the_probabilities_own(tmp_path):
     class Fixed(keras.Model):
         def call(self, x):
             return keras.ops.concatenate([1 - x[:, :1], x[:, :1]], axis=-1)
 
+    class Scoring:  # what a FoldModel gives the callback: the model to score with, where to score it
+        def scoring(self):
+            return None, Fixed()
+
+        def on_this_machine(self):
+            return contextlib.nullcontext()
+
     labels = np.array([0, 0, 1, 1, 1])
     p = np.array([[0.1], [0.6], [0.4], [0.8], [0.9]], "float32")
-    scores = ValidationScores(p, labels, 2, prepare=None)
-    scores.set_model(Fixed())
+    config = load_config(tiny_config(tmp_path, batch_size=2, recalibrate_bn=False))
+    scores = ValidationScores(p, labels, config, Scoring(), train=p, seed=0)
     logs = {}
     scores.on_epoch_end(0, logs)
     assert logs["val_accuracy"] == pytest.approx(0.6) and logs["val_auc"] == pytest.approx(5 / 6)
