@@ -259,13 +259,13 @@ def _train_on_cluster(config, load, output, resume) -> None:
     try:
         run = run_training(load(), config, output=output, resume=resume, echo=click.echo)
     except Exception as error:
-        if not lost_peer(error):
+        reason = lost_peer(error)
+        if reason is None:
             raise
         where = f" in {output}" if output is not None else ""
-        reason = printable(str(error)).strip().splitlines()[0]
-        click.echo(f"Error: {cluster}: another worker died or stopped answering ({reason}); the run stopped. Its "
-                   f"finished folds are kept{where}; start every worker again with --resume "
-                   "and the same --output to continue from the last one", err=True)
+        click.echo(f"Error: {cluster}: another worker died or stopped answering ({printable(reason)}); the run "
+                   f"stopped. Its finished folds are kept{where}; start every worker again with --resume and the "
+                   "same --output to continue from the last one", err=True)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(LOST_WORKER)  # past JAX's shutdown barrier, which would wait for the dead worker

@@ -23,6 +23,7 @@ JAX_VARIABLES = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PRO
 # What a collective says when a peer died or stopped answering (TensorFlow's heartbeat, gloo's closed socket).
 LOST_PEER = re.compile(r"stopped sending heartbeats|heartbeat timeout|Connection reset by peer|Connection closed by "
                        r"peer|Gloo \w+ failed|UNAVAILABLE|Socket closed|Broken pipe")
+TF_LOST_PEER = ("UnavailableError", "DeadlineExceededError", "AbortedError")
 
 
 class Cluster:
@@ -146,9 +147,17 @@ def local():
         keras.distribution.set_distribution(previous)
 
 
-def lost_peer(error: BaseException) -> bool:
-    """Whether ``error`` says that another worker died or stopped answering."""
-    return bool(LOST_PEER.search(str(error)))
+def lost_peer(error: BaseException) -> str | None:
+    """What ``error`` says of another worker that died or stopped answering, in one line; None where it is not
+    about one. TensorFlow raises Unavailable (or DeadlineExceeded, Aborted) from a collective whose peer is gone,
+    whatever its message says first; JAX's gloo names the closed connection."""
+    said = [line.strip() for line in str(error).splitlines() if LOST_PEER.search(line)]
+    if said:
+        return re.sub(r"\{\{[^}]*\}\}\s*", "", said[0])[:200]  # less TensorFlow's {{function_node ...}} prefix
+    kind = type(error)
+    if kind.__module__.startswith("tensorflow") and kind.__name__ in TF_LOST_PEER:
+        return f"{kind.__name__} in a collective operation"
+    return None
 
 
 class EpochOrder(keras.callbacks.Callback):

@@ -333,7 +333,7 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
         if replicas > 1:
             echo(f"{fold.label}: data-parallel over {replicas} devices" +
                  (f" ({cluster.count} workers; this is {cluster})" if cluster is not None else ""))
-        classifier, model = fold_model.start(standardizer, fold.seed, len(x))
+        model = fold_model.start(standardizer, fold.seed, len(x))[1]
     callbacks = [
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min" if monitor.endswith("loss") else "max",
                                           factor=config.lr_factor, patience=lr_patience),
