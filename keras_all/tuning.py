@@ -189,6 +189,9 @@ def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, tuner: str
     """
     if base.protocol != "honest":
         raise ValueError("tuning scores trials by the honest protocol only; set protocol: honest in the preset")
+    if base.distribute == "multi-worker":
+        raise ValueError("distribute: multi-worker is for keras-all train; a search spreads its trials over machines "
+                         "with KERASTUNER_TUNER_ID and KERASTUNER_ORACLE_* (README); set distribute: none or mirrored")
     where = role()
     output = Path(output)
     if data is not None:

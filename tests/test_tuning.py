@@ -121,6 +121,10 @@ def test_bad_search_settings_are_one_error_line(synthetic_tree, tmp_path, monkey
     paper = cli("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config",
                 tiny_config(tmp_path, protocol="paper"), "--output", tmp_path / "a")
     assert paper.exit_code != 0 and "honest protocol only" in paper.output
+    across = cli("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config",
+                 tiny_config(tmp_path, distribute="multi-worker"), "--output", tmp_path / "m")
+    assert across.exit_code != 0 and "multi-worker is for keras-all train" in across.output
+    assert not (tmp_path / "m").exists()
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
     half = cli("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config", tiny_config(tmp_path),
                "--output", tmp_path / "b")
