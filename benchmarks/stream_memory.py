@@ -73,7 +73,7 @@ def fit_speed(count: int = 1536, size: int = 100, epochs: int = 3) -> dict:
     from keras_all.front import Standardizer
     from keras_all.models import SpikeResNetClassifier
     from keras_all.training.model import augmentation
-    from keras_all.training.streaming import MapBatches, MapCache, Rows
+    from keras_all.training.streaming import EpochOrder, MapBatches, MapCache, Rows
 
     config = from_dict({**TINY, "epochs": epochs, "front": {"spike_size": size, "input_size": size}})
     rng = np.random.default_rng(0)
@@ -90,8 +90,8 @@ def fit_speed(count: int = 1536, size: int = 100, epochs: int = 3) -> dict:
             model.compile(optimizer="adam", loss="categorical_crossentropy")
             timer = EpochTimer()
             if name == "streamed":
-                model.fit(MapBatches(Rows([(cache, np.arange(count))]), 32, labels, seed=0), epochs=epochs,
-                          verbose=0, callbacks=[timer])
+                batches = MapBatches(Rows([(cache, np.arange(count))]), 32, labels, seed=0)
+                model.fit(batches, epochs=epochs, verbose=0, shuffle=False, callbacks=[EpochOrder(batches), timer])
             else:
                 model.fit(maps, keras.utils.to_categorical(labels, 2), batch_size=32, epochs=epochs, shuffle=True,
                           verbose=0, callbacks=[timer])

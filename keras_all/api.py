@@ -21,7 +21,7 @@ from keras_all.metrics import binary_metrics
 from keras_all.models import FoldEnsemble
 from keras_all.run_folder import VALIDATED_POINT, RunFolder
 from keras_all.training import cross_validate
-from keras_all.training.cluster import join
+from keras_all.training.cluster import cluster_of
 
 
 def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str | None = None,
@@ -44,7 +44,8 @@ def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str
     if (config is None) == (preset is None):
         raise ValueError("give either a configuration or a preset")
     config = config or load_config(preset=preset)
-    if config.distribute == "multi-worker" and not join().is_chief:
+    cluster = cluster_of(config)
+    if cluster is not None and not cluster.is_chief:
         with tempfile.TemporaryDirectory(prefix="keras-all-worker-") as scratch:
             cross_validate.train(data, config, Path(scratch) / "run", resume, echo)
         return None

@@ -12,7 +12,7 @@ from keras_all.front import FrontConfig, Standardizer
 from keras_all.models import SpikePreprocessor, SpikeResNetClassifier
 from keras_all.run_folder import RunFolder
 from keras_all.training import streaming
-from keras_all.training.streaming import MapBatches, MapCache, Rows, cached_maps, choose_storage
+from keras_all.training.streaming import EpochOrder, MapBatches, MapCache, Rows, cached_maps, choose_storage
 
 from .helpers import shell, tiny_config
 
@@ -67,6 +67,25 @@ def test_rows_read_across_caches_in_order(tmp_path, monkeypatch):
     order = [int(np.flatnonzero((expected == row).all(axis=(1, 2, 3)))[0]) for row in shown]
     assert sorted(order) == [0, 1, 2, 3, 4]  # every row once, shuffled
     np.testing.assert_array_equal(np.concatenate([y for _, y in seen]).argmax(1), np.array([0, 1, 1, 0, 1])[order])
+
+
+def test_worker_slices_make_the_global_batch_and_each_epoch_has_its_own_order():
+    rows = np.arange(11, dtype="float32").reshape(11, 1, 1, 1)
+    labels = np.arange(11) % 2
+    whole = MapBatches(rows, 4, labels, seed=5)
+    halves = [MapBatches(rows, 4, labels, seed=5, shard=(k, 2)) for k in range(2)]
+    assert len(whole) == 3 and all(len(h) == 3 for h in halves)  # the last batch of 3 rows keeps 2, one each
+    for epoch in (0, 2):
+        for batches in (whole, *halves):
+            EpochOrder(batches).on_epoch_begin(epoch)
+        for b in range(2):  # full batches: the two slices are the global batch, in order
+            joined = np.concatenate([h[b][0] for h in halves])
+            np.testing.assert_array_equal(joined, whole[b][0])
+        assert [len(h[2][0]) for h in halves] == [1, 1] and len(whole[2][0]) == 3
+    later = whole.order.copy()
+    EpochOrder(whole).on_epoch_begin(2)  # the same epoch again: the same order
+    np.testing.assert_array_equal(whole.order, later)
+    assert not np.array_equal(MapBatches(rows, 4, labels, seed=5).order, later)
 
 
 @pytest.mark.parametrize("zscore", ["pixel", "global"])

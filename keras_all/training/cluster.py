@@ -78,6 +78,11 @@ class Cluster:
 _joined: Cluster | None = None
 
 
+def cluster_of(config) -> Cluster | None:
+    """The cluster a run of ``config`` trains on (joined where not yet), or None where it is not multi-worker."""
+    return join() if config.distribute == "multi-worker" else None
+
+
 def join() -> Cluster:
     """This process's cluster, joined once per process from the environment (TF_CONFIG, or the JAX variables)."""
     global _joined
@@ -160,24 +165,11 @@ def lost_peer(error: BaseException) -> str | None:
     return None
 
 
-class EpochOrder(keras.callbacks.Callback):
-    """Puts ``batches`` in each epoch's order as the epoch begins (a dataset that reads them has no epoch hook): the
-    order ``fit`` gives a MapBatches itself, which it advances once before the first epoch (resetting its iterator)
-    and once after each, so that one process and a cluster train on the same global batches."""
-
-    def __init__(self, batches):
-        super().__init__()
-        self.batches = batches
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.batches.advance_to(epoch + 1)
-
-
-def training_input(cluster: Cluster, batches) -> tuple[object, list[keras.callbacks.Callback]]:
-    """What ``fit`` takes from this worker, and the callbacks it needs: its slice of every global batch of
-    ``batches`` (a MapBatches); under TensorFlow a distributed dataset of those slices, one per local replica."""
+def training_input(cluster: Cluster, batches):
+    """What ``fit`` takes from this worker: its slice of every global batch of ``batches`` (a MapBatches cut for this
+    worker); under TensorFlow a distributed dataset of those slices, one per local replica."""
     if cluster.strategy is None:
-        return batches, []
+        return batches
     import tensorflow as tf
 
     example, target = batches.part(0, 0, 1)
@@ -200,4 +192,4 @@ def training_input(cluster: Cluster, batches) -> tuple[object, list[keras.callba
         return (tf.data.Dataset.from_generator(generate, output_signature=signature)
                 .apply(tf.data.experimental.assert_cardinality(steps * per_worker)).prefetch(4))
 
-    return cluster.strategy.distribute_datasets_from_function(pipeline), [EpochOrder(batches)]
+    return cluster.strategy.distribute_datasets_from_function(pipeline)

@@ -32,7 +32,7 @@ from keras_all.front import Standardizer
 from keras_all.metrics import SUMMARY_KEYS, binary_metrics, mean_sd
 from keras_all.run_folder import RunFolder
 from keras_all.training.arrays import spike_maps
-from keras_all.training.cluster import Cluster, join, training_input
+from keras_all.training.cluster import Cluster, cluster_of, training_input
 from keras_all.training.model import (
     FoldModel,
     augmentation,
@@ -42,6 +42,7 @@ from keras_all.training.model import (
 )
 from keras_all.training.splits import assign_splits, check_no_leak, fold_indices
 from keras_all.training.streaming import (
+    EpochOrder,
     MapBatches,
     MapCache,
     Rows,
@@ -140,7 +141,7 @@ def train(data: LoadedDataset, config: TrainConfig, run: RunFolder, resume: bool
     if config.max_per_class is not None:
         data = data.subsample(config.max_per_class, config.seed)
     check_trainable(data, config)
-    cluster = join() if config.distribute == "multi-worker" else None
+    cluster = cluster_of(config)
     run = RunFolder(run).open(resume and (cluster is None or cluster.is_chief))
     try:
         seed_everything(config.seed)
@@ -303,7 +304,7 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
     On a multi-worker run every worker trains the model on its slice of each batch; the chief alone scores,
     saves and writes, and what it decides (a fold finished before a resume, each epoch's validation scores, the
     fold's metrics) is what every worker goes by."""
-    cluster = join() if config.distribute == "multi-worker" else None
+    cluster = cluster_of(config)
     folder = RunFolder(run).part(fold.name)
     finished = folder.read_json("metrics.json") if resume and (folder / "metrics.json").exists() else None
     if cluster is not None:
@@ -347,13 +348,12 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
         callbacks.insert(0, ValidationScores(validation, labels[fold.validation], config, fold_model, x, fold.seed,
                                              cluster))
     with distribution_scope(config, "fit"):
-        if cluster is not None:
-            batches = MapBatches(x, config.batch_size, y, seed=fold.seed, shard=(cluster.index, cluster.count))
-            given, ordering = training_input(cluster, batches)
-            history = model.fit(given, epochs=epochs, verbose=0, shuffle=False, callbacks=ordering + callbacks)
-        elif streamed:
-            history = model.fit(MapBatches(x, config.batch_size, y, seed=fold.seed), epochs=epochs, verbose=0,
-                                shuffle=False, callbacks=callbacks)  # the batches reshuffle their rows each epoch
+        if cluster is not None or streamed:  # the batches reshuffle their rows each epoch, not Keras
+            shard = (0, 1) if cluster is None else (cluster.index, cluster.count)
+            batches = MapBatches(x, config.batch_size, y, seed=fold.seed, shard=shard)
+            given = batches if cluster is None else training_input(cluster, batches)
+            history = model.fit(given, epochs=epochs, verbose=0, shuffle=False,
+                                callbacks=[EpochOrder(batches), *callbacks])
         else:
             history = model.fit(x, keras.utils.to_categorical(y, 2), epochs=epochs, batch_size=config.batch_size,
                                 shuffle=True, verbose=0, callbacks=callbacks)

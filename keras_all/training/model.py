@@ -12,7 +12,7 @@ import numpy as np
 from keras_all.config import TrainConfig
 from keras_all.front import Standardizer
 from keras_all.models import SpikeResNetClassifier
-from keras_all.training.cluster import join, local
+from keras_all.training.cluster import cluster_of, local
 
 
 def augmentation(seed: int) -> keras.Sequential:
@@ -44,12 +44,12 @@ def distribution_scope(config: TrainConfig, stage: str = "build"):
     elif backend == "tensorflow":
         import tensorflow as tf
 
-        strategy = join().strategy if config.distribute == "multi-worker" else tf.distribute.MirroredStrategy()
+        cluster = cluster_of(config)
+        strategy = tf.distribute.MirroredStrategy() if cluster is None else cluster.strategy
         with strategy.scope():
             yield strategy.num_replicas_in_sync
     elif backend == "jax":
-        if config.distribute == "multi-worker":
-            join()
+        cluster_of(config)  # joined before the devices are listed: a cluster's are every worker's
         devices = keras.distribution.list_devices()
         previous = keras.distribution.distribution()
         keras.distribution.set_distribution(keras.distribution.DataParallel(

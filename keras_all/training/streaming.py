@@ -168,8 +168,9 @@ class Rows:
 
 
 class MapBatches(keras.utils.PyDataset):
-    """Batches of ``rows`` for ``fit`` (with one-hot ``labels``, reshuffled every epoch from ``seed``) or for
-    ``predict`` (no labels, in order), read by two threads up to four batches ahead of the step that needs them.
+    """Batches of ``rows`` for ``fit`` (with one-hot ``labels``, in epoch k's order: the k-th permutation drawn from
+    ``seed``, taken as the epoch begins by ``EpochOrder``) or for ``predict`` (no labels, in order), read by two
+    threads up to four batches ahead of the step that needs them.
 
     With ``shard`` (part, parts), each batch is that part of the global batch cut into ``parts`` equal slices: one
     worker's share of a multi-worker step (every worker draws the same order). A global batch whose size ``parts``
@@ -203,15 +204,24 @@ class MapBatches(keras.utils.PyDataset):
         return maps if self.labels is None else (maps, keras.utils.to_categorical(self.labels[chosen], 2)
                                                  .astype("float32"))
 
-    def on_epoch_end(self):
-        self.advance_to(self.epoch + 1)
-
     def advance_to(self, epoch: int) -> None:
         """Take epoch ``epoch``'s order (the same on every worker: the orders follow from ``seed`` one by one)."""
         for _ in range(self.epoch, epoch):
             if self.rng is not None:
                 self.order = self.rng.permutation(len(self.rows))
         self.epoch = max(self.epoch, epoch)
+
+
+class EpochOrder(keras.callbacks.Callback):
+    """Puts ``batches`` (a MapBatches) in each epoch's order as the epoch begins, by the epoch's number: the same
+    orders whether ``fit`` reads the batches itself or through a dataset, however often it starts and stops them."""
+
+    def __init__(self, batches: MapBatches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.advance_to(epoch)
 
 
 def cached_maps(paths, front: FrontConfig, run: RunFolder, resume: bool, echo: Callable[[str], None],
