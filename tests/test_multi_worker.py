@@ -126,3 +126,13 @@ def test_a_worker_without_its_cluster_is_told_what_to_set(synthetic_tree, tmp_pa
     wanted = "TF_CONFIG is not set" if keras.backend.backend() == "tensorflow" else "KERAS_DISTRIBUTION_JOB_ADDRESSES"
     assert done.stderr.strip().splitlines()[-1].startswith("Error: --distribute multi-worker: ")
     assert wanted in done.stderr and not (tmp_path / "r").exists()
+    bad = ({"TF_CONFIG": "{not json"} if keras.backend.backend() == "tensorflow" else
+           {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "127.0.0.1:1", "KERAS_DISTRIBUTION_NUM_PROCESSES": "two",
+            "KERAS_DISTRIBUTION_PROCESS_ID": "0"})
+    done = subprocess.run([KERAS_ALL, *train_args(synthetic_tree("c-nmc", 48), tiny_config(tmp_path), tmp_path / "r"),
+                           "--distribute", "multi-worker"], capture_output=True, text=True, timeout=300,
+                          env={**{k: v for k, v in os.environ.items() if k not in variables}, **bad})
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 1 and last.startswith("Error: --distribute multi-worker: ")
+    assert ("TF_CONFIG" if "TF_CONFIG" in bad else "KERAS_DISTRIBUTION_NUM_PROCESSES='two'") in last
+    assert not (tmp_path / "r").exists()

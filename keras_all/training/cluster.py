@@ -131,6 +131,11 @@ def _join_jax() -> Cluster:
     if missing:
         raise ValueError(f"--distribute multi-worker: {', '.join(missing)} not set; set {', '.join(JAX_VARIABLES)} "
                          "on every worker (README, 'More than one machine')")
+    count, place = (os.environ[name] for name in JAX_VARIABLES[1:])
+    if not (count.isdigit() and place.isdigit() and int(place) < int(count)):
+        raise ValueError(f"--distribute multi-worker: KERAS_DISTRIBUTION_NUM_PROCESSES={count!r} and "
+                         f"KERAS_DISTRIBUTION_PROCESS_ID={place!r}: give the number of workers and this worker's "
+                         "place, 0 (the chief) up to that number less one")
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # between CPU processes; GPUs keep NCCL
