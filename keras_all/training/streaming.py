@@ -14,7 +14,9 @@ import hashlib
 import json
 import math
 import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import keras
@@ -30,6 +32,7 @@ MEMORY_SHARE = 8  # auto streams where the maps, as float32, would take more tha
 CHUNK = 256  # images read, mapped and written at a time, at most
 CHUNK_BYTES = 64 * 2**20  # ... and at most this many bytes of float32 maps at a time (a 224x224 spike wave is 12 MB)
 PCA_SAMPLE = 2000  # streamed runs fit PCA on at most this many training maps, drawn at random
+READERS = ThreadPoolExecutor(2, thread_name_prefix="map-reader")  # MapBatches' read-ahead
 BINARY_MODES = ("first_spike", "spike_wave", "first_spike_rgb")  # spikes only: binary maps where nothing blurs them
 
 
@@ -169,21 +172,29 @@ class Rows:
 
 class MapBatches(keras.utils.PyDataset):
     """Batches of ``rows`` for ``fit`` (with one-hot ``labels``, in epoch k's order: the k-th permutation drawn from
-    ``seed``, taken as the epoch begins by ``EpochOrder``) or for ``predict`` (no labels, in order), read by two
-    threads up to four batches ahead of the step that needs them.
+    ``seed``, taken as the epoch begins by ``EpochOrder``) or for ``predict`` (no labels, in order).
+
+    Batch i is always batch i of the current order: two threads read up to ``AHEAD`` batches past the one asked
+    for, and what they read for one order is dropped when the order changes. (Keras' own read-ahead is not used:
+    batches it read for a ``fit``'s first look at the data, which the JAX trainer takes, come back at the start
+    of the first epoch, and the cut moves every later one: batches are then lost or repeated, by timing.)
 
     With ``shard`` (part, parts), each batch is that part of the global batch cut into ``parts`` equal slices: one
     worker's share of a multi-worker step (every worker draws the same order). A global batch whose size ``parts``
     does not divide loses its last rows (fewer than ``parts``; others each epoch, as the order changes).
     """
 
+    AHEAD = 4
+
     def __init__(self, rows: Rows | np.ndarray, batch_size: int, labels: np.ndarray | None = None,
                  seed: int | None = None, shard: tuple[int, int] = (0, 1)):
-        super().__init__(workers=2, use_multiprocessing=False, max_queue_size=4)
+        super().__init__(workers=1, use_multiprocessing=False)  # one worker: Keras reads batch by batch, in order
         self.rows, self.batch_size, self.labels, self.shard = rows, batch_size, labels, shard
         self.rng = None if seed is None else np.random.default_rng(seed)
         self.order = np.arange(len(rows)) if self.rng is None else self.rng.permutation(len(rows))
         self.epoch = 0
+        self.ahead: dict[int, Future] = {}  # batch -> its read under the current order
+        self.lock = threading.Lock()
 
     def __len__(self) -> int:
         return self.batches_of(self.shard[1])
@@ -194,11 +205,18 @@ class MapBatches(keras.utils.PyDataset):
         return full + (last >= parts)
 
     def __getitem__(self, batch: int):
-        return self.part(batch, *self.shard)
+        with self.lock:
+            order, read = self.order, self.ahead.pop(batch, None)
+            for later in range(batch + 1, min(batch + 1 + self.AHEAD, len(self))):
+                if later not in self.ahead:
+                    self.ahead[later] = READERS.submit(self.part, later, *self.shard, order)
+        return read.result() if read is not None else self.part(batch, *self.shard, order)
 
-    def part(self, batch: int, part: int, parts: int):
-        """Slice ``part`` of ``parts`` of global batch ``batch``: maps, and one-hot labels where given."""
-        chosen = self.order[batch * self.batch_size : (batch + 1) * self.batch_size]
+    def part(self, batch: int, part: int, parts: int, order: np.ndarray | None = None):
+        """Slice ``part`` of ``parts`` of global batch ``batch`` (of ``order``, else the current order): maps, and
+        one-hot labels where given."""
+        order = self.order if order is None else order
+        chosen = order[batch * self.batch_size : (batch + 1) * self.batch_size]
         chosen = chosen[: len(chosen) - len(chosen) % parts].reshape(parts, -1)[part]
         maps = self.rows[chosen]
         return maps if self.labels is None else (maps, keras.utils.to_categorical(self.labels[chosen], 2)
@@ -206,10 +224,12 @@ class MapBatches(keras.utils.PyDataset):
 
     def advance_to(self, epoch: int) -> None:
         """Take epoch ``epoch``'s order (the same on every worker: the orders follow from ``seed`` one by one)."""
-        for _ in range(self.epoch, epoch):
-            if self.rng is not None:
-                self.order = self.rng.permutation(len(self.rows))
-        self.epoch = max(self.epoch, epoch)
+        with self.lock:
+            for _ in range(self.epoch, epoch):
+                if self.rng is not None:
+                    self.order = self.rng.permutation(len(self.rows))
+                    self.ahead.clear()
+            self.epoch = max(self.epoch, epoch)
 
 
 class EpochOrder(keras.callbacks.Callback):
