@@ -6,8 +6,9 @@
    on synthetic C-NMC-like sets of --small and --large single cells at 100x100: first-spike maps streamed
    (--maps stream) and held in memory (--maps memory); then the spike-wave mode (60 channels) at 64x64,
    streamed.
-2. Training speed: one process, the same classifier, batch 32 and maps; `model.fit` on in-memory arrays
-   against `model.fit` on MapBatches read from a MapCache (epochs 2..3 timed, the first traces).
+2. Training speed: one process, the same classifier, batch 32 and maps; a bare `model.fit` on in-memory arrays
+   against `model.fit` on MapBatches read from a MapCache (streamed training) and on MapBatches of the arrays
+   (training with maps in memory); epochs 2..3 timed, the first traces.
 3. PCA 50 fitted on a random sample of 2,000 maps (what streamed runs do) against one fitted on all of them:
    the variance each explains on held-out maps.
 """
@@ -84,13 +85,14 @@ def fit_speed(count: int = 1536, size: int = 100, epochs: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cache = MapCache.create(Path(tmp) / "maps.npy", count, maps.shape[1:], binary=False)
         cache.write(0, maps)
-        for name in ("in memory", "streamed", "in memory again"):
+        for name in ("in memory", "streamed", "MapBatches in memory", "in memory again"):
             keras.utils.set_random_seed(0)
             model = SpikeResNetClassifier.from_config_of(config, standardizer).on_maps(augmentation(0))
             model.compile(optimizer="adam", loss="categorical_crossentropy")
             timer = EpochTimer()
-            if name == "streamed":
-                batches = MapBatches(Rows([(cache, np.arange(count))]), 32, labels, seed=0)
+            if name in ("streamed", "MapBatches in memory"):
+                rows = Rows([(cache, np.arange(count))]) if name == "streamed" else maps
+                batches = MapBatches(rows, 32, labels, seed=0)
                 model.fit(batches, epochs=epochs, verbose=0, shuffle=False, callbacks=[EpochOrder(batches), timer])
             else:
                 model.fit(maps, keras.utils.to_categorical(labels, 2), batch_size=32, epochs=epochs, shuffle=True,

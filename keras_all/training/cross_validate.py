@@ -347,16 +347,13 @@ def train_fold(fold: Fold, inputs: FoldInputs, config: TrainConfig, run: RunFold
         validation = Rows([(maps, fold.validation)]) if streamed else maps[fold.validation]
         callbacks.insert(0, ValidationScores(validation, labels[fold.validation], config, fold_model, x, fold.seed,
                                              cluster))
+    # Every fit, streamed or held in memory, on one machine or several, takes epoch k's batches in the k-th order
+    # drawn from the fold's seed: a multi-worker run of either protocol trains on what one process would.
+    shard = (0, 1) if cluster is None else (cluster.index, cluster.count)
+    batches = MapBatches(x, config.batch_size, y, seed=fold.seed, shard=shard)
     with distribution_scope(config, "fit"):
-        if cluster is not None or streamed:  # the batches reshuffle their rows each epoch, not Keras
-            shard = (0, 1) if cluster is None else (cluster.index, cluster.count)
-            batches = MapBatches(x, config.batch_size, y, seed=fold.seed, shard=shard)
-            given = batches if cluster is None else training_input(cluster, batches)
-            history = model.fit(given, epochs=epochs, verbose=0, shuffle=False,
-                                callbacks=[EpochOrder(batches), *callbacks])
-        else:
-            history = model.fit(x, keras.utils.to_categorical(y, 2), epochs=epochs, batch_size=config.batch_size,
-                                shuffle=True, verbose=0, callbacks=callbacks)
+        history = model.fit(batches if cluster is None else training_input(cluster, batches), epochs=epochs,
+                            verbose=0, shuffle=False, callbacks=[EpochOrder(batches), *callbacks])
     trained = len(history.history["loss"])
     best = trained if stopping is None else stopping.best_epoch + 1
     if stopping is not None:

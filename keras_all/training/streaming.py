@@ -171,8 +171,9 @@ class Rows:
 
 
 class MapBatches(keras.utils.PyDataset):
-    """Batches of ``rows`` for ``fit`` (with one-hot ``labels``, in epoch k's order: the k-th permutation drawn from
-    ``seed``, taken as the epoch begins by ``EpochOrder``) or for ``predict`` (no labels, in order).
+    """Batches of ``rows`` (a cache's or in memory) for every training ``fit`` (with one-hot ``labels``, in epoch
+    k's order: the k-th permutation drawn from ``seed``, taken as the epoch begins by ``EpochOrder``) or for
+    ``predict`` (no labels, in order).
 
     Batch i is always batch i of the current order: two threads read up to ``AHEAD`` batches past the one asked
     for, and what they read for one order is dropped when the order changes. (Keras' own read-ahead is not used:
