@@ -5,7 +5,6 @@ then a worker killed mid-run, and --resume."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 
@@ -14,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .helpers import KERAS_ALL, shell, tiny_config
+from .helpers import KERAS_ALL, free_ports, shell, tiny_config
 
 pytestmark = [pytest.mark.portable, pytest.mark.large]
 
@@ -22,16 +21,6 @@ pytestmark = [pytest.mark.portable, pytest.mark.large]
 # probability by about 1e-6 over these few epochs (measured: at most 3e-6); a different batch, a missing or extra
 # step, or batch norms over half batches move them by 1e-2 and more. So the runs must agree to 1e-4.
 TOLERANCE = 1e-4
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def cluster_env(index: int, ports: list[int]) -> dict:

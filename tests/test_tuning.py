@@ -2,7 +2,6 @@
 
 import os
 import re
-import socket
 import subprocess
 import time
 
@@ -18,7 +17,7 @@ from keras_all.config import TrainConfig, load_config
 from keras_all.front import FrontConfig
 from keras_all.training import cross_validate
 
-from .helpers import KERAS_ALL, cli, tiny_config
+from .helpers import KERAS_ALL, cli, free_ports, tiny_config
 
 
 @pytest.mark.portable
@@ -131,19 +130,13 @@ def test_bad_search_settings_are_one_error_line(synthetic_tree, tmp_path, monkey
     assert half.exit_code != 0 and "KERASTUNER_ORACLE_PORT is not" in half.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.large
 def test_distributed_search_with_a_chief_and_two_workers_on_loopback(synthetic_tree, tmp_path):
     out = tmp_path / "search"
     args = ["tune", "--dataset", "c-nmc", "--data-dir", str(synthetic_tree("c-nmc", 48)), "--config",
             str(tiny_config(tmp_path)), "--max-trials", "4", "--output", str(out)]
     program = [KERAS_ALL, *args]  # the installed command, as on the machines of a distributed search
-    env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
+    env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(free_ports(1)[0])}
     chief = subprocess.Popen(program, env={**env, "KERASTUNER_TUNER_ID": "chief"}, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
