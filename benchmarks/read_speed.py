@@ -45,7 +45,7 @@ def main():
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         sets = {"synthetic ALL-IDB1 slides (JPEG, up to 2592x1944)": write_dataset("all-idb1", Path(tmp) / "a", 8),
-                "synthetic C-NMC cells (BMP, 450x450)": write_dataset("c-nmc", Path(tmp) / "c", 64)}
+                "synthetic C-NMC cells (BMP, 450x450)": write_dataset("c-nmc", Path(tmp) / "c", 72)}
         paths = {name: list(table["path"]) for name, table in sets.items()}
         if ARIA.is_dir():
             paths["Aria (real JPEG, 224x224)"] = sorted(ARIA.rglob("*.jpg"))[:1000]

@@ -117,14 +117,14 @@ class EpochTimer(keras.callbacks.Callback):
 
 def pca_sample_gap(data: Path, size: int = 100, components: int = 50, sample: int = 2000, held_out: int = 1000):
     """Variance explained on held-out z-scored maps by PCA fitted on all training maps and on a random sample."""
-    from keras_all.data import load_dataset, load_images
-    from keras_all.front import FrontConfig, Standardizer
+    from keras_all.data import load_dataset
+    from keras_all.front import FrontConfig, Standardizer, load_images
     from keras_all.layers import fit_pca
     from keras_all.models import SpikePreprocessor
 
     front = FrontConfig(spike_size=size, input_size=size)
     paths = load_dataset("folder", data, positive_class="all").samples["path"]
-    maps = SpikePreprocessor(front).map_model((size, size)).predict(load_images(paths, size), batch_size=64, verbose=0)
+    maps = SpikePreprocessor(front).map_model((size, size)).predict(load_images(paths, front), batch_size=64, verbose=0)
     held_out = min(held_out, len(maps) // 5)
     order = np.random.default_rng(0).permutation(len(maps))
     train, test = maps[order[held_out:]], maps[order[:held_out]]

@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_all.loader import load_model
 from keras_all.metrics import binary_metrics
 from keras_all.run_folder import RunFolder, write_json
 from keras_all.training.arrays import spike_maps
@@ -32,7 +33,7 @@ def augmentation_shift(run: Path) -> dict:
         raise SystemExit(f"{run}: needs an honest run trained with online augmentation")
     splits = RunFolder(run).read_csv("splits.csv")
     validation = splits[(splits["split"] == "dev") & (splits["fold"] == 0)]
-    classifier = RunFolder(run).classifier("fold_0")
+    classifier = load_model(Path(run) / "fold_0" / "model.keras").classifier
     augment, resnet = augmentation(SEED), classifier.resnet()  # the training's augmentation, freshly seeded
     keras.utils.set_random_seed(SEED)
     maps = spike_maps(validation["path"], config.front)

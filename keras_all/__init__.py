@@ -3,8 +3,10 @@
 Importing the package registers its Keras layers and models, so ``keras.saving.load_model`` reads any
 keras-all ``.keras`` file after ``import keras_all``. The Python API:
 
-- ``SpikeResNetClassifier``: the whole model (``from_preset``, ``from_run``, ``predict``, its parts as
-  attributes ``preprocessor``, ``backbone`` and ``head``);
+- ``SpikeResNetClassifier``: the whole model (``from_preset``, ``predict``, its parts as attributes
+  ``preprocessor``, ``backbone`` and ``head``);
+- ``load_model(reference)``: the delivered model of a run folder, an export folder, a ``.keras`` file or a
+  SavedModel (``predict`` on raw images, ``cutoff``, ``classifier``, ``card``);
 - ``train(data, preset=... | config=...)``: a cross-validated run, as ``keras-all train`` makes it;
 - ``load_dataset``, ``load_config``, ``Standardizer``, ``RunFolder``, ``PRESETS``.
 """
@@ -19,12 +21,13 @@ start_keras()
 from keras_all import layers  # noqa: E402
 from keras_all.config import TrainConfig, load_config  # noqa: E402
 from keras_all.front import FrontConfig, Standardizer  # noqa: E402
+from keras_all.loader import LoadedModel, load_model  # noqa: E402
 from keras_all.models import SpikePreprocessor, SpikeResNetClassifier  # noqa: E402
 from keras_all.presets import PRESETS  # noqa: E402
 from keras_all.run_folder import RunFolder  # noqa: E402
 
-__all__ = ["PRESETS", "FrontConfig", "RunFolder", "SpikePreprocessor", "SpikeResNetClassifier", "Standardizer",
-           "TrainConfig", "layers", "load_config", "load_dataset", "train"]
+__all__ = ["PRESETS", "FrontConfig", "LoadedModel", "RunFolder", "SpikePreprocessor", "SpikeResNetClassifier",
+           "Standardizer", "TrainConfig", "layers", "load_config", "load_dataset", "load_model", "train"]
 
 
 def __getattr__(name):

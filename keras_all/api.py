@@ -17,6 +17,7 @@ from keras_all.evaluation.comparison import paired_tests
 from keras_all.evaluation.operating_points import operating_points
 from keras_all.evaluation.report import environment, render_run_report
 from keras_all.evaluation.saliency import saliency_figure
+from keras_all.loader import load_model
 from keras_all.metrics import binary_metrics
 from keras_all.models import FoldEnsemble
 from keras_all.run_folder import VALIDATED_POINT, RunFolder
@@ -37,8 +38,8 @@ def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str
         echo: where progress lines go.
 
     Returns:
-        The run folder: ``run.metrics()``, ``run.classifier()`` (a ``SpikeResNetClassifier`` with the
-        validated cut-off), report.md and the rest of its files. None on a multi-worker run's workers other than
+        The run folder: ``run.metrics()``, ``keras_all.load_model(run)`` (its delivered model at the validated
+        cut-off), report.md and the rest of its files. None on a multi-worker run's workers other than
         the chief, which writes the run folder alone.
     """
     if (config is None) == (preset is None):
@@ -74,8 +75,9 @@ def finish(run: RunFolder, result: dict, config: TrainConfig, samples: pd.DataFr
         result.update(beside_baseline(run, predictions[predictions["part"] == "test"], cutoff, config.front.crop))
     run.write_json("metrics.json", {**result, "operating_points": points, "environment": environment()})
     run.write_csv("predictions.csv", predictions.assign(prediction=(predictions["probability"] >= cutoff).astype(int)))
-    model = run.classifier("final") if config.final == "refit" else FoldEnsemble(
-        [run.classifier(f"fold_{k}") for k in range(config.folds)], name="keras_all_ensemble")
+    model = load_model(run / "final" / "model.keras").classifier if config.final == "refit" else FoldEnsemble(
+        [load_model(run / f"fold_{k}" / "model.keras").classifier for k in range(config.folds)],
+        name="keras_all_ensemble")
     model.cutoff = cutoff
     model.save(run / "model.keras")
     saliency_figure(model, predictions[predictions["part"] == "test"], run / "saliency.png")

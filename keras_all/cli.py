@@ -12,8 +12,11 @@ from pathlib import Path
 
 import click
 
+from keras_all.config import DISTRIBUTIONS, FINALS, MAP_STORAGE, PROTOCOLS
 from keras_all.data.io import printable
 from keras_all.data.synthetic import SYNTH_LAYOUTS
+from keras_all.front import MODES
+from keras_all.loader import FORMATS
 
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
 LOST_WORKER = 75  # EX_TEMPFAIL: a multi-worker run stopped by another worker's end; --resume continues it
@@ -54,22 +57,26 @@ class _Commands(click.Group):
             ctx.exit(INTERRUPTED)
 
 
-def dataset_options(command=None, *, required=True):
+def dataset_options(command=None, *, required=True, on_bad_image="error"):
     """--dataset, --data-dir, --on-bad-image and --positive-class, defined once."""
     from keras_all.data import LAYOUTS
 
     if command is None:
-        return functools.partial(dataset_options, required=required)
+        return functools.partial(dataset_options, required=required, on_bad_image=on_bad_image)
     options = [
         click.option("--dataset", "dataset", required=required, type=click.Choice(list(LAYOUTS)),
                      help="Layout of the data folder (see `keras-all datasets`)."),
         click.option("--data-dir", required=required, type=click.Path(file_okay=False, path_type=Path),
                      help="Folder holding the data set."),
-        click.option("--on-bad-image", type=click.Choice(["error", "skip"]), default="error", show_default=True,
+        click.option("--on-bad-image", type=click.Choice(["error", "skip"]), default=on_bad_image, show_default=True,
                      help="Stop at the first unreadable image, or leave bad images out and list them."),
         click.option("--positive-class", default=None, help="For --dataset folder: the class folder that is ALL."),
     ]
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
+
+
+model_option = click.option("--model", required=True, type=click.Path(exists=True, path_type=Path),
+                            help="The model: a finished run folder, an export folder, a .keras file or a SavedModel.")
 
 
 def config_options(command):
@@ -90,7 +97,8 @@ def cross_validation_options(command):
         click.option("--folds", type=int, default=None, help="Cross-validation folds (4)."),
         click.option("--epochs", type=int, default=None,
                      help="Most epochs per fold (honest 60, stopped early on the validation AUC; paper 10)."),
-        click.option("--image-size", type=int, default=None, help="Spike-map and model input size (224; C-NMC 100)."),
+        click.option("--image-size", type=int, default=None,
+                     help="The spike maps' and the model input's side in pixels (224; C-NMC 100)."),
         click.option("--max-per-class", type=int, default=None,
                      help="Train on a class-balanced subsample: at most this many images per class, drawn with "
                      "--seed."),
@@ -149,11 +157,11 @@ def presets():
 
 
 @main.command()
-@dataset_options
+@dataset_options(on_bad_image="skip")  # a survey lists every bad file and goes on
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_user_errors
 def inspect(dataset, data_dir, on_bad_image, positive_class, as_json):
-    """Counts per class, subjects, image sizes, duplicates and bad files of a data set."""
+    """Count a data set's images per class, subjects, image sizes, duplicates and bad files."""
     from keras_all.data.summary import format_summary, summarize
 
     summary = summarize(load_with_progress(dataset, data_dir, on_bad_image, positive_class, report_left_out=False))
@@ -161,37 +169,50 @@ def inspect(dataset, data_dir, on_bad_image, positive_class, as_json):
 
 
 @main.command()
-@click.option("--layout", required=True, type=click.Choice(SYNTH_LAYOUTS), help="Real layout to imitate.")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write.")
-@click.option("--n", "n", default=40, show_default=True, type=click.IntRange(min=2), help="Number of images.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--layout", required=True, type=click.Choice(SYNTH_LAYOUTS), help="The real layout to imitate.")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write (new or empty).")
+@click.option("--n", "n", default=40, show_default=True, type=click.IntRange(min=2),
+              help="Images to write, all told (c-nmc: a ninth of them form the labelled preliminary test).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of every drawn cell and stain.")
 @_user_errors
-def synth(layout, out, n, seed):
-    """Write a synthetic data set whose classes differ only in cell morphology."""
+def synth(layout, output, n, seed):
+    """Write a synthetic data set in a real layout, for trying the package without real data.
+
+    Blasts and normal lymphocytes are drawn to differ in morphology (nucleus size and contour, chromatin,
+    nucleoli), with stains drawn alike for both; a larger nucleus still shifts a cell's colour a little.
+    """
     from keras_all.data.synthetic import write_dataset
 
-    written = write_dataset(layout, out, n, seed)
+    written = write_dataset(layout, output, n, seed)
     counts = written["label"].value_counts().to_dict()
-    click.echo(f"wrote {len(written)} images to {out} ({counts.get(1, 0)} ALL, {counts.get(0, 0)} healthy)")
+    click.echo(f"wrote {len(written)} images to {output} ({counts.get(1, 0)} ALL, {counts.get(0, 0)} healthy)")
 
 
 @main.command()
 @dataset_options
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the PNGs.")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder for the PNG figures.")
 @click.option("--n", "n", default=8, show_default=True, type=click.IntRange(min=1), help="Images to show.")
-@click.option("--spike-size", default=224, show_default=True, type=click.IntRange(min=8))
-@click.option("--input-size", default=224, show_default=True, type=click.IntRange(min=8))
-@click.option("--mode", type=click.Choice(["first_spike", "latency", "spike_wave", "gray", "rgb", "first_spike_rgb",
-                                           "rgb_first_spike", "rgb_spike_wave"]),
-              default="first_spike", show_default=True)
-@click.option("--pca-components", default=None, type=float, help="PCA count (e.g. 500) or variance fraction.")
+@click.option("--spike-size", default=224, show_default=True, type=click.IntRange(min=8),
+              help="The side, in pixels, at which the spike maps are computed.")
+@click.option("--input-size", default=224, show_default=True, type=click.IntRange(min=8),
+              help="The side, in pixels, of the model's input.")
+@click.option("--mode", type=click.Choice(MODES), default="first_spike", show_default=True,
+              help="The front: a spike map, a raw image, or colour with spikes beside it.")
+@click.option("--pca-components", default=None, type=float,
+              help="PCA reconstruction from this many components (e.g. 500) or this variance fraction.")
 @click.option("--fit-n", default=64, show_default=True, type=click.IntRange(min=2),
               help="Images of the set on which z-score and PCA are fitted for the figure.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the images shown and the PCA fit.")
 @_user_errors
-def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_size, input_size, mode,
+def preprocess(dataset, data_dir, on_bad_image, positive_class, output, n, spike_size, input_size, mode,
                pca_components, fit_n, seed):
-    """Write the paper's Fig. 3: each image beside its spike map, blurred map and model input."""
+    """Show what the front does to a data set's images, as the paper's Fig. 3 does.
+
+    Each figure puts an image beside its spike map, its blurred map and the model's input; a contact sheet
+    gathers them.
+    """
     from keras_all.figure3 import write_figure3
     from keras_all.front import FrontConfig
 
@@ -199,36 +220,40 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, out, n, spike_si
         pca_components = int(pca_components)
     config = FrontConfig(spike_size=spike_size, input_size=input_size, mode=mode, pca_components=pca_components)
     samples = load_with_progress(dataset, data_dir, on_bad_image, positive_class).samples
-    for path in write_figure3(samples, config, out, n=n, fit_n=fit_n, seed=seed):
+    for path in write_figure3(samples, config, output, n=n, fit_n=fit_n, seed=seed):
         click.echo(f"wrote {path}")
 
 
 @main.command()
 @dataset_options
 @config_options
-@click.option("--protocol", type=click.Choice(["honest", "paper"]), default=None,
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default=None,
               help="honest (default): leak-free; paper: the published, leaky procedure, for comparison.")
 @cross_validation_options
-@click.option("--batch-size", type=int, default=None, help="Batch size (32).")
+@click.option("--batch-size", type=int, default=None, help="Images per training batch (32).")
 @click.option("--seed", type=int, default=None, help="Seed of splits, initialisation and augmentation (0).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default saved_models/<timestamp>-<name>).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --output from its last finished fold.")
-@click.option("--distribute", type=click.Choice(["none", "mirrored", "multi-worker"]), default=None,
+@click.option("--distribute", type=click.Choice(DISTRIBUTIONS), default=None,
               help="mirrored: data-parallel over every local device (MirroredStrategy; DataParallel under JAX). "
               "multi-worker: over machines, each started with the same command (cluster from TF_CONFIG, or "
               "KERAS_DISTRIBUTION_* under JAX; README).")
-@click.option("--final", type=click.Choice(["refit", "ensemble"]), default=None,
+@click.option("--final", type=click.Choice(FINALS), default=None,
               help="The delivered model: refit (default) on all development images, or the mean of the fold "
               "models' probabilities. Both are scored on the holdout test.")
-@click.option("--maps", type=click.Choice(["auto", "memory", "stream"]), default=None,
+@click.option("--maps", type=click.Choice(MAP_STORAGE), default=None,
               help="Where the spike maps are held: memory, or a float16 cache in the run folder read batch by "
               "batch (stream; honest protocol). auto (default) streams where they would take over 1/8 of the "
               "machine's memory.")
 @_user_errors
 def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, protocol, folds, epochs, batch_size,
           image_size, max_per_class, seed, output, resume, distribute, final, maps):
-    """Cross-validate the paper's pipeline on a data set and save the final model."""
+    """Train a model by cross-validation on a data set and write a run folder.
+
+    The run folder holds every fold's model and scores, the delivered model at its validated cut-off, the
+    colour-histogram baseline by the same splits, and report.md.
+    """
     from keras_all.api import train as run_training
     from keras_all.config import load_config
 
@@ -278,8 +303,10 @@ def _train_on_cluster(config, load, output, resume) -> None:
 @main.command()
 @dataset_options
 @config_options
-@click.option("--max-trials", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--tuner", type=click.Choice(["random", "bayesian"]), default="random", show_default=True)
+@click.option("--max-trials", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Configurations to try, the preset's first.")
+@click.option("--tuner", type=click.Choice(["random", "bayesian"]), default="random", show_default=True,
+              help="Random search, or a Gaussian-process (Bayesian) search.")
 @click.option("--objective", type=click.Choice(["val_accuracy", "val_auc"]), default="val_accuracy",
               show_default=True, help="Mean over the folds' validation parts.")
 @cross_validation_options
@@ -343,16 +370,15 @@ def _echo_result(run) -> None:
 
 
 @main.command()
-@click.option("--model", "model_ref", required=True, type=click.Path(exists=True, path_type=Path),
-              help="A finished run folder or a .keras model file.")
+@model_option
 @dataset_options
-@click.option("--threshold", type=float, default=None,
-              help="Cut-off on the ALL probability (default: the run's validated Youden cut-off, else 0.5).")
+@click.option("--cutoff", type=float, default=None,
+              help="The cut-off on the ALL probability (default: the model's validated one, else 0.5).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the report (default saved_models/<timestamp>-evaluate-<dataset>).")
+              help="The folder for the report (default saved_models/<timestamp>-evaluate-<dataset>).")
 @_user_errors
-def evaluate(model_ref, dataset, data_dir, on_bad_image, positive_class, threshold, output):
-    """Score a trained model on a labelled data set and write the same report."""
+def evaluate(model, dataset, data_dir, on_bad_image, positive_class, cutoff, output):
+    """Score a trained model on a labelled data set and write a report like a run's."""
     from keras_all.evaluation.evaluate import evaluate as run_evaluation
     from keras_all.evaluation.report import na
 
@@ -360,9 +386,9 @@ def evaluate(model_ref, dataset, data_dir, on_bad_image, positive_class, thresho
     if output.exists() and any(output.iterdir()):
         raise click.ClickException(f"{output}: folder exists and is not empty; pass a new --output")
     data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
-    result = run_evaluation(model_ref, data, output, threshold)
+    result = run_evaluation(model, data, output, cutoff)
     m = result["metrics"]
-    click.echo(f"{m['n']} images at cut-off {result['threshold']:.4g}: accuracy {na(m['accuracy'])}, sensitivity "
+    click.echo(f"{m['n']} images at cut-off {result['cutoff']:.4g}: accuracy {na(m['accuracy'])}, sensitivity "
                f"{na(m['sensitivity'])}, specificity {na(m['specificity'])}, AUC {na(m['auc'])}")
     if result["images_used_in_training"]:
         click.echo(f"warning: {result['images_used_in_training']} of these images were used to train the model")
@@ -399,8 +425,10 @@ def report(folder):
 @click.option("--json", "as_json", is_flag=True, help="Print the tests as JSON.")
 @_user_errors
 def compare(run_a, run_b, as_json):
-    """Paired tests of two finished runs (or evaluations) on the same test images: DeLong for the AUCs, McNemar
-    for the accuracies at each one's validated cut-off."""
+    """Test two finished runs (or evaluations) against each other on the same test images.
+
+    DeLong's test compares the AUCs, McNemar's the accuracies, each at its own validated cut-off.
+    """
     from keras_all.evaluation.comparison import compare_folders, paired_lines
 
     tests = compare_folders(run_a, run_b)
@@ -413,29 +441,29 @@ def compare(run_a, run_b, as_json):
 
 
 @main.command()
-@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["saved_model", "keras", "both"]), default="both",
-              show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Export folder (default RUN/export); written atomically.")
+@click.option("--model", "run", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The finished run folder to export.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="both", show_default=True,
+              help="A TensorFlow SavedModel, a .keras file, or both.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The export folder (default RUN/export); written atomically.")
 @_user_errors
-def export(run, fmt, out):
-    """Export a finished run: raw images in, ALL probability and decision out, with a model card."""
+def export(run, fmt, output):
+    """Export a finished run's model: raw images in, ALL probability and decision out, with a model card."""
     from keras_all.export import export_run
 
-    click.echo(f"exported to {export_run(run, out, fmt)} (MODEL_CARD.md, config.yaml)")
+    click.echo(f"exported to {export_run(run, output, fmt)} (MODEL_CARD.md, config.yaml)")
 
 
 @main.command()
-@click.option("--model", "model", required=True, type=click.Path(exists=True, path_type=Path),
-              help="An export folder, its saved_model/ or a .keras file (a run folder's model.keras too).")
+@model_option
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV file for the predictions (default: print them).")
+              help="The CSV file for the predictions (default: print them).")
 @click.option("--json", "as_json", is_flag=True, help="Write (or print) JSON instead of CSV.")
 @_user_errors
 def predict(model, inputs, output, as_json):
-    """ALL probability and decision for each image file or every file in each folder."""
+    """Predict the ALL probability and decision of each image file, and of every file in each folder."""
     from keras_all.export import predict_files
     from keras_all.run_folder import write_text_atomically
 
@@ -459,12 +487,12 @@ def predict(model, inputs, output, as_json):
 
 @main.command("import-weights")
 @click.argument("weights", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write (atomically): resnet.keras, config.yaml, MODEL_CARD.md (+ model.keras).")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write (atomically): resnet.keras, config.yaml, MODEL_CARD.md (+ model.keras).")
 @dataset_options(required=False)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the PCA fit.")
 @_user_errors
-def import_weights(weights, out, dataset, data_dir, on_bad_image, positive_class, seed):
+def import_weights(weights, output, dataset, data_dir, on_bad_image, positive_class, seed):
     """Import the authors' released Keras-2 weights (ALL-IDB or C-NMC model.h5) into the paper's model.
 
     With --dataset and --data-dir, the z-score and PCA the weights expect are fitted on that data set and
@@ -475,7 +503,7 @@ def import_weights(weights, out, dataset, data_dir, on_bad_image, positive_class
     if (dataset is None) != (data_dir is None):
         raise click.ClickException("--dataset and --data-dir go together: give both, or neither")
     data = None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
-    folder = run_import(weights, out, data, seed, echo=click.echo)
+    folder = run_import(weights, output, data, seed, echo=click.echo)
     written = ", ".join(sorted(p.name for p in folder.iterdir()))
     click.echo(f"imported {weights} into {folder} ({written})")
 
@@ -483,14 +511,14 @@ def import_weights(weights, out, dataset, data_dir, on_bad_image, positive_class
 @main.command()
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default saved_models/<timestamp>-demo).")
-@click.option("--n", "n", default=320, show_default=True, type=click.IntRange(min=40),
-              help="Synthetic training cells (plus an eighth more in the preliminary test).")
-@click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("--folds", default=4, show_default=True, type=click.IntRange(min=2))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--n", "n", default=360, show_default=True, type=click.IntRange(min=45),
+              help="Synthetic C-NMC cells to write, all told (a ninth of them form the labelled preliminary test).")
+@click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1), help="Most epochs per fold.")
+@click.option("--folds", default=4, show_default=True, type=click.IntRange(min=2), help="Cross-validation folds.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the data, splits and training.")
 @_user_errors
 def demo(output, n, epochs, folds, seed):
-    """The whole pipeline on the embedded default data (synthetic C-NMC cells), in a few minutes."""
+    """Run the whole pipeline on the embedded default data (synthetic C-NMC cells) in a few minutes."""
     from keras_all.api import train as run_training
     from keras_all.config import load_config
     from keras_all.data.synthetic import write_dataset

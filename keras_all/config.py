@@ -28,11 +28,13 @@ FINALS = ("refit", "ensemble")
 SEED_LIMIT = 2**32 - 1  # NumPy's and Keras' seeds are unsigned 32-bit integers
 DISTRIBUTIONS = ("none", "mirrored", "multi-worker")
 MAP_STORAGE = ("auto", "memory", "stream")  # auto: stream where the maps would take over 1/8 of the memory
+DEFAULT_PRESET = "honest"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on besides the data (the paper's values by default)."""
+    """Everything a training run depends on besides the data. Its defaults are the honest protocol's with the paper's
+    first-spike front; ``load_config`` starts from the ``honest`` preset, which adds the front the experiments chose."""
 
     name: str = "run"
     protocol: str = "honest"
@@ -43,7 +45,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     lr_factor: float = 0.3  # ReduceLROnPlateau on the stopping score (validation accuracy where stop_on is off)
-    lr_patience: int = 5  # epochs without a better validation accuracy before the rate is cut
+    lr_patience: int = 5  # epochs without a better stopping score (as lr_factor says) before the rate is cut
     test_fraction: float = 0.2  # the holdout test, split off before any fold
     seed: int = 0
     widths: tuple = PAPER_WIDTHS
@@ -127,7 +129,8 @@ def from_dict(values: dict, source: str = "config") -> TrainConfig:
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None,
                 preset: str | None = None) -> TrainConfig:
-    """A TrainConfig from, in order: a preset, the YAML file at ``path``, and the non-None ``overrides``.
+    """A TrainConfig from, in order: a preset (``honest`` unless one is named), the YAML file at ``path``, and the
+    non-None ``overrides``.
 
     The YAML file may name its own starting preset (``preset: paper_all_idb``) and then hold only what
     differs; ``preset`` and a file's own preset may not both be given. Override keys are TrainConfig
@@ -145,8 +148,7 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None,
             raise ValueError(f"{path}: names preset {values['preset']!r}; give --preset or a file with its own "
                              "preset, not both")
         preset = values.pop("preset", preset)
-    if preset is not None:
-        values = _merged(preset_values(preset), values)
+    values = _merged(preset_values(preset or DEFAULT_PRESET), values)
     for key, value in (overrides or {}).items():
         if value is None:
             continue
@@ -154,7 +156,7 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None,
             values.setdefault("front", {})[key.split(".", 1)[1]] = value
         else:
             values[key] = value
-    return from_dict(values, str(path or preset or "config"))
+    return from_dict(values, str(path or preset or DEFAULT_PRESET))
 
 
 def _merged(base: dict, changes: dict) -> dict:

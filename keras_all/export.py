@@ -12,39 +12,40 @@ import pandas as pd
 from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, decode_image, printable, read_bytes
 from keras_all.data.layout import broken_link_reason, walk_files
 from keras_all.evaluation.comparison import paired_lines
-from keras_all.evaluation.evaluate import BASELINE, TRAINING_HASHES
 from keras_all.evaluation.report import na
-from keras_all.models import SpikeResNetClassifier
+from keras_all.front import FrontConfig
+from keras_all.loader import BASELINE, EXPORT_INFO, FORMATS, TRAINING_HASHES, export_info, load_model
 from keras_all.run_folder import RunFolder
 
-FORMATS = ("saved_model", "keras", "both")
 
-
-def export_run(run: str | Path, out: str | Path | None = None, fmt: str = "both") -> Path:
+def export_run(run: str | Path, output: str | Path | None = None, fmt: str = "both") -> Path:
     """Export a finished run's classifier as a serving model: image -> {probability, decision}.
 
     Args:
         run: the finished run folder.
-        out: the export folder (default RUN/export), written atomically: a failed export leaves none behind.
+        output: the export folder (default RUN/export), written atomically: a failed export leaves none behind.
         fmt: ``saved_model``, ``keras`` or ``both``.
 
     Returns:
-        The export folder (model.keras and/or saved_model/, config.yaml, MODEL_CARD.md, training_sha256.txt).
+        The export folder (model.keras and/or saved_model/, config.yaml, export.json, MODEL_CARD.md,
+        training_sha256.txt).
     """
-    run = RunFolder(run)
     if fmt not in FORMATS:
         raise ValueError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
-    run.require_finished()
+    delivered = load_model(run)
+    if delivered.kind != "run":
+        raise ValueError(f"{run}: not a run folder; export takes the folder of a finished `keras-all train`")
+    run = RunFolder(delivered.home)
     if fmt != "keras" and keras.backend.backend() != "tensorflow":
         raise ValueError("a SavedModel needs the TensorFlow backend; use --format keras or KERAS_BACKEND=tensorflow")
-    out = Path(out) if out else run / "export"
+    out = Path(output) if output else run / "export"
     if out.exists():
-        raise ValueError(f"{out}: already exists; remove it or pass another --out")
+        raise ValueError(f"{out}: already exists; remove it or pass another --output")
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        classifier = run.classifier()
+        classifier = delivered.classifier
         model = classifier.serving_model()
         if fmt in ("keras", "both"):
             model.save(partial / "model.keras")
@@ -54,6 +55,8 @@ def export_run(run: str | Path, out: str | Path | None = None, fmt: str = "both"
         if (run / BASELINE).is_file():
             shutil.copy(run / BASELINE, partial / BASELINE)
         (partial / TRAINING_HASHES).write_text("\n".join(sorted(run.training_hashes())) + "\n")
+        (partial / EXPORT_INFO).write_text(export_info(delivered.cutoff, "the exported model's own (chosen on its "
+                                                                         "run's validation predictions)"))
         (partial / "MODEL_CARD.md").write_text(model_card(run, classifier.cutoff))
         os.replace(partial, out)
     except BaseException:
@@ -90,9 +93,7 @@ run's out-of-fold validation predictions).
 {data['per_label'].get('0', 0)}), subjects: {data['subjects']['total'] if data['subjects']['known'] else 'unknown'}.
 Protocol `{result['protocol']}`: {result['n_dev']} development and {result['n_test']} holdout-test items,
 {config['folds']}-fold cross-validation; {_delivered(result)}
-Preprocessing: FirstSpikeGabor `{config['front']['mode']}` at {config['front']['spike_size']} px, 9x9
-Gaussian blur, {config['front']['input_size']}x{config['front']['input_size']} input, z-score and PCA
-{config['front']['pca_components'] or 'off'} fitted on the training data only.
+Preprocessing: {_front_line(config['front'])}
 
 ## Holdout metrics at the cut-off ({test['n']} images)
 - accuracy {ci('accuracy')}
@@ -113,6 +114,17 @@ See `config.yaml` for the full configuration and the run's report.md for everyth
 """
 
 
+def _front_line(front: dict) -> str:
+    """What the front does to a raw image, as configured."""
+    size = FrontConfig(**front).image_size
+    crop = "" if front["crop"] == 1 else f", the centred {front['spike_size']} px kept"
+    blur = "no blur" if front["mode"] in ("gray", "rgb") or front["blur_size"] == 1 else (
+        f"{front['blur_size']}x{front['blur_size']} Gaussian blur of the spikes")
+    return (f"raw images resized by area averaging to {size} px{crop}; front `{front['mode']}`, "
+            f"{blur}; {front['input_size']}x{front['input_size']} input; z-score ({front['zscore']}) and PCA "
+            f"{front['pca_components'] or 'off'} fitted on the training data only.")
+
+
 def _delivered(result: dict) -> str:
     if result.get("delivered") == "ensemble":
         return "the exported model is the mean of the fold models' probabilities (a fold ensemble)."
@@ -127,36 +139,6 @@ def _versus_baseline(result: dict) -> str:
     lines = "\n".join(paired_lines(result["versus_baseline"], "model", "baseline"))
     return (f"\nBeside it, by the same splits, the {result['baseline']['name']}: accuracy {na(base['accuracy'])} at "
             f"0.5, AUC {na(base['auc'])}. Paired on the same holdout images:\n{lines}\n")
-
-
-def load_predictor(model: str | Path):
-    """images (uint8 batch) -> (ALL probabilities, decisions), from an export folder, its SavedModel or
-    .keras file, or a run folder or its model.keras (decided at the run's validated cut-off)."""
-    model = Path(model)
-    if model.is_dir() and (model / "saved_model" / "saved_model.pb").is_file():
-        model = model / "saved_model"
-    elif model.is_dir() and (model / "model.keras").is_file():
-        model = model / "model.keras"
-    if model.is_dir() and (model / "saved_model.pb").is_file():
-        import tensorflow as tf
-
-        served = tf.saved_model.load(str(model))
-
-        def saved_model_predict(images):
-            out = served.serve(tf.constant(images))
-            return out["probability"].numpy(), out["decision"].numpy()
-
-        return saved_model_predict
-    if model.suffix != ".keras" or not model.is_file():
-        raise ValueError(f"{model}: neither a run folder, an export folder, a SavedModel nor a .keras file")
-    classifier = SpikeResNetClassifier.load(model)
-
-    def keras_predict(images):
-        # called eagerly: model.predict would trace a new graph for every image size and warn of retracing
-        probabilities = keras.ops.convert_to_numpy(classifier(images, training=False))
-        return probabilities[:, 1], classifier.decide(probabilities)
-
-    return keras_predict
 
 
 def image_files(inputs) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -178,7 +160,7 @@ def image_files(inputs) -> tuple[list[Path], list[tuple[str, str]]]:
 
 def predict_files(model: str | Path, inputs) -> pd.DataFrame:
     """path, probability, decision and error per file; a bad file gets its error and no probability."""
-    predictor = load_predictor(model)
+    predictor = load_model(model).predict
     files, broken = image_files(inputs)
     rows = [{"path": printable(path), "probability": None, "decision": None, "error": reason}
             for path, reason in broken]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from keras_all.data import load_images, read_image
+from keras_all.data import read_image
 from keras_all.evaluation.plots import preprocessing_figure
-from keras_all.front import FrontConfig
+from keras_all.front import FrontConfig, load_images
 from keras_all.models import SpikePreprocessor
 
 
@@ -37,8 +37,8 @@ def write_figure3(samples: pd.DataFrame, config: FrontConfig, out: Path, n: int 
     shown = pick(samples, n, seed)
     fit_rows = samples.sample(n=min(fit_n, len(samples)), random_state=seed)
 
-    preprocessor = SpikePreprocessor.fitted_on(load_images(fit_rows["path"], config.spike_size), config, seed)
-    stages = preprocessor.stages(load_images(shown["path"], config.spike_size))
+    preprocessor = SpikePreprocessor.fitted_on(load_images(fit_rows["path"], config), config, seed)
+    stages = preprocessor.stages(load_images(shown["path"], config))
     if config.mode == "spike_wave":
         stages["first-spike map"] = stages["first-spike map"][:, 0]  # the first step of the wave
     out.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """The preprocessing front's settings, its fixed map layers and the standardizer it fits on training maps.
 
-raw RGB -> Resizing(spike_size; skipped at that size) -> FirstSpikeGabor (on 8-bit luma) -> GaussianBlur
-        -> Resizing(input_size) -> z-score (ZScore, fitted on training images) -> PCA reconstruction (optional, fitted
-        on training images) -> 1 or 3 channels.
+raw RGB -> AreaResizing(image_size; skipped at that size) -> centre crop to spike_size
+        -> FirstSpikeGabor (on 8-bit luma) -> GaussianBlur -> Resizing(input_size) -> z-score (ZScore, fitted on
+        training images) -> PCA reconstruction (optional, fitted on training images) -> 1 or 3 channels.
 
 The raw modes of the ablations (``gray``: the same 8-bit luma; ``rgb``: the colour image), each scaled
 to [0, 1], skip the Gabor stage and the blur and go through the same resizing, z-score and PCA.
@@ -14,19 +14,24 @@ first-spike map (1 channel) or spike wave (60) beside it.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
+from sklearn.preprocessing import StandardScaler
 
 from keras_all.checks import check_integer, is_integer
+from keras_all.data.io import read_image
 from keras_all.layers import (
+    AreaResizing,
     ChannelFirstSpikeGabor,
     FirstSpikeGabor,
     GaussianBlur,
     Luma,
-    SkipSameSizeResizing,
     SpikesBesideColour,
+    area_resize,
     fit_pca,
 )
 from keras_all.layers.gabor import MODES as SPIKE_MODES
@@ -75,6 +80,11 @@ class FrontConfig:
             raise ValueError(f"zscore={self.zscore!r}: use one of {', '.join(ZSCORE)}")
 
     @property
+    def image_size(self) -> int:
+        """The side raw images are resized to (by area averaging) before the centre crop leaves ``spike_size``."""
+        return self.spike_size if self.crop == 1 else round(self.spike_size / self.crop)
+
+    @property
     def map_channels(self) -> int:
         return {"first_spike": 1, "latency": 4, "spike_wave": 4 * self.timesteps, "gray": 1, "rgb": 3,
                 "first_spike_rgb": 3, "rgb_first_spike": 4, "rgb_spike_wave": 3 + 4 * self.timesteps}[self.mode]
@@ -90,9 +100,8 @@ class FrontConfig:
 
 def map_layers(config: FrontConfig) -> list[keras.layers.Layer]:
     """Raw image to blurred spike map at the input size (nothing fitted on data)."""
-    size, steps = config.spike_size, config.timesteps
-    whole = size if config.crop == 1 else round(size / config.crop)
-    layers = [SkipSameSizeResizing(whole, whole, interpolation="bilinear", antialias=True, name="spike_resize")]
+    size, steps, whole = config.spike_size, config.timesteps, config.image_size
+    layers = [AreaResizing(whole, whole, name="spike_resize")]
     if whole != size:
         layers.append(keras.layers.CenterCrop(size, size, name="centre_crop"))
     if config.mode == "gray":
@@ -113,6 +122,18 @@ def map_layers(config: FrontConfig) -> list[keras.layers.Layer]:
     if config.input_size != config.spike_size:
         layers.append(keras.layers.Resizing(config.input_size, config.input_size, antialias=True, name="input_resize"))
     return layers
+
+
+def load_images(paths, config: FrontConfig) -> np.ndarray:
+    """(n, image_size, image_size, 3) uint8: each file read and resized as the front's ``AreaResizing`` resizes a
+    raw image inside a served model, so that training and evaluation see the pixels serving sees."""
+    size = config.image_size
+
+    def load(path):
+        return area_resize(read_image(path), size, size)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return np.stack(list(pool.map(load, paths)))
 
 
 def centre_crop(image: np.ndarray, crop: float) -> np.ndarray:
@@ -151,18 +172,18 @@ class Standardizer:
 
     def fit_chunks(self, chunks, pca_sample: np.ndarray | None = None) -> Standardizer:
         """Fit on training maps that do not fit in memory: ``chunks`` yields them in blocks (n_i, h, w, channels)
-        for the running moments (float64 sums); PCA, where on, is fitted on ``pca_sample``, a random subset
-        small enough to hold. Returns self."""
-        count, total, squares = 0, 0.0, 0.0
+        for the running moments (scikit-learn's streaming ``StandardScaler.partial_fit``); PCA, where on, is fitted
+        on ``pca_sample``, a random subset small enough to hold. Returns self."""
+        scaler, maps, shape = StandardScaler(), 0, None
         for chunk in chunks:
             chunk = np.asarray(chunk)
-            count += len(chunk) if self._axes == (0,) else chunk.size // chunk.shape[-1]
-            total = total + chunk.sum(axis=self._axes, dtype="float64")
-            squares = squares + np.square(chunk).sum(axis=self._axes, dtype="float64")
-        if count < 2:
+            maps, shape = maps + len(chunk), chunk.shape[1:]
+            rows = chunk.reshape(len(chunk), -1) if self._axes == (0,) else chunk.reshape(-1, chunk.shape[-1])
+            scaler.partial_fit(rows)
+        if maps < 2:
             raise ValueError("a standardizer is fitted on at least 2 maps")
-        mean = total / count
-        self._set_moments(mean, np.maximum(squares / count - np.square(mean), 0.0))
+        moments = shape if self._axes == (0,) else shape[-1:]
+        self._set_moments(scaler.mean_.reshape(moments), scaler.var_.reshape(moments))
         self.pca_ = None if self.config.pca_components is None else self._fit_pca(np.asarray(pca_sample))
         return self
 

@@ -123,12 +123,12 @@ def class_table(counts: dict) -> dict:
     return {"Cancer": cancer, "Normal": normal, "Average": average}
 
 
-def binary_metrics(labels, probabilities, threshold: float = 0.5) -> dict:
+def binary_metrics(labels, probabilities, cutoff: float = 0.5) -> dict:
     """Everything the reports show for one set of predictions at one cut-off. A ratio with an empty
     denominator is None (never NaN); AUC is None with a single class present."""
     labels = np.asarray(labels).astype(int)
     probabilities = np.asarray(probabilities, dtype=float)
-    counts = confusion(labels, probabilities >= threshold)
+    counts = confusion(labels, probabilities >= cutoff)
     tp, tn, fp, fn = counts["tp"], counts["tn"], counts["fp"], counts["fn"]
     table = class_table(counts)
     cancer, normal = table["Cancer"], table["Normal"]
@@ -139,7 +139,7 @@ def binary_metrics(labels, probabilities, threshold: float = 0.5) -> dict:
         (cancer["sensitivity"] + cancer["specificity"]) / 2)
     auc = auc_with_ci(labels, probabilities)
     return {
-        "n": int(len(labels)), **counts, "threshold": float(threshold),
+        "n": int(len(labels)), **counts, "cutoff": float(cutoff),
         **cancer,
         "accuracy_ci": wilson(tp + tn, len(labels)),
         "sensitivity_ci": wilson(tp, positives),

@@ -32,12 +32,13 @@ PRESETS = {
         "The paper's C-NMC model: as paper_all_idb at 100x100 with PCA 500 components."),
     "honest": {
         "metadata": {
-            "description": "The package's defaults: first-spike maps at 224x224, one channel, no PCA, honest protocol "
+            "description": "The default, the configuration the experiments chose: the colour image with its "
+                           "first-spike map beside it (rgb_first_spike) at 224x224, no PCA, honest protocol "
                            "(subject-grouped holdout and folds, everything fitted per fold) and its adaptive training "
                            "(early stopping on the validation AUC, recalibrated batch norm).",
-            "params": 483_650,
+            "params": 493_058,
         },
-        "config": {"name": "run"},
+        "config": {"name": "run", "front": {"mode": "rgb_first_spike"}},
     },
     "demo": {
         "metadata": {
@@ -45,7 +46,8 @@ PRESETS = {
                            "the honest protocol's adaptive training; a few minutes on a 2-core CPU.",
             "params": 460_610,
         },
-        "config": {"name": "demo", "epochs": 20, "bn_momentum": 0.9, "front": {"spike_size": 128, "input_size": 64}},
+        "config": {"name": "demo", "epochs": 20, "bn_momentum": 0.9,
+                   "front": {"spike_size": 128, "input_size": 64, "mode": "first_spike"}},
     },
 }
 

@@ -16,8 +16,8 @@ VALIDATED_POINT = "youden"  # the operating point whose cut-off a run's model an
 
 class RunFolder:
     """A training run's (or a search's, or an evaluation's) folder: its paths, the INCOMPLETE marker, atomic
-    writes, and what a finished run holds (the resolved configuration, metrics, the validated cut-off and
-    the trained classifier). Every command reads and writes run files through it.
+    writes, and what a finished run holds (the resolved configuration, metrics, the validated cut-off). Every
+    command reads and writes run files through it.
     """
 
     def __init__(self, path: str | Path | RunFolder):
@@ -125,12 +125,6 @@ class RunFolder:
     @property
     def cutoff_source(self) -> str:
         return f"Youden's J on the run's out-of-fold validation predictions ({self.path})"
-
-    def classifier(self, part: str | None = None):
-        """The trained ``SpikeResNetClassifier`` of the run (or of its ``part``: fold_0, ..., final)."""
-        from keras_all.models import SpikeResNetClassifier
-
-        return SpikeResNetClassifier.load(self.path / (part or ".") / "model.keras")
 
     def training_hashes(self) -> set[str]:
         """sha256 of every image the run's model was trained on (the development part), from splits.csv."""

@@ -272,8 +272,9 @@ def render_tuning_report(output: Path) -> Path:
     objective = settings["objective"]
     fold_columns = [c for c in table.columns if c.startswith("fold_")]
     shown = table.sort_values("mean", ascending=False, na_position="last")
-    columns = ["trial", "stage2", "stage3", "stage4", "identity_blocks", "learning_rate", "parameters",
-               *fold_columns, "mean", "sd", "status"]
+    stages = [c for c in table.columns if c.startswith("stage")]  # one per stage of the searched ResNet
+    columns = ["trial", *stages, "identity_blocks", "learning_rate", "parameters", *fold_columns, "mean", "sd",
+               "status"]
     lines = [f"# Search over the ResNet's block widths ({settings['tuner']}, {settings['max_trials']} trials)", "",
              f"Objective: mean {objective} over the folds of the development images, each fold's z-score and PCA "
              "fitted on its own training part. Trial marked * is the base configuration (config.yaml).", ""]

@@ -75,17 +75,17 @@ def readme_walk(tmp_path_factory):
     (root / "run" / "INCOMPLETE").write_text("this run has not finished\n")
     data = root / "cnmc"
     steps = {
-        "synth": ("synth", "--layout", "c-nmc", "--out", data, "--n", 48),
+        "synth": ("synth", "--layout", "c-nmc", "--output", data, "--n", 54),
         "inspect": ("inspect", "--dataset", "c-nmc", "--data-dir", data, "--json"),
         "train": ("train", "--dataset", "c-nmc", "--data-dir", data, "--preset", "demo", "--config",
                   tiny_config(root), "--output", root / "run", "--epochs", 2, "--seed", 5),
         "evaluate": ("evaluate", "--model", root / "run", "--dataset", "c-nmc", "--data-dir", data, "--output",
                      root / "evaluation"),
-        "export": ("export", root / "run", "--out", root / "export"),
+        "export": ("export", "--model", root / "run", "--output", root / "export"),
         "predict": ("predict", "--model", root / "export", data, "--output", root / "predictions.csv"),
         "report": ("report", root / "run"),
         "compare": ("compare", root / "run", root / "run"),
-        "preprocess": ("preprocess", "--dataset", "c-nmc", "--data-dir", data, "--out", root / "fig", "--n", 2,
+        "preprocess": ("preprocess", "--dataset", "c-nmc", "--data-dir", data, "--output", root / "fig", "--n", 2,
                        "--spike-size", 32, "--input-size", 32),
     }
     results = {}

@@ -14,7 +14,8 @@ from keras_all.cli import main
 
 # Small enough that a 2-fold run with its final model takes ~20 s on the CI machine.
 TINY = {"name": "tiny", "folds": 2, "epochs": 1, "batch_size": 8, "identity_blocks": 0,
-        "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]], "front": {"spike_size": 32, "input_size": 32}}
+        "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]],
+        "front": {"spike_size": 32, "input_size": 32, "mode": "first_spike"}}
 
 # The console script of the environment running the tests (the one `pip install -e .` wrote).
 KERAS_ALL = shutil.which("keras-all", path=str(Path(sys.executable).parent)) or shutil.which("keras-all")

@@ -14,6 +14,7 @@ from keras_all.config import PROTOCOL_DEFAULTS, TrainConfig, from_dict, load_con
 from keras_all.data import load_dataset
 from keras_all.evaluation.saliency import chosen_images, integrated_gradients
 from keras_all.front import FrontConfig, Standardizer
+from keras_all.loader import load_model
 from keras_all.models import FoldEnsemble, SpikeResNetClassifier
 from keras_all.training import cross_validate
 from keras_all.training.cross_validate import ValidationScores, final_epochs, patiences
@@ -28,7 +29,7 @@ SMALL = {"identity_blocks": 0, "widths": ((4, 4, 8), (8, 8, 16), (8, 8, 16)),
 
 @pytest.fixture(scope="module")
 def cnmc(synthetic_tree):
-    return load_dataset("c-nmc", synthetic_tree("c-nmc", 48))
+    return load_dataset("c-nmc", synthetic_tree("c-nmc", 54))
 
 
 def test_each_protocol_fills_in_its_own_defaults_and_the_paper_presets_keep_the_papers():
@@ -130,8 +131,9 @@ def test_the_ensemble_is_the_mean_of_its_members_and_reloads(tmp_path):
     reloaded = save_and_reload(ensemble, tmp_path)
     assert isinstance(reloaded, FoldEnsemble) and reloaded.cutoff == 0.4
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), expected, atol=1e-6)
-    loaded = SpikeResNetClassifier.load(tmp_path / "model.keras")  # what evaluate, export and predict call
-    np.testing.assert_array_equal(loaded.decide(expected), (expected[:, 1] >= 0.4).astype(int))
+    loaded = load_model(tmp_path / "model.keras")  # what evaluate, export and predict call
+    assert isinstance(loaded.classifier, FoldEnsemble) and loaded.cutoff == 0.4
+    np.testing.assert_array_equal(loaded.predict(images)[1], (expected[:, 1] >= 0.4).astype(int))
 
 
 def test_members_of_different_fronts_are_refused():

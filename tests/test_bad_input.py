@@ -117,7 +117,7 @@ def test_links_that_lead_nowhere_and_nested_images_are_listed(tmp_path):
 
 def test_c_nmc_folder_links_are_followed_once_and_broken_links_listed(synthetic_tree, tmp_path):
     root = tmp_path / "cnmc"
-    shutil.copytree(synthetic_tree("c-nmc", 24), root)
+    shutil.copytree(synthetic_tree("c-nmc", 27), root)
     fold = next(root.rglob("fold_0"))
     (fold / "back").symlink_to(root)  # a link back up the tree
     (fold / "all" / "gone.bmp").symlink_to(tmp_path / "nothing.bmp")
@@ -129,7 +129,7 @@ def test_c_nmc_folder_links_are_followed_once_and_broken_links_listed(synthetic_
 
 def test_a_misnamed_c_nmc_cell_is_a_bad_file_named_with_its_folder(synthetic_tree, tmp_path):
     root = tmp_path / "cnmc"
-    shutil.copytree(synthetic_tree("c-nmc", 24), root)
+    shutil.copytree(synthetic_tree("c-nmc", 27), root)
     cell = next(root.rglob("all/UID_*_all.bmp"))
     copy = cell.with_name(cell.stem + " copy.bmp")
     shutil.copy(cell, copy)
@@ -177,7 +177,7 @@ def test_a_folder_holding_only_the_incomplete_marker_is_taken_over(tmp_path):
 
 
 def test_two_folds_is_never_told_to_use_fewer_folds(synthetic_tree):
-    samples = load_dataset("c-nmc", synthetic_tree("c-nmc", 24)).samples
+    samples = load_dataset("c-nmc", synthetic_tree("c-nmc", 27)).samples
     few = samples[samples["subject"].isin(["1", "2", "3", "4", "H1", "H2", "H3", "H4"])]
     with pytest.raises(ValueError) as info:
         assign_splits(few, folds=2, test_fraction=0.45, seed=0)
@@ -209,7 +209,7 @@ def test_the_authors_released_layout_loads(tmp_path, size, channels, params):
 
 def test_importing_the_authors_weights_gives_a_raw_image_model(tmp_path, synthetic_tree):
     source = write_authors_h5(tmp_path / "model.h5", 100)
-    data = load_dataset("c-nmc", synthetic_tree("c-nmc", 24))
+    data = load_dataset("c-nmc", synthetic_tree("c-nmc", 27))
     with pytest.warns(UserWarning, match="500 components asked for, but 27 training images .* using 26"):
         out = import_weights(tmp_path / "model.h5", tmp_path / "authors", data, echo=lambda _: None)
     assert {p.name for p in out.iterdir()} == {"resnet.keras", "model.keras", "config.yaml", "MODEL_CARD.md"}
@@ -232,4 +232,5 @@ def test_a_file_that_is_not_an_authors_release_is_named(tmp_path):
     write_authors_h5(tmp_path / "other.h5", 100)
     with pytest.raises(ValueError, match="layer 'fc' holds shapes"):
         load_legacy_weights(model, tmp_path / "other.h5")
-    load_config(None)  # the defaults stay valid
+    default = load_config(None)  # the honest preset, valid as it stands
+    assert (default.name, default.protocol, default.front.mode) == ("run", "honest", "rgb_first_spike")

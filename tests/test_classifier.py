@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_all import SpikePreprocessor, SpikeResNetClassifier, load_config
+from keras_all import SpikePreprocessor, SpikeResNetClassifier, load_config, load_model
 from keras_all.layers import FirstSpikeGabor
 
 from .helpers import fitted_preprocessor, save_and_reload
@@ -49,7 +49,7 @@ def test_keras_file_round_trip_keeps_weights_fit_and_cutoff(classifier, images, 
     reloaded = save_and_reload(classifier, tmp_path)
     assert isinstance(reloaded, SpikeResNetClassifier) and reloaded.cutoff == 0.25
     np.testing.assert_array_equal(reloaded.predict(images, verbose=0), classifier.predict(images, verbose=0))
-    assert SpikeResNetClassifier.load(tmp_path / "model.keras").cutoff == 0.25
+    assert load_model(tmp_path / "model.keras").cutoff == 0.25
 
 
 def test_the_model_on_maps_shares_the_classifiers_layers(classifier, images):
@@ -64,7 +64,7 @@ def test_serving_model_decides_at_the_cutoff(classifier, images, tmp_path):
     probabilities = classifier.predict(images, verbose=0)
     np.testing.assert_allclose(served["probability"], probabilities[:, 1], atol=1e-6)
     np.testing.assert_array_equal(served["decision"], classifier.decide(probabilities))
-    assert SpikeResNetClassifier.load(tmp_path / "serving.keras").cutoff == 0.25
+    assert load_model(tmp_path / "serving.keras").cutoff == 0.25
 
 
 def test_a_preset_gives_an_untrained_model_that_refuses_raw_images_until_fitted(images):
@@ -80,4 +80,4 @@ def test_a_file_without_a_classifier_is_named(tmp_path):
     inputs = keras.Input((4,))
     keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(tmp_path / "other.keras")
     with pytest.raises(ValueError, match="other.keras: holds no keras-all classifier"):
-        SpikeResNetClassifier.load(tmp_path / "other.keras")
+        load_model(tmp_path / "other.keras").predict(np.zeros((1, 8, 8, 3), "uint8"))

@@ -25,9 +25,10 @@ def test_datasets_lists_the_layouts():
 
 
 def test_synth_then_inspect_as_table_and_json(tmp_path):
-    result = run("synth", "--layout", "c-nmc", "--out", tmp_path / "cnmc", "--n", 16, "--seed", 1)
+    result = run("synth", "--layout", "c-nmc", "--output", tmp_path / "cnmc", "--n", 18, "--seed", 1)
     assert result.exit_code == 0, result.output
-    assert "wrote 18 images" in result.output  # 16 training cells + 2 in the preliminary test
+    assert "wrote 18 images" in result.output  # --n counts them all: 16 training cells + 2 in the preliminary test
+    assert len(list((tmp_path / "cnmc").rglob("*.bmp"))) == 18
 
     table = run("inspect", "--dataset", "c-nmc", "--data-dir", tmp_path / "cnmc")
     assert table.exit_code == 0, table.output
@@ -42,18 +43,18 @@ def test_synth_then_inspect_as_table_and_json(tmp_path):
 
 
 def test_inspect_reports_duplicates_and_skipped_bad_files(tmp_path):
-    run("synth", "--layout", "aria", "--out", tmp_path / "aria", "--n", 12)
+    run("synth", "--layout", "aria", "--output", tmp_path / "aria", "--n", 12)
     pre = sorted((tmp_path / "aria" / "Original" / "Pre").iterdir())
     shutil.copy(pre[0], pre[0].parent / "WBC-Malignant-Pre-999.jpg")
     pre[1].write_bytes(b"")
     args = ["inspect", "--dataset", "aria", "--data-dir", tmp_path / "aria", "--json"]
 
-    failed = run(*args)
+    failed = run(*args, "--on-bad-image", "error")
     assert failed.exit_code == 1
     assert failed.output.strip().splitlines()[-1].startswith(f"Error: {pre[1]}: is empty")
     assert "Traceback" not in failed.output
 
-    summary = json.loads(run(*args, "--on-bad-image", "skip").stdout)
+    summary = json.loads(run(*args).stdout)  # inspect surveys: bad files listed, not fatal
     assert summary["duplicates"]["groups"] == 1 and summary["duplicates"]["copies_dropped"] == 1
     assert summary["bad_files"] == [{"path": str(pre[1]), "reason": "is empty (0 bytes)"}]
     assert summary["images"] == 11  # 12 written + 1 copy - 1 duplicate - 1 bad
@@ -84,7 +85,7 @@ def test_the_demo_learns_morphology_from_the_embedded_default_data(tmp_path):
 
 def test_preprocess_writes_figure_per_image_and_contact_sheet(synthetic_tree, tmp_path):
     root = synthetic_tree("all-idb1", 4)  # three slide sizes in one set
-    result = run("preprocess", "--dataset", "all-idb1", "--data-dir", root, "--out", tmp_path / "fig", "--n", 3,
+    result = run("preprocess", "--dataset", "all-idb1", "--data-dir", root, "--output", tmp_path / "fig", "--n", 3,
                  "--spike-size", 48, "--input-size", 32, "--pca-components", 2)
     assert result.exit_code == 0, result.output
     written = sorted(p.name for p in (tmp_path / "fig").iterdir())
@@ -94,7 +95,7 @@ def test_preprocess_writes_figure_per_image_and_contact_sheet(synthetic_tree, tm
 
 
 def test_preprocess_rejects_a_bad_pca_value(synthetic_tree, tmp_path):
-    result = run("preprocess", "--dataset", "aria", "--data-dir", synthetic_tree("aria", 16), "--out", tmp_path,
+    result = run("preprocess", "--dataset", "aria", "--data-dir", synthetic_tree("aria", 16), "--output", tmp_path,
                  "--spike-size", 32, "--input-size", 32, "--pca-components", 0)
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == (

@@ -32,7 +32,7 @@ def test_mirrored_training_on_two_cpu_devices(synthetic_tree, tmp_path):
         program = ["-c", "import sys; from keras_all.cli import main; main(sys.argv[1:])"]
     else:
         program = ["-c", SPLIT_CPU]
-    args = ["train", "--dataset", "c-nmc", "--data-dir", str(synthetic_tree("c-nmc", 48)), "--config",
+    args = ["train", "--dataset", "c-nmc", "--data-dir", str(synthetic_tree("c-nmc", 54)), "--config",
             str(config), "--output", str(tmp_path / "run"), "--distribute", "mirrored"]
     done = subprocess.run([sys.executable, *program, *args], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

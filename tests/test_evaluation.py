@@ -69,23 +69,23 @@ def test_evaluate_a_run_on_the_real_c_nmc_sample(trained, shared_path, tmp_path)
                                                 "roc.png"}
     metrics = json.loads((out / "metrics.json").read_text())
     trained_cutoff = json.loads((trained / "metrics.json").read_text())["operating_points"]["youden"]["cutoff"]
-    assert metrics["threshold"] == pytest.approx(trained_cutoff) and "Youden" in metrics["threshold_source"]
+    assert metrics["cutoff"] == pytest.approx(trained_cutoff) and "Youden" in metrics["cutoff_source"]
     assert metrics["metrics"]["n"] == 52 and metrics["images_used_in_training"] == 0
     predictions = pd.read_csv(out / "predictions.csv")
     assert len(predictions) == 52 and predictions["probability"].between(0, 1).all()
-    assert ((predictions["probability"] >= metrics["threshold"]) == predictions["prediction"].astype(bool)).all()
+    assert ((predictions["probability"] >= metrics["cutoff"]) == predictions["prediction"].astype(bool)).all()
     report = (out / "report.md").read_text()
     assert "Tables 4 and 5" in report and "](roc.png)" in report and "optimistic" not in report
 
 
-def test_evaluate_on_training_images_warns_and_takes_a_given_threshold(trained, synthetic_tree, tmp_path):
+def test_evaluate_on_training_images_warns_and_takes_a_given_cutoff(trained, synthetic_tree, tmp_path):
     out = tmp_path / "again"
     result = run("evaluate", "--model", trained / "model.keras", "--dataset", "c-nmc", "--data-dir",
-                 synthetic_tree("c-nmc", 48), "--output", out, "--threshold", 0.3)
+                 synthetic_tree("c-nmc", 54), "--output", out, "--cutoff", 0.3)
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["threshold"] == 0.3 and metrics["images_used_in_training"] > 0
+    assert metrics["cutoff"] == 0.3 and metrics["images_used_in_training"] > 0
     assert "were used to train" in result.output and "optimistic" in (out / "report.md").read_text()
-    bad = run("evaluate", "--model", trained, "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 48),
-              "--output", tmp_path / "bad", "--threshold", 1.5)
-    assert bad.exit_code == 1 and "--threshold 1.5" in bad.output
+    bad = run("evaluate", "--model", trained, "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 54),
+              "--output", tmp_path / "bad", "--cutoff", 1.5)
+    assert bad.exit_code == 1 and "--cutoff 1.5" in bad.output

@@ -35,7 +35,7 @@ def test_saved_model_serves_raw_images_of_any_size_like_the_model(exported):
 
     run_dir, out, data = exported
     assert {p.name for p in out.iterdir()} == {"saved_model", "model.keras", "MODEL_CARD.md", "config.yaml",
-                                               "training_sha256.txt", "baseline.json"}
+                                               "training_sha256.txt", "baseline.json", "export.json"}
     trained_on = set(pd.read_csv(run_dir / "splits.csv").query("split == 'dev'")["sha256"])
     assert set((out / "training_sha256.txt").read_text().split()) == trained_on
     served = tf.saved_model.load(str(out / "saved_model"))
@@ -70,10 +70,10 @@ def test_failed_export_leaves_no_folder(exported, monkeypatch, tmp_path):
         raise OSError("disk full")
 
     monkeypatch.setattr(export_module, "model_card", broken_card)
-    result = run("export", exported[0], "--out", tmp_path / "again")
+    result = run("export", "--model", exported[0], "--output", tmp_path / "again")
     assert result.exit_code == 1 and "disk full" in result.output
     assert list(tmp_path.iterdir()) == []
-    assert "already exists" in run("export", exported[0], "--out", exported[1]).output
+    assert "already exists" in run("export", "--model", exported[0], "--output", exported[1]).output
 
 
 @pytest.mark.parametrize("which", ["export", "saved_model", "keras"])

@@ -68,7 +68,7 @@ def test_all_idb_unexpected_name_is_an_error_not_a_guess(synthetic_tree, tmp_pat
 
 
 def test_c_nmc_training_folds_subjects_and_prelim_test(synthetic_tree):
-    samples = load_dataset("c-nmc", synthetic_tree("c-nmc", 24)).samples
+    samples = load_dataset("c-nmc", synthetic_tree("c-nmc", 27)).samples
     train = samples[samples["official_split"] == "train"]
     prelim = samples[samples["official_split"] == "prelim-test"]
     assert len(train) == 24 and len(prelim) == 3
@@ -83,7 +83,7 @@ def test_c_nmc_training_folds_subjects_and_prelim_test(synthetic_tree):
 
 
 def test_c_nmc_prelim_without_labels_is_left_out_and_counted(synthetic_tree, tmp_path):
-    root = _copy_tree(synthetic_tree("c-nmc", 24), tmp_path / "cnmc")
+    root = _copy_tree(synthetic_tree("c-nmc", 27), tmp_path / "cnmc")
     next(root.rglob("*_labels.csv")).unlink()
     data = load_dataset("c-nmc", root)
     assert set(data.samples["official_split"]) == {"train"}
@@ -91,7 +91,7 @@ def test_c_nmc_prelim_without_labels_is_left_out_and_counted(synthetic_tree, tmp
 
 
 def test_c_nmc_cell_in_the_wrong_class_folder_is_an_error(synthetic_tree, tmp_path):
-    root = _copy_tree(synthetic_tree("c-nmc", 24), tmp_path / "cnmc")
+    root = _copy_tree(synthetic_tree("c-nmc", 27), tmp_path / "cnmc")
     hem = next(root.rglob("hem/*.bmp"))
     shutil.move(hem, hem.parent.parent / "all" / hem.name)
     with pytest.raises(DatasetLayoutError, match="'hem' cell in a 'all' folder"):
@@ -99,7 +99,7 @@ def test_c_nmc_cell_in_the_wrong_class_folder_is_an_error(synthetic_tree, tmp_pa
 
 
 def test_c_nmc_tcia_layout(synthetic_tree, tmp_path):
-    src = synthetic_tree("c-nmc", 24) / "C-NMC_Leukemia" / "training_data"
+    src = synthetic_tree("c-nmc", 27) / "C-NMC_Leukemia" / "training_data"
     root = _copy_tree(src, tmp_path / "tcia" / "C-NMC_training_data")
     samples = load_dataset("c-nmc", root.parent).samples
     assert len(samples) == 24 and set(samples["fold"]) == {0, 1, 2}
@@ -136,7 +136,7 @@ def test_missing_folder_and_wrong_layout_are_clear(tmp_path):
 
 
 def test_duplicates_are_kept_once_and_join_their_subjects(synthetic_tree, tmp_path):
-    root = _copy_tree(synthetic_tree("c-nmc", 24), tmp_path / "cnmc")
+    root = _copy_tree(synthetic_tree("c-nmc", 27), tmp_path / "cnmc")
     train = root / "C-NMC_Leukemia" / "training_data"
     source = sorted(train.rglob("fold_0/all/UID_1_*.bmp"))[0]
     other = sorted(p for p in train.rglob("all/*.bmp") if not p.name.startswith("UID_1_"))[0]

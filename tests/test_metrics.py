@@ -16,7 +16,7 @@ from keras_all.metrics import (
 def test_hand_computed_confusion_and_tables():
     labels = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
     probabilities = [0.9, 0.8, 0.4, 0.6, 0.1, 0.7, 0.2, 0.3, 0.55, 0.05]
-    m = binary_metrics(labels, probabilities, threshold=0.5)
+    m = binary_metrics(labels, probabilities, cutoff=0.5)
     assert (m["tp"], m["fn"], m["tn"], m["fp"]) == (3, 1, 4, 2)
     assert m["accuracy"] == pytest.approx(0.7) and m["sensitivity"] == pytest.approx(0.75)
     assert m["specificity"] == pytest.approx(4 / 6) and m["precision"] == pytest.approx(0.6)

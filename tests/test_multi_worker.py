@@ -80,7 +80,7 @@ def same_training(tmp_path, probability_tolerance: float) -> None:
 
 def test_two_workers_train_as_one_process_does(synthetic_tree, tmp_path):
     config = tiny_config(tmp_path, epochs=3, augment=False)  # TensorFlow draws augmentation per replica
-    chief_out, worker_out = alone_and_together(synthetic_tree("c-nmc", 48), config, tmp_path, "--maps", "stream")
+    chief_out, worker_out = alone_and_together(synthetic_tree("c-nmc", 54), config, tmp_path, "--maps", "stream")
     assert "worker 0 of 2 (chief): joined" in chief_out
     assert "fold 1/2: data-parallel over 2 devices (2 workers" in chief_out
     assert "worker 1 of 2: done; the chief writes the run folder" in worker_out
@@ -95,12 +95,12 @@ def test_two_workers_train_the_paper_protocol_as_one_process_does(synthetic_tree
     most 9e-3 measured after 3 epochs), while the training losses, which those biases cannot touch, agree to
     1e-4."""
     config = tiny_config(tmp_path, epochs=2, augment=False)
-    alone_and_together(synthetic_tree("c-nmc", 48), config, tmp_path, "--protocol", "paper")
+    alone_and_together(synthetic_tree("c-nmc", 54), config, tmp_path, "--protocol", "paper")
     same_training(tmp_path, 2e-2)
 
 
 def test_a_dead_worker_stops_the_run_in_one_line_and_resume_continues(synthetic_tree, tmp_path):
-    data = synthetic_tree("c-nmc", 48)
+    data = synthetic_tree("c-nmc", 54)
     config = tiny_config(tmp_path, epochs=3, stop_on="off")  # a fold lasts seconds: time to kill a worker in one
     args = train_args(data, config, tmp_path / "run")
     chief, worker = start_workers(args)
@@ -131,7 +131,7 @@ def test_a_dead_worker_stops_the_run_in_one_line_and_resume_continues(synthetic_
 def test_a_worker_without_its_cluster_is_told_what_to_set(synthetic_tree, tmp_path):
     variables = ("TF_CONFIG", "KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
                  "KERAS_DISTRIBUTION_PROCESS_ID")
-    done = subprocess.run([KERAS_ALL, *train_args(synthetic_tree("c-nmc", 48), tiny_config(tmp_path), tmp_path / "r"),
+    done = subprocess.run([KERAS_ALL, *train_args(synthetic_tree("c-nmc", 54), tiny_config(tmp_path), tmp_path / "r"),
                            "--distribute", "multi-worker"], capture_output=True, text=True, timeout=300,
                           env={k: v for k, v in os.environ.items() if k not in variables})
     assert done.returncode == 1
@@ -141,7 +141,7 @@ def test_a_worker_without_its_cluster_is_told_what_to_set(synthetic_tree, tmp_pa
     bad = ({"TF_CONFIG": "{not json"} if keras.backend.backend() == "tensorflow" else
            {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "127.0.0.1:1", "KERAS_DISTRIBUTION_NUM_PROCESSES": "two",
             "KERAS_DISTRIBUTION_PROCESS_ID": "0"})
-    done = subprocess.run([KERAS_ALL, *train_args(synthetic_tree("c-nmc", 48), tiny_config(tmp_path), tmp_path / "r"),
+    done = subprocess.run([KERAS_ALL, *train_args(synthetic_tree("c-nmc", 54), tiny_config(tmp_path), tmp_path / "r"),
                            "--distribute", "multi-worker"], capture_output=True, text=True, timeout=300,
                           env={**{k: v for k, v in os.environ.items() if k not in variables}, **bad})
     last = done.stderr.strip().splitlines()[-1]

@@ -110,7 +110,7 @@ def test_compare_refuses_test_rows_that_repeat_an_image(tmp_path):
 
     for name, paths in (("a", ["x.png", "y.png"]), ("b", ["x.png", "x.png"])):
         (tmp_path / name).mkdir()
-        write_json(tmp_path / name / "metrics.json", {"threshold": 0.5})
+        write_json(tmp_path / name / "metrics.json", {"cutoff": 0.5})
         pd.DataFrame({"path": paths, "label": [1, 0], "probability": [0.9, 0.2]}).to_csv(
             tmp_path / name / "predictions.csv", index=False)
     with pytest.raises(ValueError, match="b: its test rows repeat images"):

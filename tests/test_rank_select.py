@@ -1,10 +1,10 @@
-"""The front's fast paths: thresholds by counting (rank_select) and the skipped same-size resize."""
+"""The front's fast path: thresholds by counting (rank_select)."""
 
 import keras
 import numpy as np
 import pytest
 
-from keras_all.layers import FirstSpikeGabor, SkipSameSizeResizing
+from keras_all.layers import FirstSpikeGabor
 from keras_all.layers.rank_select import kth_largest
 
 pytestmark = pytest.mark.portable
@@ -45,42 +45,3 @@ def test_counted_thresholds_fire_as_sorted_ones(mode):
     counted, sorted_ = (keras.ops.convert_to_numpy(layer(images)) for layer in (fixed, learnable))
     np.testing.assert_array_equal(counted, sorted_)
     assert counted[:2].any() and not counted[2].any()
-
-
-def test_same_size_images_pass_through_and_others_resize_as_keras_does():
-    images = np.random.default_rng(6).integers(0, 256, (2, 30, 30, 3), dtype=np.uint8)
-    skip = SkipSameSizeResizing(30, 30, antialias=True)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(skip(images)), images)
-    smaller = SkipSameSizeResizing(12, 12, antialias=True)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(smaller(images)),
-                                  keras.ops.convert_to_numpy(keras.layers.Resizing(12, 12, antialias=True)(images)))
-
-
-def test_unknown_sizes_decide_at_run_time():
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("only TensorFlow graphs trace with unknown image sizes (JAX shapes are static)")
-    import tensorflow as tf
-
-    layer = SkipSameSizeResizing(20, 20, antialias=True)
-    plain = keras.layers.Resizing(20, 20, antialias=True)
-    traced, traced_plain = (tf.function(each, input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8)])
-                            for each in (layer, plain))
-    assert traced.get_concrete_function().structured_outputs.shape.as_list() == [None, 20, 20, 3]
-    for size in (20, 33):
-        images = np.random.default_rng(size).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
-        np.testing.assert_array_equal(traced(images).numpy(), traced_plain(images).numpy())
-
-
-def test_a_known_same_size_traces_no_resize_at_all():
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("graph ops are inspected under TensorFlow (JAX decides the same way, from its static shapes)")
-    import tensorflow as tf
-
-    layer = SkipSameSizeResizing(20, 20, antialias=True)
-
-    def ops_of(size):
-        spec = tf.TensorSpec((None, size, size, 3), tf.uint8)
-        return {op.type for op in tf.function(layer).get_concrete_function(spec).graph.get_operations()}
-
-    assert "ScaleAndTranslate" not in ops_of(20)
-    assert "ScaleAndTranslate" in ops_of(33)

@@ -68,3 +68,19 @@ def test_no_tensorflow_start_up_or_retracing_lines_reach_the_console(readme_walk
     for step, result in results.items():
         for noise in ("absl::InitializeLog", "oneDNN", "cudart_stub", "cpu_feature_guard", "retracing", "E0000"):
             assert noise not in result.stderr, f"{step}: {noise} in {result.stderr[:2000]}"
+
+
+def test_the_exported_savedmodel_serves_what_evaluate_scored_on_raw_files(readme_walk):
+    """Train, evaluate and serve see the same pixels: the 450 px cells, given raw to the exported SavedModel by
+    `predict`, get the probabilities `evaluate` reported for them (one resize, AreaResizing, on both paths)."""
+    root, _ = readme_walk
+    evaluated = pd.read_csv(root / "evaluation" / "predictions.csv")
+    served = pd.read_csv(root / "predictions.csv").dropna(subset=["probability"])
+    from pathlib import Path
+
+    evaluated["path"] = evaluated["path"].map(lambda p: str(Path(p).resolve()))
+    served["path"] = served["path"].map(lambda p: str((root / p).resolve()))
+    both = evaluated.merge(served, on="path", suffixes=("_evaluated", "_served"))
+    assert len(both) == len(evaluated) == 54
+    difference = (both["probability_evaluated"] - both["probability_served"]).abs()
+    assert difference.max() <= 1e-4, both.loc[difference.idxmax()]

@@ -40,7 +40,7 @@ def test_every_command_that_loads_a_model_works_in_a_fresh_process(readme_walk, 
                       root / "cnmc", "--output", tmp_path / "evaluation")
     assert evaluated.returncode == 0, evaluated.stderr
     assert "the exported model's own" in json.loads((tmp_path / "evaluation" / "metrics.json").read_text())[
-        "threshold_source"]
+        "cutoff_source"]
     # a user's own load_model after one `import keras_all`
     code = "import sys, keras_all, keras; print(*(type(keras.saving.load_model(f)).__name__ for f in sys.argv[1:]))"
     models = [root / "run" / "model.keras", root / "run" / "fold_0" / "model.keras", root / "export" / "model.keras"]
@@ -111,14 +111,14 @@ def test_synth_never_writes_into_a_folder_with_files(tmp_path):
     (tmp_path / "data").mkdir()
     real = tmp_path / "data" / "Im001_1.jpg"
     real.write_bytes(b"a real slide")
-    line = _one_error_line(shell("synth", "--layout", "all-idb1", "--out", tmp_path / "data", "--n", 4))
+    line = _one_error_line(shell("synth", "--layout", "all-idb1", "--output", tmp_path / "data", "--n", 4))
     assert line.startswith(f"Error: {tmp_path / 'data'}: exists and is not an empty folder")
     assert real.read_bytes() == b"a real slide" and os.listdir(tmp_path / "data") == ["Im001_1.jpg"]
 
 
 def test_train_refuses_one_class_and_bad_values_before_making_a_folder(synthetic_tree, tmp_path):
     data = tmp_path / "cnmc"
-    shutil.copytree(synthetic_tree("c-nmc", 24), data)
+    shutil.copytree(synthetic_tree("c-nmc", 27), data)
     for path in [*data.rglob("hem"), *data.rglob("*prelim_phase_data*")]:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     (next(data.rglob("all")) / "UID_1_9_9_all.bmp").write_bytes(b"broken")
@@ -130,7 +130,7 @@ def test_train_refuses_one_class_and_bad_values_before_making_a_folder(synthetic
     for change, option, message in (({}, ("--seed", -1), "seed=-1: must be an integer in [0, 4294967295]"),
                                     ({"batch_size": True}, (), "batch_size=True: must be an integer of at least 1")):
         config = tiny_config(tmp_path, **change)
-        line = _one_error_line(shell("train", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 24),
+        line = _one_error_line(shell("train", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 27),
                                      "--config", config, *option, "--output", tmp_path / "run"))
         assert line == f"Error: {message}"
         assert not (tmp_path / "run").exists()
@@ -138,7 +138,7 @@ def test_train_refuses_one_class_and_bad_values_before_making_a_folder(synthetic
 
 def test_a_name_that_is_not_utf8_stops_train_at_once_naming_it(synthetic_tree, tmp_path):
     data = tmp_path / "cnmc"
-    shutil.copytree(synthetic_tree("c-nmc", 24), data)
+    shutil.copytree(synthetic_tree("c-nmc", 27), data)
     cell = next(data.rglob("all/*.bmp"))
     os.rename(cell, os.fsencode(cell.parent) + b"/UID_\xe9.bmp")
     result = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(tmp_path), "--output",
@@ -149,17 +149,29 @@ def test_a_name_that_is_not_utf8_stops_train_at_once_naming_it(synthetic_tree, t
 
 def test_inspect_lists_links_nested_and_misnamed_files_and_says_when_nothing_is_left(synthetic_tree, tmp_path):
     data = tmp_path / "cnmc"
-    shutil.copytree(synthetic_tree("c-nmc", 24), data)
+    shutil.copytree(synthetic_tree("c-nmc", 27), data)
     cell = next(data.rglob("all/UID_*.bmp"))
     shutil.copy(cell, cell.with_name(cell.stem + " copy.bmp"))
     (cell.parent / "gone.bmp").symlink_to(tmp_path / "nothing.bmp")
-    strict = _one_error_line(shell("inspect", "--dataset", "c-nmc", "--data-dir", data))
+    strict = _one_error_line(shell("inspect", "--dataset", "c-nmc", "--data-dir", data, "--on-bad-image", "error"))
     assert strict.startswith(f"Error: {cell.with_name(cell.stem + ' copy.bmp')}: not a C-NMC cell name")
-    result = shell("inspect", "--dataset", "c-nmc", "--data-dir", data, "--on-bad-image", "skip", "--json")
+    result = shell("inspect", "--dataset", "c-nmc", "--data-dir", data, "--json")  # a survey lists bad files
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["images"] == 27 and len(summary["bad_files"]) == 1
     assert summary["ignored_reasons"]["a link to a file that does not exist"] == 1
+    # a dangling link where a class folder would be, and a file name that is not UTF-8, in a folder layout
+    (tmp_path / "tree" / "blast").mkdir(parents=True)
+    shutil.copytree(cell.parent, tmp_path / "tree" / "normal", symlinks=True)
+    (tmp_path / "tree" / "lost").symlink_to(tmp_path / "no-such-folder")
+    shutil.copy(cell, os.fsencode(tmp_path / "tree" / "blast") + b"/cell\xff.bmp")
+    shutil.copy(cell, tmp_path / "tree" / "blast" / "cell.bmp")
+    result = shell("inspect", "--dataset", "folder", "--data-dir", tmp_path / "tree", "--positive-class", "blast",
+                   "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert [bad["path"].rsplit("/", 1)[1] for bad in summary["bad_files"]] == ["cell\\xff.bmp"]
+    assert summary["ignored_reasons"]["a link to a file that does not exist"] == 2  # the folder and gone.bmp
     (tmp_path / "bad" / "blast").mkdir(parents=True)
     (tmp_path / "bad" / "normal").mkdir()
     for name in ("blast/a.png", "normal/b.png"):
@@ -171,11 +183,11 @@ def test_inspect_lists_links_nested_and_misnamed_files_and_says_when_nothing_is_
 
 def test_import_weights_of_the_authors_from_the_shell(synthetic_tree, tmp_path):
     write_authors_h5(tmp_path / "model.h5", 100)
-    data = synthetic_tree("c-nmc", 24)
-    bare = shell("import-weights", tmp_path / "model.h5", "--out", tmp_path / "bare")
+    data = synthetic_tree("c-nmc", 27)
+    bare = shell("import-weights", tmp_path / "model.h5", "--output", tmp_path / "bare")
     assert bare.returncode == 0, bare.stderr
     assert sorted(os.listdir(tmp_path / "bare")) == ["MODEL_CARD.md", "config.yaml", "resnet.keras"]
-    fitted = shell("import-weights", tmp_path / "model.h5", "--out", tmp_path / "fitted", "--dataset", "c-nmc",
+    fitted = shell("import-weights", tmp_path / "model.h5", "--output", tmp_path / "fitted", "--dataset", "c-nmc",
                    "--data-dir", data)
     assert fitted.returncode == 0, fitted.stderr
     predicted = shell("predict", "--model", tmp_path / "fitted", data, "--json")
@@ -184,7 +196,7 @@ def test_import_weights_of_the_authors_from_the_shell(synthetic_tree, tmp_path):
 
 
 def test_ctrl_c_stops_train_with_code_130_and_marks_the_run(synthetic_tree, tmp_path):
-    data = synthetic_tree("c-nmc", 48)
+    data = synthetic_tree("c-nmc", 54)
     process = subprocess.Popen([KERAS_ALL, "train", "--dataset", "c-nmc", "--data-dir", str(data),
                                 "--config", str(tiny_config(tmp_path, epochs=50)), "--output", str(tmp_path / "run")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,  # each line as printed:
@@ -217,7 +229,7 @@ def test_presets_are_listed_and_train_takes_one_from_any_working_directory(tiny_
 
 
 def test_a_fold_ensemble_of_a_subsample_is_trained_exported_and_predicted_from_the_shell(synthetic_tree, tmp_path):
-    data = synthetic_tree("c-nmc", 48)
+    data = synthetic_tree("c-nmc", 54)
     run, export = tmp_path / "run", tmp_path / "export"
     trained = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(tmp_path, epochs=2),
                     "--final", "ensemble", "--max-per-class", 20, "--seed", 1, "--output", run)
@@ -233,14 +245,15 @@ def test_a_fold_ensemble_of_a_subsample_is_trained_exported_and_predicted_from_t
                                                           + folds[1]["probability"].to_numpy()) / 2, atol=1e-7)
     assert metrics["operating_points"]["youden"]["final_on_test"]["auc"] == pytest.approx(
         metrics["ensemble_on_test"]["auc"])
-    assert shell("export", run, "--out", export).returncode == 0
+    assert shell("export", "--model", run, "--output", export).returncode == 0
     predicted = shell("predict", "--model", export, *delivered["path"], "--json", cwd=tmp_path)
     assert predicted.returncode == 0, predicted.stderr
     served = pd.DataFrame(json.loads(predicted.stdout))
     from keras_all.data import read_image
-    from keras_all.models import FoldEnsemble, SpikeResNetClassifier
+    from keras_all.loader import load_model
+    from keras_all.models import FoldEnsemble
 
-    ensemble = SpikeResNetClassifier.load(run / "model.keras")
+    ensemble = load_model(run / "model.keras").classifier
     assert isinstance(ensemble, FoldEnsemble) and len(ensemble.members) == 2
     expected = [ensemble.predict(read_image(path)[None], verbose=0)[0, 1] for path in served["path"]]
     np.testing.assert_allclose(served["probability"], expected, atol=1e-5)

@@ -7,9 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_all.data import load_dataset, load_images
-from keras_all.front import FrontConfig, Standardizer
-from keras_all.models import SpikePreprocessor, SpikeResNetClassifier
+from keras_all.data import load_dataset
+from keras_all.front import FrontConfig, Standardizer, load_images
+from keras_all.loader import load_model
+from keras_all.models import SpikePreprocessor
 from keras_all.run_folder import RunFolder
 from keras_all.training import streaming
 from keras_all.training.streaming import EpochOrder, MapBatches, MapCache, Rows, cached_maps, choose_storage
@@ -140,7 +141,7 @@ def test_auto_streams_only_what_would_crowd_memory(monkeypatch):
 
 
 def test_an_interrupted_cache_is_resumed_from_its_last_chunk(synthetic_tree, tmp_path, monkeypatch):
-    paths = load_dataset("c-nmc", synthetic_tree("c-nmc", 30)).samples["path"].tolist()
+    paths = load_dataset("c-nmc", synthetic_tree("c-nmc", 33)).samples["path"].tolist()
     front = FrontConfig(spike_size=24, input_size=24)
     monkeypatch.setattr(streaming, "CHUNK", 8)
     run = RunFolder(tmp_path / "run")
@@ -162,7 +163,7 @@ def test_an_interrupted_cache_is_resumed_from_its_last_chunk(synthetic_tree, tmp
     stop[0] = False
     cache = cached_maps(paths, front, run, resume=True, echo=lambda line: None)
     assert written == list(range(8, len(paths), 8))
-    expected = SpikePreprocessor(front).map_model((24, 24)).predict(load_images(paths, 24), verbose=0)
+    expected = SpikePreprocessor(front).map_model((24, 24)).predict(load_images(paths, front), verbose=0)
     np.testing.assert_array_equal(cache[np.arange(len(paths))], expected.astype("float16").astype("float32"))
     cache.close()
 
@@ -177,7 +178,7 @@ def test_an_interrupted_cache_is_resumed_from_its_last_chunk(synthetic_tree, tmp
 
 
 def test_a_streamed_run_from_the_shell_fits_what_memory_fits_and_leaves_no_cache(synthetic_tree, tmp_path):
-    data = synthetic_tree("c-nmc", 48)
+    data = synthetic_tree("c-nmc", 54)
     config = tiny_config(tmp_path, epochs=2)
     runs, printed = {}, {}
     for storage in ("stream", "memory"):
@@ -193,7 +194,7 @@ def test_a_streamed_run_from_the_shell_fits_what_memory_fits_and_leaves_no_cache
     assert not list(runs["stream"].rglob("*.npy"))
     assert "spike maps streamed" in (runs["stream"] / "report.md").read_text()
     for fold in ("fold_0", "fold_1", "final"):  # the same splits and balancing copies, maps rounded to float16
-        streamed, held = (SpikeResNetClassifier.load(runs[s] / fold / "model.keras").preprocessor.zscore
+        streamed, held = (load_model(runs[s] / fold / "model.keras").classifier.preprocessor.zscore
                           for s in ("stream", "memory"))
         np.testing.assert_allclose(keras.ops.convert_to_numpy(streamed.mean), keras.ops.convert_to_numpy(held.mean),
                                    atol=2e-3)

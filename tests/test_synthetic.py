@@ -20,7 +20,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 
 
 def test_c_nmc_cells_sit_on_black_450_square_bitmaps(synthetic_tree):
-    for path in sorted(synthetic_tree("c-nmc", 24).rglob("*.bmp"))[:6]:
+    for path in sorted(synthetic_tree("c-nmc", 27).rglob("*.bmp"))[:6]:
         assert path.read_bytes()[:2] == b"BM"
         image = read_image(path)
         assert image.shape == (450, 450, 3)
@@ -37,7 +37,7 @@ def test_unknown_layout_and_too_few_images_are_refused(tmp_path):
 @pytest.fixture(scope="module")
 def cells(synthetic_tree):
     """64 C-NMC training cells of 16 subjects: images, labels and subjects."""
-    root = synthetic_tree("c-nmc", 64, seed=3)
+    root = synthetic_tree("c-nmc", 72, seed=3)
     paths = sorted((root / "C-NMC_Leukemia" / "training_data").rglob("*.bmp"))
     labels = np.array([int(p.parent.name == "all") for p in paths])
     subjects = np.array([p.name.split("_")[1].upper() for p in paths])

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import keras_all
-from keras_all import PRESETS, SpikeResNetClassifier
+from keras_all import PRESETS, SpikeResNetClassifier, load_model
 from keras_all.config import load_config
 from keras_all.data import load_dataset
 from keras_all.front import FrontConfig
@@ -21,7 +21,7 @@ from .helpers import tiny_config
 
 @pytest.fixture(scope="module")
 def cnmc(synthetic_tree):
-    return load_dataset("c-nmc", synthetic_tree("c-nmc", 48))
+    return load_dataset("c-nmc", synthetic_tree("c-nmc", 54))
 
 
 def test_holdout_and_folds_are_stratified_and_grouped(cnmc):
@@ -146,13 +146,13 @@ def test_the_saved_model_is_the_classifier_with_its_validated_cutoff(tiny_run):
     model = keras.saving.load_model(out / "model.keras")
     assert isinstance(model, SpikeResNetClassifier)
     cutoff = json.loads((out / "metrics.json").read_text())["operating_points"]["youden"]["cutoff"]
-    assert model.cutoff == cutoff == SpikeResNetClassifier.from_run(out).cutoff
+    assert model.cutoff == cutoff == load_model(out).cutoff == load_model(out).classifier.cutoff
     image = read_image(next(data.rglob("*.bmp")))[None]
     probabilities = model.predict(image, verbose=0)
     assert probabilities.shape == (1, 2) and np.isclose(probabilities.sum(), 1, atol=1e-5)
     assert model.decide(probabilities)[0] == int(probabilities[0, 1] >= cutoff)
     assert model.preprocessor.front.spike_size == 32 and model.preprocessor.fitted
-    fold = SpikeResNetClassifier.load(out / "fold_0" / "model.keras")  # fold models take raw images too
+    fold = load_model(out / "fold_0" / "model.keras").classifier  # fold models take raw images too
     assert fold.predict(image, verbose=0).shape == (1, 2)
 
 

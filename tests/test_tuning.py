@@ -55,7 +55,7 @@ def test_either_tuner_starts_with_the_base_point_then_explores(kind, tmp_path):
 @pytest.mark.large
 def test_a_search_scores_dev_folds_only_resumes_after_an_interruption_and_writes_its_best_config(
         synthetic_tree, tmp_path, monkeypatch):
-    data_dir = synthetic_tree("c-nmc", 48)
+    data_dir = synthetic_tree("c-nmc", 54)
     seen = {"maps": [], "folds": []}
     real_maps, real_fold = tuning.spike_maps, cross_validate.train_fold
 
@@ -116,7 +116,7 @@ def test_a_search_scores_dev_folds_only_resumes_after_an_interruption_and_writes
 
 
 def test_bad_search_settings_are_one_error_line(synthetic_tree, tmp_path, monkeypatch):
-    data_dir = synthetic_tree("c-nmc", 48)
+    data_dir = synthetic_tree("c-nmc", 54)
     paper = cli("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config",
                 tiny_config(tmp_path, protocol="paper"), "--output", tmp_path / "a")
     assert paper.exit_code != 0 and "honest protocol only" in paper.output
@@ -133,7 +133,7 @@ def test_bad_search_settings_are_one_error_line(synthetic_tree, tmp_path, monkey
 @pytest.mark.large
 def test_distributed_search_with_a_chief_and_two_workers_on_loopback(synthetic_tree, tmp_path):
     out = tmp_path / "search"
-    args = ["tune", "--dataset", "c-nmc", "--data-dir", str(synthetic_tree("c-nmc", 48)), "--config",
+    args = ["tune", "--dataset", "c-nmc", "--data-dir", str(synthetic_tree("c-nmc", 54)), "--config",
             str(tiny_config(tmp_path)), "--max-trials", "4", "--output", str(out)]
     program = [KERAS_ALL, *args]  # the installed command, as on the machines of a distributed search
     env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(free_ports(1)[0])}

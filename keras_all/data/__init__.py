@@ -10,7 +10,6 @@ from .all_idb import list_all_idb
 from .aria import list_aria
 from .c_nmc import list_c_nmc, read_manifest
 from .folder import list_folder
-from .images import load_images
 from .io import BadImageError, read_image
 from .samples import DatasetLayoutError, Listing, LoadedDataset, build_dataset
 
@@ -69,7 +68,6 @@ __all__ = [
     "DatasetLayoutError",
     "LoadedDataset",
     "load_dataset",
-    "load_images",
     "read_image",
     "read_manifest",
     "build_dataset",

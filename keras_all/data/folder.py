@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .layout import require_dir, rows_frame, visible_files
+from .layout import broken_link_reason, require_dir, rows_frame, visible_files
 from .samples import DatasetLayoutError, Listing
 
 
@@ -19,7 +19,8 @@ def list_folder(root: str | Path, positive_class: str | None = None) -> Listing:
         raise DatasetLayoutError(
             f"{root}: positive class {shown} is not a folder here; pass --positive-class one of {', '.join(names)}"
         )
-    ignored = []
+    ignored = [(str(p), broken_link_reason(p)) for p in sorted(root.iterdir())
+               if p.is_symlink() and not p.name.startswith(".") and broken_link_reason(p)]
     rows = [
         {"path": str(p), "label": int(c.name == positive_class), "class_name": c.name, "subject": "",
          "dataset": "folder"}

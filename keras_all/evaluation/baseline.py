@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -58,7 +59,7 @@ class HistogramBaseline:
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         logit = ((np.asarray(features) - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
-        return 1 / (1 + np.exp(-logit))
+        return expit(logit)
 
     def to_dict(self) -> dict:
         return {"name": NAME, "cutoff": self.cutoff, "mean": self.mean_.tolist(), "scale": self.scale_.tolist(),

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from keras_all.loader import load_model
 from keras_all.metrics import mcnemar, paired_delong
 from keras_all.run_folder import RunFolder, read_json
 
@@ -45,12 +46,12 @@ def holdout_predictions(folder: str | Path) -> tuple[pd.DataFrame, float, str]:
     """A finished run's holdout-test predictions (its delivered model's) or an evaluation's predictions, with
     the cut-off they were decided at and a short description."""
     folder = RunFolder(folder)
-    if folder.is_run():
-        folder.require_finished()
+    if folder.is_run() or folder.incomplete:
+        cutoff = load_model(folder).cutoff  # an unfinished run, or one whose metrics.json is unreadable, is refused
         table = folder.read_csv("predictions.csv").query("part == 'test'")
-        found = table, folder.cutoff, f"run `{folder.config().name}` ({folder}), holdout test"
+        found = table, cutoff, f"run `{folder.config().name}` ({folder}), holdout test"
     elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
-        cutoff = read_json(folder / "metrics.json")["threshold"]
+        cutoff = read_json(folder / "metrics.json")["cutoff"]
         found = folder.read_csv("predictions.csv"), cutoff, f"evaluation {folder}"
     else:
         raise ValueError(f"{folder}: not a finished run or evaluation folder (no metrics.json and predictions.csv)")

@@ -4,91 +4,54 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from keras_all.data import LoadedDataset, load_images
+from keras_all.data import LoadedDataset, read_image
 from keras_all.data.summary import summarize
 from keras_all.evaluation.baseline import NAME, HistogramBaseline, histogram_features
 from keras_all.evaluation.comparison import paired_lines, paired_tests
 from keras_all.evaluation.plots import confusion_plot, roc_plot
 from keras_all.evaluation.report import data_lines, environment, environment_lines, interval_lines, paper_table
+from keras_all.front import load_images
+from keras_all.loader import BASELINE, LoadedModel, load_model
 from keras_all.metrics import binary_metrics
-from keras_all.models import SpikeResNetClassifier
 from keras_all.run_folder import RunFolder, read_json
 
-TRAINING_HASHES = "training_sha256.txt"  # in an export folder: the images its model was trained on
-BASELINE = "baseline.json"  # in a run or export folder: the colour-histogram baseline fitted beside the model
 
-
-def locate_model(model: str | Path) -> tuple[Path, Path | None]:
-    """(the .keras file, the run or export folder it belongs to, or None) from a folder or a .keras file."""
-    model = Path(model)
-    if model.is_dir():
-        if not (model / "model.keras").is_file():
-            raise ValueError(f"{model}: no model.keras here; give a finished run folder, an export folder or a "
-                             ".keras file")
-        model = model / "model.keras"
-    elif model.suffix != ".keras" or not model.is_file():
-        raise ValueError(f"{model}: not a .keras file, a run folder or an export folder")
-    home = model.parent
-    is_home = (home / "metrics.json").is_file() or (home / TRAINING_HASHES).is_file()
-    return model, home if is_home else None
-
-
-def chosen_threshold(classifier: SpikeResNetClassifier, home: Path | None,
-                     threshold: float | None) -> tuple[float, str]:
-    """The cut-off to score at, and where it comes from: given, else the model's own validated one."""
-    if threshold is not None:
-        if not 0 <= threshold <= 1:
-            raise ValueError(f"--threshold {threshold}: a cut-off on the ALL probability lies in [0, 1]")
-        return threshold, "given on the command line"
-    if home is not None and (home / TRAINING_HASHES).is_file():
-        return classifier.cutoff, "the exported model's own (chosen on its run's validation predictions)"
-    if home is not None and RunFolder(home).is_run():
-        return classifier.cutoff, RunFolder(home).cutoff_source
-    return classifier.cutoff, "the model file's own (0.5 unless it was saved by a finished run)"
-
-
-def training_hashes(home: Path | None) -> set[str]:
-    """sha256 of every image the model was trained on (its run's development part), where known."""
-    if home is None:
-        return set()
-    if (home / TRAINING_HASHES).is_file():
-        return set((home / TRAINING_HASHES).read_text().split())
-    return RunFolder(home).training_hashes()
-
-
-def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, threshold: float | None = None,
+def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, cutoff: float | None = None,
              batch_size: int = 32) -> dict:
     """Predict every image of ``data``, write metrics.json, predictions.csv, plots and report.md into ``out``.
 
     Args:
-        model_ref: a finished run folder, an export folder or a keras-all ``.keras`` file.
+        model_ref: what ``keras_all.load_model`` takes: a finished run folder, an export folder, a keras-all
+            ``.keras`` file or a SavedModel.
         data: the labelled data set to score.
         out: the evaluation folder.
-        threshold: the cut-off on the ALL probability (default: the model's validated one).
+        cutoff: the cut-off on the ALL probability (default: the model's validated one).
         batch_size: images per prediction batch.
 
     Returns:
         What metrics.json holds.
     """
-    model_file, home = locate_model(model_ref)
-    classifier = SpikeResNetClassifier.load(model_file)
-    cutoff, source = chosen_threshold(classifier, home, threshold)
+    model = load_model(model_ref)
+    if cutoff is not None and not 0 <= cutoff <= 1:
+        raise ValueError(f"--cutoff {cutoff}: a cut-off on the ALL probability lies in [0, 1]")
+    cutoff, source = (cutoff, "given on the command line") if cutoff is not None else (model.cutoff,
+                                                                                        model.cutoff_source)
     samples = data.samples.reset_index(drop=True)
-    images = load_images(samples["path"], classifier.preprocessor.front.spike_size)
-    probability = classifier.predict(images, batch_size=batch_size, verbose=0)[:, 1]
-    overlap = int(samples["sha256"].isin(training_hashes(home)).sum())  # by content: any path, any copy
+    probability = probabilities_of_files(model, samples["path"], batch_size)
+    overlap = int(samples["sha256"].isin(model.training_hashes()).sum())  # by content: any path, any copy
     out = RunFolder(out)
     out.path.mkdir(parents=True, exist_ok=True)
     predictions = samples[["path", "subject", "label"]].assign(
         probability=probability, prediction=(probability >= cutoff).astype(int), fold="evaluation")
-    result = {"model": str(model_file), "threshold": cutoff, "threshold_source": source,
+    result = {"model": str(model.path), "cutoff": cutoff, "cutoff_source": source,
               "images_used_in_training": overlap, "metrics": binary_metrics(samples["label"], probability, cutoff),
               "data_summary": summarize(data), "environment": environment()}
-    if home is not None and (home / BASELINE).is_file():  # the run's colour-histogram baseline, on the same images
-        baseline = HistogramBaseline.from_dict(read_json(home / BASELINE))
-        base = baseline.probability(histogram_features(samples["path"], classifier.preprocessor.front.crop))
+    if model.beside(BASELINE) is not None:  # the run's colour-histogram baseline, on the same images
+        baseline = HistogramBaseline.from_dict(read_json(model.beside(BASELINE)))
+        base = baseline.probability(histogram_features(samples["path"], model.front.crop))
         predictions["baseline_probability"] = base
         result["baseline"] = {"name": NAME, "cutoff": baseline.cutoff,
                               "metrics": binary_metrics(samples["label"], base, baseline.cutoff)}
@@ -97,6 +60,16 @@ def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, threshold: f
     out.write_json("metrics.json", result)
     render_evaluation_report(out.path)
     return result
+
+
+def probabilities_of_files(model: LoadedModel, paths, batch_size: int = 32) -> np.ndarray:
+    """The model's ALL probability for each file: read at the front's size in batches (as training read them), or
+    one raw file at a time where the front is unknown (a lone SavedModel)."""
+    paths = list(paths)
+    if model.front is None:
+        return np.array([model.predict(read_image(path)[None])[0][0] for path in paths])
+    return np.concatenate([model.predict(load_images(paths[i : i + batch_size], model.front))[0]
+                           for i in range(0, len(paths), batch_size)]) if paths else np.zeros(0)
 
 
 def _baseline_lines(result: dict) -> list[str]:
@@ -115,14 +88,14 @@ def render_evaluation_report(out: str | Path) -> Path:
     result = read_json(out / "metrics.json")
     predictions = pd.read_csv(out / "predictions.csv")
     m = result["metrics"]
-    confusion_plot(m, out / "confusion.png", f"cut-off {result['threshold']:.4g}")
-    roc_plot(predictions["label"], predictions["probability"], out / "roc.png", "ROC", result["threshold"])
+    confusion_plot(m, out / "confusion.png", f"cut-off {result['cutoff']:.4g}")
+    roc_plot(predictions["label"], predictions["probability"], out / "roc.png", "ROC", result["cutoff"])
     lines = [f"# keras-all evaluation of `{result['model']}`", ""]
     if result["images_used_in_training"]:
         lines += [f"> **{result['images_used_in_training']} of these images were used to train this model: "
                   "its numbers here are optimistic.**", ""]
     lines += ["## Data", *data_lines(result["data_summary"]), "",
-              "## Cut-off", f"- {result['threshold']:.4g}: {result['threshold_source']}", "",
+              "## Cut-off", f"- {result['cutoff']:.4g}: {result['cutoff_source']}", "",
               "## Results (the paper's Tables 4 and 5 layout)", *paper_table(m), "", *interval_lines(m), "",
               "![confusion matrix](confusion.png) ![ROC](roc.png)", "", *_baseline_lines(result),
               "## Environment", *environment_lines(result["environment"]), "",

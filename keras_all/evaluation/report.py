@@ -84,7 +84,7 @@ def interval_lines(m: dict) -> list[str]:
         f"{specificity} (Wilson 95%)",
         f"- ROC AUC {_with_ci(m['auc'], m['auc_ci'])} (DeLong 95%, on probabilities); balanced accuracy "
         f"{na(m['balanced_accuracy'])}; weighted F1 {na(m['weighted_f1'])} (the C-NMC challenge's ranking metric)",
-        f"- confusion at cut-off {m['threshold']:.4g}: TP {m['tp']}, FN {m['fn']}, TN {m['tn']}, FP {m['fp']}",
+        f"- confusion at cut-off {m['cutoff']:.4g}: TP {m['tp']}, FN {m['fn']}, TN {m['tn']}, FP {m['fp']}",
     ]
 
 

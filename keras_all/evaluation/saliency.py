@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from keras_all.data import load_images
 from keras_all.evaluation.plots import saliency_plot
+from keras_all.front import load_images
 
 STEPS = 16  # Riemann steps along the path from the baseline map to the image's map
 
@@ -64,7 +64,7 @@ def saliency_figure(model, test: pd.DataFrame, path: str | Path) -> Path:
     image; written to ``path``."""
     shown = chosen_images(test, model.cutoff)
     preprocessor = model.preprocessor
-    images = load_images(shown["path"], preprocessor.front.spike_size)
+    images = load_images(shown["path"], preprocessor.front)
     maps = keras.ops.convert_to_numpy(preprocessor.spike_maps(images))
     baseline = np.broadcast_to(keras.ops.convert_to_numpy(preprocessor.zscore.mean), maps.shape[1:])
     influence = np.abs(integrated_gradients(model.on_maps(), maps, baseline)).sum(axis=-1)

@@ -5,8 +5,8 @@ from .colour import ChannelFirstSpikeGabor, SpikesBesideColour
 from .decision import Decision
 from .gabor import FirstSpikeGabor, Luma, gabor_bank
 from .pca import PCAReconstruction, fit_pca
-from .resize import SkipSameSizeResizing
+from .resize import AreaResizing, area_resize
 from .zscore import ZScore
 
-__all__ = ["ChannelFirstSpikeGabor", "Decision", "FirstSpikeGabor", "GaussianBlur", "Luma", "PCAReconstruction",
-           "SkipSameSizeResizing", "SpikesBesideColour", "ZScore", "fit_pca", "gabor_bank"]
+__all__ = ["AreaResizing", "ChannelFirstSpikeGabor", "Decision", "FirstSpikeGabor", "GaussianBlur", "Luma",
+           "PCAReconstruction", "SpikesBesideColour", "ZScore", "area_resize", "fit_pca", "gabor_bank"]

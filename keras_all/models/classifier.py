@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 
 from keras_all.front import FrontConfig, Standardizer
 from keras_all.layers import Decision
 
-from .loading import load_model_file
 from .preprocessor import SpikePreprocessor
 from .resnet import build_backbone, build_head
 
@@ -75,25 +72,6 @@ class SpikeResNetClassifier(DeliveredModel, keras.Model):
         from keras_all.config import load_config
 
         return cls.from_config_of(load_config(preset=name, overrides=overrides), standardizer)
-
-    @classmethod
-    def from_run(cls, run: str | Path) -> SpikeResNetClassifier:
-        """The trained model of a finished run folder, with the run's validated cut-off."""
-        from keras_all.run_folder import RunFolder
-
-        return RunFolder(run).require_finished().classifier()
-
-    @classmethod
-    def load(cls, path: str | Path) -> DeliveredModel:
-        """A saved classifier (or a run's delivered ``FoldEnsemble`` of them) from its ``.keras`` file, or the one
-        inside an exported serving model."""
-        model = load_model_file(path)
-        found = model if isinstance(model, DeliveredModel) else next(
-            (m for m in model.layers if isinstance(m, DeliveredModel)), None)
-        if found is None:
-            raise ValueError(f"{path}: holds no keras-all classifier (written by an older keras-all?); train or "
-                             "export again")
-        return found
 
     def on_maps(self, augmentation: keras.layers.Layer | None = None) -> keras.Model:
         """Spike maps -> class probabilities through this classifier's own layers (the trainer computes each

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 
 from keras_all.config import TrainConfig
 from keras_all.data import LoadedDataset
@@ -107,8 +107,7 @@ class ValidationScores(keras.callbacks.Callback):
             if self.config.recalibrate_bn:
                 recalibrate_batch_norm(classifier, self.train, self.config.batch_size, self.seed, max_batches=16)
             probability = probabilities(model, self.maps, self.config.batch_size)
-        chosen = np.clip(probability[np.arange(len(self.labels)), self.labels], 1e-7, 1.0)
-        scores = {"val_loss": float(-np.log(chosen).mean()),
+        scores = {"val_loss": float(log_loss(self.labels, probability, labels=[0, 1])),
                   "val_accuracy": float(np.mean(probability.argmax(axis=1) == self.labels))}
         if len(np.unique(self.labels)) == 2:
             scores["val_auc"] = float(roc_auc_score(self.labels, probability[:, 1]))

@@ -81,21 +81,10 @@ def trains_eagerly(config: TrainConfig, n_train: int) -> bool:
 
 class FoldModel:
     """The model the trainer fits: a fold's classifier on spike maps, augmentation between the standardizer and the
-    backbone, compiled as the paper trains; one per run, training the run's folds in turn, each from a fresh start.
-
-    TensorFlow traces a new model's train, test and predict steps before their first use (seconds per model:
-    benchmarks/eager_or_traced.py). Here each fold's freshly initialised classifier, its augmentation's random
-    state and a reset optimizer are loaded into a model that an earlier fold compiled, so a run traces once or
-    twice, not once per fold, and each fold trains as a new model would, to the bit. A new model's train step is
-    traced for a fixed batch size where the maps fill whole batches and for any size where the last one is short,
-    and the two graphs round differently, so folds of each kind share a model of that kind. A fold whose model
-    differs in shape (a PCA that keeps a variance fraction), or that runs data-parallel or eagerly, gets a model of
-    its own; so does every fold under JAX, which caches compiled steps across models already (and whose first fit
-    of a model draws its shuffle differently from later ones).
-
-    On a multi-worker run the model lives on every worker at once: scoring, recalibrating and saving use a copy on
-    this machine alone (``scoring``), and under TensorFlow its batch norms reduce their statistics over the
-    global batch, as one process training on it would.
+    backbone, compiled as the paper trains. One per run: each fold's fresh classifier, augmentation state and reset
+    optimizer are loaded into a model an earlier fold compiled, so a run traces its steps once or twice, not once
+    per fold. Folds with whole and with short last batches, of another shape, data-parallel, eager, or under JAX
+    get models of their own. On a multi-worker run, ``scoring`` is a copy on this machine alone.
     """
 
     def __init__(self, config: TrainConfig):

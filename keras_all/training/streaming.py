@@ -22,8 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_all.data.images import load_images
-from keras_all.front import FrontConfig, Standardizer
+from keras_all.front import FrontConfig, Standardizer, load_images
 from keras_all.models import SpikePreprocessor
 from keras_all.run_folder import RunFolder
 from keras_all.training.model import augmentation, copies_to_balance
@@ -256,10 +255,10 @@ def cached_maps(paths, front: FrontConfig, run: RunFolder, resume: bool, echo: C
     shape = (front.input_size, front.input_size, front.map_channels)
     cache, done = _resumed(folder, key, shape, is_binary(front), echo) if resume else (None, 0)
     cache = cache or MapCache.create(folder / "maps.npy", len(paths), shape, is_binary(front))
-    model = SpikePreprocessor(front).map_model((front.spike_size, front.spike_size))
+    model = SpikePreprocessor(front).map_model((front.image_size, front.image_size))
     size = chunk_rows(shape)
     for start in range(done, len(paths), size):
-        images = load_images(paths[start : start + size], front.spike_size)
+        images = load_images(paths[start : start + size], front)
         cache.write(start, model.predict(images, batch_size=batch_size, verbose=0))
         cache.sync()
         folder.write_json("progress.json", {"key": key, "done": min(start + size, len(paths))})
