@@ -32,7 +32,10 @@ def pipeline(images: int, epochs: int, batch_size: int) -> dict:
     from keras_all.data import load_dataset
     from keras_all.data.synthetic import write_dataset
     from keras_all.front import FrontConfig
+    from keras_all.run_folder import RunFolder
+    from keras_all.training.coordinator import Coordinator
     from keras_all.training.cross_validate import train
+    from keras_all.training.trainer import RunContext
 
     with tempfile.TemporaryDirectory() as tmp:
         write_dataset("aria", Path(tmp) / "data", images, seed=0)
@@ -40,9 +43,9 @@ def pipeline(images: int, epochs: int, batch_size: int) -> dict:
         lines = []
         start = time.perf_counter()
         config = TrainConfig(epochs=epochs, batch_size=batch_size, front=FrontConfig())
-        result = train(data, config, Path(tmp) / "run", echo=lines.append)
+        result = train(data, config, RunContext(RunFolder(Path(tmp) / "run"), echo=lines.append), Coordinator())
         total = time.perf_counter() - start
-    fold = result["folds"][0]
+    fold = result.summary["folds"][0]
     seconds = [float(m.group(1)) for line in lines if line.startswith("fold 1/")
                for m in [re.search(r"\(([\d.]+) s\)$", line)] if m][1:]
     return {"images_per_s": fold["n_train_with_copies"] * len(seconds) / sum(seconds),

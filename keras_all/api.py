@@ -12,17 +12,15 @@ import pandas as pd
 
 from keras_all.config import TrainConfig, load_config
 from keras_all.data import LoadedDataset
-from keras_all.evaluation.baseline import by_splits, histogram_features
-from keras_all.evaluation.comparison import paired_tests
-from keras_all.evaluation.operating_points import operating_points
-from keras_all.evaluation.report import environment, render_run_report
+from keras_all.evaluation.report import environment, write_run_report
+from keras_all.evaluation.run_result import RunResult, assess
 from keras_all.evaluation.saliency import saliency_figure
 from keras_all.loader import load_model
-from keras_all.metrics import binary_metrics
 from keras_all.models import FoldEnsemble
-from keras_all.run_folder import VALIDATED_POINT, RunFolder
+from keras_all.run_folder import RunFolder
 from keras_all.training import cross_validate
-from keras_all.training.cluster import cluster_of
+from keras_all.training.coordinator import coordinator_for
+from keras_all.training.trainer import RunContext
 
 
 def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str | None = None,
@@ -45,15 +43,15 @@ def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str
     if (config is None) == (preset is None):
         raise ValueError("give either a configuration or a preset")
     config = config or load_config(preset=preset)
-    cluster = cluster_of(config)
-    if cluster is not None and not cluster.is_chief:
+    coordinator = coordinator_for(config)
+    if not coordinator.is_chief:
         with tempfile.TemporaryDirectory(prefix="keras-all-worker-") as scratch:
-            cross_validate.train(data, config, Path(scratch) / "run", resume, echo)
+            cross_validate.train(data, config, RunContext(RunFolder(Path(scratch) / "run"), resume, echo), coordinator)
         return None
     run = RunFolder(output) if output is not None else RunFolder.new("saved_models", config.name)
-    result = cross_validate.train(data, config, run, resume, echo)
+    trained = cross_validate.train(data, config, RunContext(run, resume, echo), coordinator)
     try:
-        finish(run, result, config, data.samples.reset_index(drop=True))
+        finish(run, trained, config, data.samples.reset_index(drop=True))
         run.close()
     except BaseException as error:
         run.mark_failed(error)
@@ -61,40 +59,32 @@ def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str
     return run
 
 
-def finish(run: RunFolder, result: dict, config: TrainConfig, samples: pd.DataFrame) -> None:
-    """After the folds: cut-offs from the out-of-fold predictions, the colour-histogram baseline by the same splits
-    (honest runs), metrics.json, predictions.csv, the delivered model with its cut-off as model.keras, the report
-    and its figures."""
-    predictions = cross_validate.run_predictions(run, config.folds, config.final)
-    points = operating_points(predictions)
-    cutoff = points[VALIDATED_POINT]["cutoff"]
-    ensemble = cross_validate.fold_ensemble_test(run, config.folds)
-    result = {**result, "delivered": config.final,
-              "ensemble_on_test": binary_metrics(ensemble["label"], ensemble["probability"])}
-    if not result["leaky"]:
-        result.update(beside_baseline(run, predictions[predictions["part"] == "test"], cutoff, config.front.crop))
-    run.write_json("metrics.json", {**result, "operating_points": points, "environment": environment()})
-    run.write_csv("predictions.csv", predictions.assign(prediction=(predictions["probability"] >= cutoff).astype(int)))
-    model = load_model(run / "final" / "model.keras").classifier if config.final == "refit" else FoldEnsemble(
-        [load_model(run / f"fold_{k}" / "model.keras").classifier for k in range(config.folds)],
-        name="keras_all_ensemble")
-    model.cutoff = cutoff
+def finish(run: RunFolder, trained: cross_validate.TrainedRun, config: TrainConfig, samples: pd.DataFrame) -> None:
+    """After the folds: their figures (``evaluation.run_result.assess``) written as metrics.json, predictions.csv
+    and the baseline's files; the delivered model with its cut-off as model.keras; the report and its figures."""
+    result = assess(trained, config.final, config.front.crop)
+    metrics = {**result.metrics, "environment": environment()}
+    run.write_json("metrics.json", metrics)
+    run.write_csv("predictions.csv", result.predictions)
+    if result.baseline is not None:
+        run.write_json("baseline.json", result.baseline.to_dict())
+        run.write_csv("baseline_predictions.csv", result.baseline_predictions)
+    model = _delivered_model(run, config, result)
     model.save(run / "model.keras")
-    saliency_figure(model, predictions[predictions["part"] == "test"], run / "saliency.png")
+    saliency_figure(model, result.predictions[result.predictions["part"] == "test"], run / "saliency.png")
     _preprocessing_figure(samples, config, run)
-    render_run_report(run.path)
+    write_run_report(run.path, config.to_dict(), trained.data, metrics, result.predictions)
 
 
-def beside_baseline(run: RunFolder, test: pd.DataFrame, cutoff: float, crop: float) -> dict:
-    """The colour-histogram baseline cross-validated by the run's splits (baseline.json: its final fit;
-    baseline_predictions.csv), and the paired tests of the delivered model against it on the holdout test."""
-    splits = run.read_csv("splits.csv")
-    fitted, summary, predictions = by_splits(histogram_features(splits["path"], crop), splits)
-    run.write_json("baseline.json", fitted.to_dict())
-    run.write_csv("baseline_predictions.csv", predictions)
-    both = test.merge(predictions.query("part == 'test'"), on="path", suffixes=("", "_baseline"))
-    return {"baseline": summary, "versus_baseline": paired_tests(both["label"], both["probability"], cutoff,
-                                                                 both["probability_baseline"], fitted.cutoff)}
+def _delivered_model(run: RunFolder, config: TrainConfig, result: RunResult):
+    """The final model, or the fold models' ensemble, at the run's validated cut-off."""
+    if config.final == "refit":
+        model = load_model(run / "final" / "model.keras").classifier
+    else:
+        model = FoldEnsemble([load_model(run / f"fold_{k}" / "model.keras").classifier for k in range(config.folds)],
+                             name="keras_all_ensemble")
+    model.cutoff = result.cutoff
+    return model
 
 
 def _preprocessing_figure(samples: pd.DataFrame, config: TrainConfig, run: RunFolder) -> None:

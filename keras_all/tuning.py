@@ -32,14 +32,11 @@ from keras_all.metrics import mean_sd
 from keras_all.models import build_resnet
 from keras_all.run_folder import RunFolder, write_json, write_or_check
 from keras_all.training.arrays import spike_maps
-from keras_all.training.cross_validate import (
-    FoldInputs,
-    check_trainable,
-    cross_validation_folds,
-    run_folds,
-    seed_everything,
-)
+from keras_all.training.coordinator import Coordinator
+from keras_all.training.cross_validate import check_trainable, cross_validation_folds, seed_everything
+from keras_all.training.map_source import InMemoryMaps
 from keras_all.training.splits import assign_splits, check_no_leak
+from keras_all.training.trainer import RunContext, Trainer
 
 OBJECTIVES = ("val_accuracy", "val_auc")
 TUNERS = ("random", "bayesian")
@@ -104,7 +101,7 @@ class BaseFirstBayesianOracle(_BaseFirst, keras_tuner.oracles.BayesianOptimizati
 class DevFolds:
     """The development images (the holdout removed), their spike maps and their fold assignment."""
 
-    inputs: FoldInputs
+    source: InMemoryMaps
     splits: pd.DataFrame
     echo: object = print
 
@@ -117,11 +114,11 @@ class CrossValidatedTuner(keras_tuner.Tuner):
         config = self.hypermodel.config_for(trial.hyperparameters)
         folder = Path(self.get_trial_dir(trial.trial_id))
         started = time.perf_counter()
-        trial_folds = cross_validation_folds(dev.splits, config, dev.inputs.samples,
+        trial_folds = cross_validation_folds(dev.splits, config, dev.source.samples,
                                              label=f"trial {trial.trial_id} fold")
-        results = run_folds(trial_folds, dev.inputs, config, RunFolder(folder), resume=True, echo=dev.echo,
-                            keep_models=False)
-        folds = [metrics["validation"] for metrics in results]
+        context = RunContext(RunFolder(folder), resume=True, echo=dev.echo, keep_models=False)
+        results = Trainer(config, context, dev.source, Coordinator(), balance=config.balance).run_folds(trial_folds)
+        folds = [result.metrics["validation"] for result in results]
         scores = {f"val_{key}": [fold[key] for fold in folds] for key in ("accuracy", "auc")}
         write_json(folder / "scores.json", {**scores, "seconds": time.perf_counter() - started})
         if any(v is None for v in scores["val_auc"]):
@@ -166,7 +163,7 @@ def prepare_dev(data: LoadedDataset, base: TrainConfig, output: Path, echo) -> D
     dev_samples = samples.iloc[dev].reset_index(drop=True)
     echo(f"tuning on {len(dev)} development images; {len(samples) - len(dev)} holdout test images left unread")
     echo(f"computing spike maps of {len(dev)} images at {base.front.spike_size} px")
-    return DevFolds(FoldInputs(dev_samples, spike_maps(dev_samples["path"], base.front)),
+    return DevFolds(InMemoryMaps(dev_samples, spike_maps(dev_samples["path"], base.front)),
                     splits.iloc[dev].reset_index(drop=True), echo)
 
 

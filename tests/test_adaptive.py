@@ -2,6 +2,7 @@
 saliency figure."""
 
 import contextlib
+import types
 
 import keras
 import numpy as np
@@ -16,8 +17,11 @@ from keras_all.evaluation.saliency import chosen_images, integrated_gradients
 from keras_all.front import FrontConfig, Standardizer
 from keras_all.loader import load_model
 from keras_all.models import FoldEnsemble, SpikeResNetClassifier
-from keras_all.training import cross_validate
-from keras_all.training.cross_validate import ValidationScores, final_epochs, patiences
+from keras_all.training import trainer as trainer_module
+from keras_all.training.coordinator import Coordinator
+from keras_all.training.cross_validate import final_epochs
+from keras_all.training.map_source import InMemoryMaps
+from keras_all.training.trainer import ValidationScores, patiences
 
 from .helpers import save_and_reload, tiny_config
 
@@ -90,7 +94,9 @@ def test_validation_scores_are_the_probabilities_own(tmp_path):
     labels = np.array([0, 0, 1, 1, 1])
     p = np.array([[0.1], [0.6], [0.4], [0.8], [0.9]], "float32")
     config = load_config(tiny_config(tmp_path, batch_size=2, recalibrate_bn=False))
-    scores = ValidationScores(p, labels, config, Scoring(), train=p, seed=0)
+    source = InMemoryMaps(pd.DataFrame({"label": labels}), p)
+    trainer = types.SimpleNamespace(config=config, fold_model=Scoring(), source=source, coordinator=Coordinator())
+    scores = ValidationScores(trainer, p, labels, train=p, seed=0)
     logs = {}
     scores.on_epoch_end(0, logs)
     assert logs["val_accuracy"] == pytest.approx(0.6) and logs["val_auc"] == pytest.approx(5 / 6)
@@ -98,7 +104,7 @@ def test_validation_scores_are_the_probabilities_own(tmp_path):
 
 
 def test_early_stopping_keeps_the_best_epoch_and_the_final_model_trains_the_median(cnmc, tmp_path, monkeypatch):
-    monkeypatch.setattr(cross_validate, "STOP_PATIENCE_STEPS", 1)  # the configured patience of 1 epoch, unstretched
+    monkeypatch.setattr(trainer_module, "STOP_PATIENCE_STEPS", 1)  # the configured patience of 1 epoch, unstretched
     config = load_config(tiny_config(tmp_path, epochs=6, stop_patience=1, learning_rate=0.05))
     run = keras_all.train(cnmc, config, output=tmp_path / "run", echo=lambda _: None)
     metrics = run.metrics()

@@ -14,6 +14,7 @@ from keras_all.data import load_dataset
 from keras_all.front import FrontConfig
 from keras_all.training import cross_validate
 from keras_all.training.splits import LeakageError, assign_splits, check_no_leak
+from keras_all.training.trainer import Trainer
 
 from .helpers import cli as run
 from .helpers import tiny_config
@@ -193,21 +194,21 @@ def test_same_seed_same_metrics(tiny_run, tmp_path):
 def test_resume_continues_after_the_last_finished_fold(cnmc, tmp_path, monkeypatch):
     config = load_config(tiny_config(tmp_path))
     out = tmp_path / "run"
-    real_fold = cross_validate.train_fold
+    real_fold = Trainer.train_fold
     calls = []
 
-    def crash_on_second_fold(fold, *args, **kwargs):
+    def crash_on_second_fold(trainer, fold, *args, **kwargs):
         calls.append(fold.name)
         if fold.name == "fold_1":
             raise KeyboardInterrupt("power cut")
-        return real_fold(fold, *args, **kwargs)
+        return real_fold(trainer, fold, *args, **kwargs)
 
-    monkeypatch.setattr(cross_validate, "train_fold", crash_on_second_fold)
+    monkeypatch.setattr(Trainer, "train_fold", crash_on_second_fold)
     with pytest.raises(KeyboardInterrupt):
         keras_all.train(cnmc, config, output=out, echo=lambda _: None)
     assert "power cut" in (out / "INCOMPLETE").read_text() and not (out / "metrics.json").exists()
     first_log = (out / "fold_0" / "log.csv").stat().st_mtime_ns
-    monkeypatch.setattr(cross_validate, "train_fold", real_fold)
+    monkeypatch.setattr(Trainer, "train_fold", real_fold)
     with pytest.raises(ValueError, match="not empty; pass --resume"):
         keras_all.train(cnmc, config, output=out, echo=lambda _: None)
     said = []

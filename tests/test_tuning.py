@@ -15,7 +15,7 @@ import keras_all.tuning as tuning
 from keras_all import SpikeResNetClassifier
 from keras_all.config import TrainConfig, load_config
 from keras_all.front import FrontConfig
-from keras_all.training import cross_validate
+from keras_all.training.trainer import Trainer
 
 from .helpers import KERAS_ALL, cli, free_ports, tiny_config
 
@@ -57,22 +57,22 @@ def test_a_search_scores_dev_folds_only_resumes_after_an_interruption_and_writes
         synthetic_tree, tmp_path, monkeypatch):
     data_dir = synthetic_tree("c-nmc", 54)
     seen = {"maps": [], "folds": []}
-    real_maps, real_fold = tuning.spike_maps, cross_validate.train_fold
+    real_maps, real_fold = tuning.spike_maps, Trainer.train_fold
 
     def spy_maps(paths, front):
         seen["maps"] += list(paths)
         return real_maps(paths, front)
 
-    def spy_fold(fold, inputs, *args, **kwargs):
-        paths = inputs.samples["path"].to_numpy()
+    def spy_fold(trainer, fold, *args, **kwargs):
+        paths = trainer.source.samples["path"].to_numpy()
         seen["folds"].append((fold.label, paths[fold.train], paths[fold.validation], fold.test))
         if fold.label == "trial 1 fold 2/2" and not seen.get("interrupted"):
             seen["interrupted"] = True
             raise KeyboardInterrupt
-        return real_fold(fold, inputs, *args, **kwargs)
+        return real_fold(trainer, fold, *args, **kwargs)
 
     monkeypatch.setattr(tuning, "spike_maps", spy_maps)
-    monkeypatch.setattr(cross_validate, "train_fold", spy_fold)
+    monkeypatch.setattr(Trainer, "train_fold", spy_fold)
     out = tmp_path / "search"
     search = ("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config", tiny_config(tmp_path), "--max-trials",
               2, "--output", out)

@@ -12,7 +12,7 @@ from keras_all.evaluation.comparison import paired_lines
 from keras_all.evaluation.plots import confusion_plot, roc_plot, training_curves
 from keras_all.front import FrontConfig
 from keras_all.metrics import TABLE_KEYS
-from keras_all.run_folder import RunFolder, read_json
+from keras_all.run_folder import VALIDATED_POINT, read_json
 
 
 def environment() -> dict:
@@ -171,16 +171,20 @@ def _baseline_lines(result: dict) -> list[str]:
 
 
 def render_run_report(run: str | Path) -> Path:
-    """Plots and report.md of a training run, from its config.yaml, data_summary.json, metrics.json,
-    predictions.csv and fold logs (so `keras-all report RUN` gives the same page again)."""
+    """Plots and report.md of a finished training run, from its config.yaml, data_summary.json, metrics.json and
+    predictions.csv (so `keras-all report RUN` gives the same page again)."""
     run = Path(run)
     config = yaml.safe_load((run / "config.yaml").read_text())
-    summary = read_json(run / "data_summary.json")
-    result = read_json(run / "metrics.json")
-    predictions = pd.read_csv(run / "predictions.csv")
+    return write_run_report(run, config, read_json(run / "data_summary.json"), read_json(run / "metrics.json"),
+                            pd.read_csv(run / "predictions.csv"))
+
+
+def write_run_report(run: Path, config: dict, summary: dict, result: dict, predictions: pd.DataFrame) -> Path:
+    """Plots and report.md of a training run from its configuration, data summary, metrics (metrics.json's
+    layout) and predictions; the training curves come from the folds' log.csv."""
     logs = {p.parent.name: pd.read_csv(p) for p in sorted(run.glob("*/log.csv"))}
     final = result["final_on_test"]
-    chosen = RunFolder(run).validated_point
+    chosen = result["operating_points"][VALIDATED_POINT]
     test = predictions[predictions["part"] == "test"]
     training_curves(logs, run / "training_curves.png")
     confusion_plot(chosen["final_on_test"], run / "confusion_test.png",
