@@ -51,7 +51,7 @@ def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str
     run = RunFolder(output) if output is not None else RunFolder.new("saved_models", config.name)
     trained = cross_validate.train(data, config, RunContext(run, resume, echo), coordinator)
     try:
-        finish(run, trained, config, data.samples.reset_index(drop=True))
+        finish(run, trained, data.samples.reset_index(drop=True))
         run.close()
     except BaseException as error:
         run.mark_failed(error)
@@ -59,10 +59,10 @@ def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str
     return run
 
 
-def finish(run: RunFolder, trained: cross_validate.TrainedRun, config: TrainConfig, samples: pd.DataFrame) -> None:
+def finish(run: RunFolder, trained: cross_validate.TrainedRun, samples: pd.DataFrame) -> None:
     """After the folds: their figures (``evaluation.run_result.assess``) written as metrics.json, predictions.csv
     and the baseline's files; the delivered model with its cut-off as model.keras; the report and its figures."""
-    result = assess(trained, config.final, config.front.crop)
+    config, result = trained.config, assess(trained)
     metrics = {**result.metrics, "environment": environment()}
     run.write_json("metrics.json", metrics)
     run.write_csv("predictions.csv", result.predictions)

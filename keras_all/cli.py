@@ -324,7 +324,7 @@ def tune(dataset, data_dir, on_bad_image, positive_class, preset, config_file, m
     """
     from keras_all.config import load_config
     from keras_all.run_folder import RunFolder
-    from keras_all.tuning import role
+    from keras_all.tuning import SearchSettings, role
     from keras_all.tuning import tune as run_search
 
     overrides = {"folds": folds, "epochs": epochs, "seed": seed, "front.spike_size": image_size,
@@ -335,7 +335,7 @@ def tune(dataset, data_dir, on_bad_image, positive_class, preset, config_file, m
         raise click.ClickException("--resume and distributed searches need --output, the search folder")
     output = output or RunFolder.new("saved_models", f"tune-{config.name}").path
     data = None if where == "chief" else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
-    table = run_search(data, config, output, tuner, max_trials, objective, resume, echo=click.echo)
+    table = run_search(data, config, output, SearchSettings(tuner, max_trials, objective), resume, echo=click.echo)
     if table is None:
         click.echo(f"worker {os.environ['KERASTUNER_TUNER_ID']}: no trials left")
         return

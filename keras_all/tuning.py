@@ -136,17 +136,29 @@ def role() -> str:
     return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
 
 
-def make_tuner(base: TrainConfig, output: Path, tuner: str, max_trials: int, objective: str,
-               overwrite: bool) -> CrossValidatedTuner:
-    if tuner not in TUNERS:
-        raise ValueError(f"tuner={tuner!r}: use one of {', '.join(TUNERS)}")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective={objective!r}: use one of {', '.join(OBJECTIVES)}")
-    settings = {"objective": keras_tuner.Objective(objective, "max"), "max_trials": max_trials, "seed": base.seed}
-    if tuner == "random":
+@dataclass(frozen=True)
+class SearchSettings:
+    """How a search runs: the tuner (``random`` or ``bayesian``), its trials, and the objective it maximises (the
+    mean over the folds' validation parts of ``val_accuracy`` or ``val_auc``)."""
+
+    tuner: str = "random"
+    max_trials: int = 10
+    objective: str = "val_accuracy"
+
+    def __post_init__(self):
+        if self.tuner not in TUNERS:
+            raise ValueError(f"tuner={self.tuner!r}: use one of {', '.join(TUNERS)}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective={self.objective!r}: use one of {', '.join(OBJECTIVES)}")
+
+
+def make_tuner(base: TrainConfig, output: Path, search: SearchSettings, overwrite: bool) -> CrossValidatedTuner:
+    settings = {"objective": keras_tuner.Objective(search.objective, "max"), "max_trials": search.max_trials,
+                "seed": base.seed}
+    if search.tuner == "random":
         oracle = BaseFirstRandomSearchOracle(**settings)
     else:  # a third of the trials (at least 2, the base among them) explore before the model guides
-        oracle = BaseFirstBayesianOracle(**settings, num_initial_points=max(2, max_trials // 3))
+        oracle = BaseFirstBayesianOracle(**settings, num_initial_points=max(2, search.max_trials // 3))
     return CrossValidatedTuner(oracle=oracle, hypermodel=ResNetHyperModel(base), directory=str(output),
                                project_name="search", overwrite=overwrite)
 
@@ -167,17 +179,15 @@ def prepare_dev(data: LoadedDataset, base: TrainConfig, output: Path, echo) -> D
                     splits.iloc[dev].reset_index(drop=True), echo)
 
 
-def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, tuner: str = "random", max_trials: int = 10,
-         objective: str = "val_accuracy", resume: bool = False, echo=print) -> pd.DataFrame | None:
+def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, settings: SearchSettings = SearchSettings(),
+         resume: bool = False, echo=print) -> pd.DataFrame | None:
     """Run (or resume) the search into ``output``.
 
     Args:
         data: the data set (None on a distributed chief, which only serves the oracle and writes results).
         base: the base configuration, the search's default point and first trial.
         output: the search folder.
-        tuner: ``random`` or ``bayesian``.
-        max_trials: trials in all.
-        objective: ``val_accuracy`` or ``val_auc``, the mean over the folds' validation parts.
+        settings: the tuner, its trials and its objective.
         resume: continue an interrupted search in ``output``.
         echo: where progress lines go.
 
@@ -198,10 +208,11 @@ def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, tuner: str
     else:
         RunFolder(output).open(resume, command="tune")
     try:
-        settings = yaml.safe_dump({"tuner": tuner, "max_trials": max_trials, "objective": objective})
         write_or_check(output / "config.yaml", base.to_yaml(), resume or where == "worker", "configuration")
-        write_or_check(output / "search.yaml", settings, resume or where == "worker", "search settings")
-        search = make_tuner(base, output, tuner, max_trials, objective, overwrite=where != "worker" and not resume)
+        write_or_check(output / "search.yaml", yaml.safe_dump(dataclasses.asdict(settings)),
+                       resume or where == "worker", "search settings")
+        search = make_tuner(base, output, settings, overwrite=where != "worker" and not resume)
+        objective = settings.objective
         seed_everything(base.seed)
         dev = None if where == "chief" else prepare_dev(data, base, output, echo)
         search.search(dev)

@@ -40,7 +40,7 @@ def test_the_default_point_is_the_paper_configuration():
 @pytest.mark.parametrize("kind", tuning.TUNERS)
 def test_either_tuner_starts_with_the_base_point_then_explores(kind, tmp_path):
     base = load_config(tiny_config(tmp_path))
-    search = tuning.make_tuner(base, tmp_path / "search", kind, max_trials=3, objective="val_auc", overwrite=True)
+    search = tuning.make_tuner(base, tmp_path / "search", tuning.SearchSettings(kind, 3, "val_auc"), overwrite=True)
     first = search.oracle.create_trial("tuner0")
     assert search.hypermodel.config_for(first.hyperparameters.copy()) == base
     search.oracle.update_trial(first.trial_id, {"val_auc": 0.7})
@@ -49,7 +49,7 @@ def test_either_tuner_starts_with_the_base_point_then_explores(kind, tmp_path):
     second = search.oracle.create_trial("tuner0")
     assert second.status == "RUNNING" and second.hyperparameters.values != first.hyperparameters.values
     with pytest.raises(ValueError, match="objective='loss'"):
-        tuning.make_tuner(base, tmp_path / "other", kind, 3, "loss", overwrite=True)
+        tuning.SearchSettings(kind, 3, "loss")
 
 
 @pytest.mark.large

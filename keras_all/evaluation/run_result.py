@@ -43,9 +43,10 @@ class RunResult:
         return self.metrics["operating_points"][VALIDATED_POINT]["cutoff"]
 
 
-def assess(trained: TrainedRun, delivered: str, crop: float) -> RunResult:
-    """The figures of ``trained``, whose delivered model is ``delivered`` (``refit`` or ``ensemble``); ``crop`` is
-    the front's, which the baseline's histograms share."""
+def assess(trained: TrainedRun) -> RunResult:
+    """The figures of ``trained``: its delivered model is its configuration's ``final`` (``refit`` or ``ensemble``),
+    and the baseline's histograms are cropped as its front crops."""
+    delivered = trained.config.final
     predictions = run_predictions(trained, delivered)
     points = operating_points(predictions)
     cutoff = points[VALIDATED_POINT]["cutoff"]
@@ -54,8 +55,8 @@ def assess(trained: TrainedRun, delivered: str, crop: float) -> RunResult:
                "ensemble_on_test": binary_metrics(ensemble["label"], ensemble["probability"])}
     baseline = baseline_predictions = None
     if not trained.summary["leaky"]:
-        baseline, summary, baseline_predictions = by_splits(histogram_features(trained.splits["path"], crop),
-                                                            trained.splits)
+        features = histogram_features(trained.splits["path"], trained.config.front.crop)
+        baseline, summary, baseline_predictions = by_splits(features, trained.splits)
         test = predictions[predictions["part"] == "test"]
         both = test.merge(baseline_predictions.query("part == 'test'"), on="path", suffixes=("", "_baseline"))
         metrics.update(baseline=summary, versus_baseline=paired_tests(

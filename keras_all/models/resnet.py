@@ -61,7 +61,7 @@ def build_backbone(input_shape=(224, 224, 3), widths=PAPER_WIDTHS, identity_bloc
 
 
 def build_resnet(input_shape=(224, 224, 3), widths=PAPER_WIDTHS, identity_blocks: int = 2, classes: int = 2,
-                 stem_filters: int = 64, bn_momentum: float = 0.99, name: str = "resnet") -> keras.Model:
+                 stem_filters: int = 64, bn_momentum: float = 0.99) -> keras.Model:
     """Backbone and head as one flat model (arguments as ``build_backbone``, and ``classes``).
 
     The paper's configuration has 489,922 parameters on 224x224x3 and 31 Conv2D layers.
@@ -69,4 +69,4 @@ def build_resnet(input_shape=(224, 224, 3), widths=PAPER_WIDTHS, identity_blocks
     _check(input_shape, widths)
     inputs = keras.Input(input_shape, name="resnet_input")
     features = _features(inputs, widths, identity_blocks, stem_filters, bn_momentum)
-    return keras.Model(inputs, build_head(classes)(features), name=name)
+    return keras.Model(inputs, build_head(classes)(features), name="resnet")

@@ -78,11 +78,6 @@ class Cluster:
 _joined: Cluster | None = None
 
 
-def cluster_of(config) -> Cluster | None:
-    """The cluster a run of ``config`` trains on (joined where not yet), or None where it is not multi-worker."""
-    return join() if config.distribute == "multi-worker" else None
-
-
 def join() -> Cluster:
     """This process's cluster, joined once per process from the environment (TF_CONFIG, or the JAX variables)."""
     global _joined

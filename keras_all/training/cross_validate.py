@@ -40,9 +40,10 @@ LEAK_WARNING = ("LEAKY: paper protocol. Augmented copies of one image sit in tra
 
 @dataclass(frozen=True)
 class TrainedRun:
-    """What the folds of a run give back: the summary metrics.json starts from, every fold's result and the final
-    model's, and the splits they were cut by."""
+    """What the folds of a run give back: the configuration they were trained by, the summary metrics.json starts
+    from, every fold's result and the final model's, the splits they were cut by and the data's summary."""
 
+    config: TrainConfig
     summary: dict
     folds: list[FoldResult]
     final: FoldResult
@@ -114,7 +115,7 @@ def _honest(source: InMemoryMaps, config: TrainConfig, context: RunContext, coor
     folds = cross_validation_folds(splits, config, samples, test=test)
     trainer = Trainer(config, context, source, coordinator, balance=config.balance)
     results = folds_then_final(trainer, folds, lambda epochs: _final(dev, test, config, "", epochs))
-    return _summary("honest", results, len(dev), len(test), splits)
+    return _summary(config, results, len(dev), len(test), splits)
 
 
 def cross_validation_folds(splits: pd.DataFrame, config: TrainConfig, samples: pd.DataFrame | None = None,
@@ -164,7 +165,7 @@ def _paper(source: InMemoryMaps, config: TrainConfig, context: RunContext, coord
     trainer = Trainer(config, context, InMemoryMaps(pooled, pool), coordinator)
     results = folds_then_final(trainer, folds, lambda epochs: _final(dev, test, config, " (paper)", epochs),
                                standardizer)
-    return _summary("paper", results, len(dev), len(test), splits)
+    return _summary(config, results, len(dev), len(test), splits)
 
 
 def own_statistics(test_maps: np.ndarray, standardizer: Standardizer) -> np.ndarray:
@@ -187,11 +188,12 @@ def folds_then_final(trainer: Trainer, folds: list[Fold], final: Callable[[int],
     return [*results, *trainer.run_folds([final(epochs)], standardizer)]
 
 
-def _summary(protocol: str, results: list[FoldResult], n_dev: int, n_test: int, splits: pd.DataFrame) -> TrainedRun:
+def _summary(config: TrainConfig, results: list[FoldResult], n_dev: int, n_test: int,
+             splits: pd.DataFrame) -> TrainedRun:
     folds = [r.metrics for r in results[:-1]]
     summary = {
-        "protocol": protocol,
-        "leaky": protocol == "paper",
+        "protocol": config.protocol,
+        "leaky": config.protocol == "paper",
         "n_dev": n_dev,
         "n_test": n_test,
         "folds": folds,
@@ -199,6 +201,6 @@ def _summary(protocol: str, results: list[FoldResult], n_dev: int, n_test: int, 
         "fold_models_on_test_mean_sd": mean_sd([f["test"] for f in folds], SUMMARY_KEYS),
         "final_on_test": results[-1].metrics["test"],
     }
-    if protocol == "paper":
+    if config.protocol == "paper":
         summary["warning"] = LEAK_WARNING
-    return TrainedRun(summary, results[:-1], results[-1], splits)
+    return TrainedRun(config, summary, results[:-1], results[-1], splits)

@@ -1,5 +1,5 @@
-"""What training adds around the classifier: augmentation, the compiled model on maps, batch-norm recalibration,
-class-balancing copies and data-parallel scopes."""
+"""What training adds around the classifier: augmentation, the compiled model on maps, batch-norm recalibration
+and class-balancing copies."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 from keras_all.config import TrainConfig
 from keras_all.front import Standardizer
 from keras_all.models import SpikeResNetClassifier
-from keras_all.training.cluster import cluster_of, local
+from keras_all.training.cluster import local
 
 
 def augmentation(seed: int) -> keras.Sequential:
@@ -26,40 +26,6 @@ def augmentation(seed: int) -> keras.Sequential:
         ],
         name="augment",
     )
-
-
-@contextlib.contextmanager
-def distribution_scope(config: TrainConfig, stage: str = "build"):
-    """Build (``stage`` "build") or fit ("fit") data-parallel where asked; yields the number of replicas.
-
-    mirrored: over every local device, by TensorFlow's MirroredStrategy or Keras' DataParallel under JAX.
-    multi-worker: over every device of the cluster this process joined (``cluster.join``), by
-    MultiWorkerMirroredStrategy or DataParallel with each worker feeding its own slice of every batch. A TensorFlow
-    model keeps the strategy it was built under, so it fits outside the scope; that leaves callbacks free to work
-    on this machine alone.
-    """
-    backend = keras.backend.backend()
-    if config.distribute == "none" or (backend == "tensorflow" and stage == "fit"):
-        yield 1
-    elif backend == "tensorflow":
-        import tensorflow as tf
-
-        cluster = cluster_of(config)
-        strategy = tf.distribute.MirroredStrategy() if cluster is None else cluster.strategy
-        with strategy.scope():
-            yield strategy.num_replicas_in_sync
-    elif backend == "jax":
-        cluster_of(config)  # joined before the devices are listed: a cluster's are every worker's
-        devices = keras.distribution.list_devices()
-        previous = keras.distribution.distribution()
-        keras.distribution.set_distribution(keras.distribution.DataParallel(
-            devices=devices, auto_shard_dataset=config.distribute != "multi-worker"))
-        try:
-            yield len(devices)
-        finally:
-            keras.distribution.set_distribution(previous)
-    else:
-        raise ValueError(f"--distribute {config.distribute} is not supported under the {backend} backend")
 
 
 # TensorFlow traces a new model's train step before its first step, which costs as much as 23 (the demo's ResNet)

@@ -315,10 +315,3 @@ def fit_standardizer(rows: Rows, front: FrontConfig, seed: int) -> Standardizer:
     if front.pca_components is not None:
         sample = rows[np.sort(np.random.default_rng(seed).permutation(len(rows))[:PCA_SAMPLE])]
     return Standardizer(front, seed).fit_chunks(rows.chunks(), pca_sample=sample)
-
-
-def probabilities(model: keras.Model, maps: np.ndarray | Rows, batch_size: int) -> np.ndarray:
-    """``model.predict`` over maps held in memory or streamed."""
-    if isinstance(maps, Rows):
-        return model.predict(MapBatches(maps, batch_size), verbose=0)
-    return model.predict(maps, batch_size=batch_size, verbose=0)
