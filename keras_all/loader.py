@@ -85,8 +85,7 @@ class LoadedModel:
     @cached_property
     def front(self) -> FrontConfig | None:
         """How the model turns raw images into maps (for reading files at its size), where known."""
-        config = self.home / "config.yaml" if self.home is not None else None
-        if config is not None and config.is_file():
+        if self.kind in ("run", "export") and (self.home / "config.yaml").is_file():
             return RunFolder(self.home).config().front
         return None if self.serves_saved_model else self.classifier.preprocessor.front
 
@@ -122,37 +121,46 @@ class LoadedModel:
 
 def load_model(reference: str | Path, prefer_saved_model: bool = True) -> LoadedModel:
     """The delivered model behind ``reference``: a finished run folder (or its model.keras), an export folder (its
-    SavedModel where ``prefer_saved_model`` and it has one, else its model.keras), a ``.keras`` file or a SavedModel
-    folder. A run that has not finished, or whose metrics.json cannot be read, is refused with one line naming it."""
+    SavedModel where ``prefer_saved_model`` and it has one, else its model.keras), a folder holding a model.keras
+    (``import-weights`` writes one), a ``.keras`` file or a SavedModel folder. A run that has not finished, or whose
+    metrics.json cannot be read, is refused with one line naming it."""
     path = Path(reference)
-    if path.is_dir() and (path / "saved_model.pb").is_file():
-        home = path.parent if _is_export(path.parent) else None
-        return LoadedModel(path, "saved_model" if home is None else "export", home)
-    if path.is_dir() and _is_export(path):
-        served = path / "saved_model"
-        if not (prefer_saved_model and (served / "saved_model.pb").is_file()):
-            served = path / "model.keras"
-        if not served.exists():
-            raise ValueError(f"{path}: this export folder holds neither saved_model/ nor model.keras")
-        return LoadedModel(served, "export", path)
-    if path.is_dir() and ((path / "config.yaml").is_file() or RunFolder(path).incomplete):
-        return _run_model(path)
     if path.is_dir():
+        if (path / "saved_model.pb").is_file():
+            home = path.parent if _is_export(path.parent) else None
+            return LoadedModel(path, "saved_model" if home is None else "export", home)
+        if _is_export(path):
+            served = path / "saved_model"
+            if not (prefer_saved_model and (served / "saved_model.pb").is_file()):
+                served = path / "model.keras"
+            if not served.exists():
+                raise ValueError(f"{path}: this export folder holds neither saved_model/ nor model.keras")
+            return LoadedModel(served, "export", path)
+        if _is_run(path):
+            return _run_model(path)
+        if (path / "model.keras").is_file():
+            return LoadedModel(path / "model.keras", "keras", path)
         raise ValueError(f"{path}: neither a run folder, an export folder nor a SavedModel; give one of those or a "
                          ".keras file")
     if path.suffix != ".keras" or not path.is_file():
         raise ValueError(f"{path}: not a .keras file, a run folder, an export folder or a SavedModel")
-    if (path.parent / "config.yaml").is_file() and path.name == "model.keras":
-        return _run_model(path.parent)
     if path.name == "model.keras" and _is_export(path.parent):
         return LoadedModel(path, "export", path.parent)
-    return LoadedModel(path, "keras")
+    if path.name == "model.keras" and _is_run(path.parent):
+        return _run_model(path.parent)
+    return LoadedModel(path, "keras", path.parent if (path.parent / "MODEL_CARD.md").is_file() else None)
 
 
 def _run_model(folder: Path) -> LoadedModel:
     run = RunFolder(folder).require_finished()
     run.metrics()  # a metrics.json cut short is refused here, naming it, before any image is scored
     return LoadedModel(folder / "model.keras", "run", folder)
+
+
+def _is_run(folder: Path) -> bool:
+    """A training run's folder: finished (its configuration and metrics) or marked unfinished."""
+    run = RunFolder(folder)
+    return run.is_run() or run.incomplete
 
 
 def _is_export(folder: Path) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 from pathlib import Path
 
 
@@ -31,12 +33,14 @@ SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def shared_path():
-    """Path under ../shared/data, or a skip naming what is missing (a user's fresh clone lacks it)."""
+    """Path under ../shared/data, or a skip naming what is missing (a user's fresh clone lacks it); in CI, where it
+    ships beside the repository, a missing folder fails the test instead."""
 
     def resolve(relative: str) -> Path:
         path = (SHARED_DATA / relative).resolve()
         if not path.exists():
-            pytest.skip(f"real data not available: {path} is absent (it ships beside the repository in CI)")
+            missing = f"real data not available: {path} is absent (it ships beside the repository in CI)"
+            pytest.fail(missing) if os.environ.get("CI") else pytest.skip(missing)
         return path
 
     return resolve
@@ -57,40 +61,41 @@ def synthetic_tree(tmp_path_factory):
     return make
 
 
+README = Path(__file__).resolve().parents[1] / "README.md"
+WALK_HEADING = "## A first walk through every command"
+
+
+def readme_walk_steps() -> tuple[str, list[list[str]]]:
+    """The README's walk, as written: the text of its tiny.yaml and its `keras-all` commands, split as a shell
+    splits them."""
+    section = README.read_text().split(WALK_HEADING, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(\w*)\n(.*?)```", section, flags=re.S)
+    yaml_text = next(body for kind, body in blocks if kind == "yaml")
+    commands = [shlex.split(line) for kind, body in blocks if kind == "bash" for line in body.splitlines()
+                if line.startswith("keras-all ")]
+    return yaml_text, commands
+
+
 @pytest.fixture(scope="session")
 def readme_walk(tmp_path_factory):
-    """The README's commands, each run as the installed `keras-all` in its own process from a folder of its own
-    (relative paths would resolve there), in order:
-    synth -> inspect -> train -> evaluate -> export -> predict -> report -> compare -> preprocess.
-
-    `train` layers a preset (demo), a YAML file (tiny.yaml) and two options, as a user may.
+    """The README's walk (``readme_walk_steps``), each command run as the installed `keras-all` in its own process
+    from a folder of its own, in order: synth -> inspect -> train -> evaluate -> export -> predict -> report ->
+    compare -> preprocess.
 
     The run folder is made beforehand holding only an INCOMPLETE marker (what a run that stopped before its
-    first fold leaves): a fresh `train` must take it over. Returns the folder and each step's result.
+    first fold leaves): a fresh `train` must take it over. Returns the folder and each step's result, by command.
     """
-    from .helpers import shell, tiny_config
+    from .helpers import shell
 
     root = tmp_path_factory.mktemp("walk")
     (root / "run").mkdir()
     (root / "run" / "INCOMPLETE").write_text("this run has not finished\n")
-    data = root / "cnmc"
-    steps = {
-        "synth": ("synth", "--layout", "c-nmc", "--output", data, "--n", 54),
-        "inspect": ("inspect", "--dataset", "c-nmc", "--data-dir", data, "--json"),
-        "train": ("train", "--dataset", "c-nmc", "--data-dir", data, "--preset", "demo", "--config",
-                  tiny_config(root), "--output", root / "run", "--epochs", 2, "--seed", 5),
-        "evaluate": ("evaluate", "--model", root / "run", "--dataset", "c-nmc", "--data-dir", data, "--output",
-                     root / "evaluation"),
-        "export": ("export", "--model", root / "run", "--output", root / "export"),
-        "predict": ("predict", "--model", root / "export", data, "--output", root / "predictions.csv"),
-        "report": ("report", root / "run"),
-        "compare": ("compare", root / "run", root / "run"),
-        "preprocess": ("preprocess", "--dataset", "c-nmc", "--data-dir", data, "--output", root / "fig", "--n", 2,
-                       "--spike-size", 32, "--input-size", 32),
-    }
+    yaml_text, commands = readme_walk_steps()
+    (root / "tiny.yaml").write_text(yaml_text)
     results = {}
-    for name, args in steps.items():
-        results[name] = shell(*args, cwd=root)
+    for command in commands:
+        name = command[1]
+        results[name] = shell(*command[1:], cwd=root)
         if results[name].returncode != 0:
             break  # the walk test names the step that failed
     return root, results

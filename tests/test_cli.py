@@ -70,8 +70,8 @@ def test_wrong_folder_is_one_error_line(tmp_path):
 @pytest.mark.large
 def test_the_demo_learns_morphology_from_the_embedded_default_data(tmp_path):
     """Synthetic cells whose classes differ only in morphology: the demo's honest cross-validation at 64x64
-    learns them (a smaller demo than the default: 240 cells, 2 folds of 30 epochs)."""
-    result = shell("demo", "--output", tmp_path / "demo", "--n", 240, "--epochs", 30, "--folds", 2)
+    learns them (a smaller demo than the default: 270 cells, 240 of them for training, 2 folds of 30 epochs)."""
+    result = shell("demo", "--output", tmp_path / "demo", "--n", 270, "--epochs", 30, "--folds", 2)
     assert result.returncode == 0, result.stderr
     assert "validation accuracy" in result.stdout and "final model on the holdout test" in result.stdout
     run_dir = tmp_path / "demo" / "run"

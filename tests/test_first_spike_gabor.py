@@ -155,7 +155,9 @@ def test_config_round_trip_symbolic_call_and_kernels_frozen_by_default():
     symbolic = layer(keras.Input((32, 40, 3), dtype="uint8"))
     assert tuple(symbolic.shape) == (None, 32, 40, 4)
     assert layer.trainable_weights == [] and len(layer.non_trainable_weights) == 1
-    assert len(FirstSpikeGabor(trainable=True, name="learned").__class__(trainable=True).get_config()) > 0
+    learned = FirstSpikeGabor.from_config(FirstSpikeGabor(trainable=True, name="learned").get_config())
+    learned.build((None, 16, 16, 3))
+    assert learned.trainable and len(learned.trainable_weights) == 1 and learned.name == "learned"
 
 
 def _tiny_classifier(**options):

@@ -2,10 +2,17 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
-STEPS = ["synth", "inspect", "train", "evaluate", "export", "predict", "report", "compare", "preprocess"]
+from .conftest import readme_walk_steps
+
+STEPS = [command[1] for command in readme_walk_steps()[1]]
+
+
+def test_the_walk_tries_every_command_a_user_starts_with():
+    assert STEPS == ["synth", "inspect", "train", "evaluate", "export", "predict", "report", "compare", "preprocess"]
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -50,6 +57,40 @@ def test_the_run_and_its_evaluation_stand_beside_the_colour_baseline(readme_walk
     assert "## Against the colour-histogram baseline" in (root / "evaluation" / "report.md").read_text()
 
 
+def test_compare_of_two_different_runs_gives_their_own_auc_difference_and_disagreements(readme_walk, tmp_path):
+    """A second run whose holdout probabilities differ (and order the images otherwise): compare's AUC difference
+    and McNemar counts are what the two prediction tables give, worked out here on their own."""
+    import shutil
+
+    from scipy.stats import binomtest
+    from sklearn.metrics import roc_auc_score
+
+    from .helpers import shell
+
+    root, _ = readme_walk
+    shutil.copytree(root / "run", tmp_path / "other")
+    table = pd.read_csv(tmp_path / "other" / "predictions.csv")
+    test = table["part"] == "test"
+    rng = np.random.default_rng(0)
+    table.loc[test, "probability"] = rng.permutation(table.loc[test, "probability"].to_numpy())
+    table.to_csv(tmp_path / "other" / "predictions.csv", index=False)
+    result = shell("compare", root / "run", tmp_path / "other", "--json", cwd=root)
+    assert result.returncode == 0, result.stderr
+    tests = json.loads(result.stdout)
+    a = pd.read_csv(root / "run" / "predictions.csv").query("part == 'test'")
+    both = a.merge(table[test], on="path", suffixes=("_a", "_b"))
+    cutoff = json.loads((root / "run" / "metrics.json").read_text())["operating_points"]["youden"]["cutoff"]
+    expected = roc_auc_score(both["label_a"], both["probability_a"]) - roc_auc_score(both["label_a"],
+                                                                                    both["probability_b"])
+    assert tests["auc"]["difference"] == pytest.approx(expected)
+    right_a = (both["probability_a"] >= cutoff) == both["label_a"]
+    right_b = (both["probability_b"] >= cutoff) == both["label_a"]
+    only_a, only_b = int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
+    assert (tests["accuracy"]["only_a_right"], tests["accuracy"]["only_b_right"]) == (only_a, only_b)
+    if only_a + only_b:
+        assert tests["accuracy"]["p_value"] == pytest.approx(binomtest(only_a, only_a + only_b).pvalue)
+
+
 def test_compare_tests_two_runs_on_one_test_set_and_refuses_two_sets(readme_walk):
     from .helpers import shell
 
@@ -70,17 +111,18 @@ def test_no_tensorflow_start_up_or_retracing_lines_reach_the_console(readme_walk
             assert noise not in result.stderr, f"{step}: {noise} in {result.stderr[:2000]}"
 
 
-def test_the_exported_savedmodel_serves_what_evaluate_scored_on_raw_files(readme_walk):
+def test_the_exported_savedmodel_serves_what_training_and_evaluate_scored_on_raw_files(readme_walk):
     """Train, evaluate and serve see the same pixels: the 450 px cells, given raw to the exported SavedModel by
-    `predict`, get the probabilities `evaluate` reported for them (one resize, AreaResizing, on both paths)."""
+    `predict`, get the probabilities the run's holdout test and `evaluate` reported for them (one resize,
+    AreaResizing, on every path)."""
     root, _ = readme_walk
-    evaluated = pd.read_csv(root / "evaluation" / "predictions.csv")
-    served = pd.read_csv(root / "predictions.csv").dropna(subset=["probability"])
-    from pathlib import Path
 
-    evaluated["path"] = evaluated["path"].map(lambda p: str(Path(p).resolve()))
-    served["path"] = served["path"].map(lambda p: str((root / p).resolve()))
-    both = evaluated.merge(served, on="path", suffixes=("_evaluated", "_served"))
-    assert len(both) == len(evaluated) == 54
-    difference = (both["probability_evaluated"] - both["probability_served"]).abs()
-    assert difference.max() <= 1e-4, both.loc[difference.idxmax()]
+    def by_path(table):
+        return table.assign(path=[str((root / p).resolve()) for p in table["path"]]).set_index("path")
+
+    served = by_path(pd.read_csv(root / "predictions.csv").dropna(subset=["probability"]))["probability"]
+    evaluated = by_path(pd.read_csv(root / "evaluation" / "predictions.csv"))["probability"]
+    trained = by_path(pd.read_csv(root / "run" / "predictions.csv").query("part == 'test'"))["probability"]
+    assert len(served) == len(evaluated) == 54 and len(trained) >= 10
+    assert (evaluated - served.loc[evaluated.index]).abs().max() <= 1e-4
+    assert (trained - served.loc[trained.index]).abs().max() <= 1e-4

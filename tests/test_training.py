@@ -182,9 +182,10 @@ def test_paper_protocol_is_labelled_leaky(cnmc, tmp_path):
     assert (sides > 1).any()
 
 
-def test_same_seed_same_metrics(tiny_run, tmp_path):
-    first, data, _ = tiny_run  # trained in another process, by the installed command
-    again = run("train", "--dataset", "c-nmc", "--data-dir", data, "--preset", "demo", "--config",
+def test_same_seed_same_metrics(tiny_run, tmp_path, monkeypatch):
+    first, data, _ = tiny_run  # trained in another process, by the installed command, from the data's parent
+    monkeypatch.chdir(data.parent)  # the same relative paths in splits.csv
+    again = run("train", "--dataset", "c-nmc", "--data-dir", data.name, "--preset", "demo", "--config",
                 tiny_config(tmp_path), "--output", tmp_path / "again", "--epochs", 2, "--seed", 5)
     assert again.exit_code == 0, again.output
     assert (first / "splits.csv").read_text() == (tmp_path / "again" / "splits.csv").read_text()
