@@ -62,7 +62,7 @@ def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None
     """
     path, out = Path(path), Path(out)
     if out.exists():
-        raise ValueError(f"{out}: already exists; remove it or pass another --out")
+        raise ValueError(f"{out}: already exists; remove it or pass another --output")
     stored = read_legacy_weights(path)
     release, channels = identify(path, stored)
     front = FrontConfig(spike_size=release.size, input_size=release.size, channels=channels,

@@ -16,7 +16,7 @@ from keras_all.config import DISTRIBUTIONS, FINALS, MAP_STORAGE, PROTOCOLS
 from keras_all.data.io import printable
 from keras_all.data.synthetic import SYNTH_LAYOUTS
 from keras_all.front import MODES
-from keras_all.loader import FORMATS
+from keras_all.loader import FORMATS, load_model
 
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
 LOST_WORKER = 75  # EX_TEMPFAIL: a multi-worker run stopped by another worker's end; --resume continues it
@@ -407,6 +407,7 @@ def report(folder):
     if RunFolder(folder).incomplete:
         raise click.ClickException(f"{folder}: the run has not finished; `keras-all train ... --resume` first")
     if RunFolder(folder).is_run():
+        load_model(folder)  # a run whose metrics.json is cut short is refused here, naming it
         render = render_run_report
     elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
         render = render_evaluation_report

@@ -178,7 +178,7 @@ def write_dataset(layout: str, out: str | Path, n: int, seed: int = 0) -> pd.Dat
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out}: exists and is not an empty folder; synthetic images are written only into a new "
-                         "or empty folder (never over real data), so pass another --out")
+                         "or empty folder (never over real data), so pass another --output")
     rng = np.random.default_rng(seed)
     writer = {"all-idb1": _write_all_idb1, "all-idb2": _write_all_idb2, "c-nmc": _write_c_nmc, "aria": _write_aria}
     return pd.DataFrame(writer[layout](out, n, rng), columns=["path", "label", "subject"])
