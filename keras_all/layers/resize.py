@@ -1,9 +1,10 @@
 """AreaResizing: the one resize from a raw image to the spike size, in training, evaluation and serving alike.
 
 Each output pixel is the mean of the input area it covers (pixels cut by its edges count by the share covered),
-as OpenCV's INTER_AREA shrinks an image, rounded to whole 8-bit levels (halves up). Written as two matrix products in
-``keras.ops``, so that the served model (inside the graph) and the training images (``area_resize`` on each file)
-compute the same pixels under every backend.
+as OpenCV's INTER_AREA shrinks an image, rounded to whole 8-bit levels (halves up). Written in ``keras.ops`` as a
+gather of the few input rows (then columns) each output pixel covers and their weighted sum, so that the served
+model (inside the graph) and the training images (``area_resize`` on each file) compute the same pixels under
+every backend.
 """
 
 from __future__ import annotations
@@ -13,24 +14,31 @@ import numpy as np
 from keras import ops
 
 
-def area_weights(size_in, size_out: int):
-    """(size_out, size_in) float32: the share of each input pixel inside each output pixel, rows summing to 1."""
+def area_band(size_in, size_out: int):
+    """The input pixels each output pixel covers and their shares: indices and weights, both (size_out, taps),
+    each row's weights summing to 1. Taps past a pixel's area (or the image's edge) weigh 0."""
     scale = ops.cast(size_in, "float32") / size_out
     starts = ops.arange(size_out, dtype="float32")[:, None] * scale
-    pixel = ops.arange(size_in, dtype="float32")[None, :]
+    taps = ops.cast(ops.ceil(scale), "int32") + 1
+    index = ops.cast(ops.floor(starts), "int32") + ops.arange(taps, dtype="int32")[None, :]
+    pixel = ops.cast(index, "float32")
     overlap = ops.minimum(pixel + 1.0, starts + scale) - ops.maximum(pixel, starts)
-    return ops.maximum(overlap, 0.0) / scale
+    return ops.minimum(index, ops.cast(size_in, "int32") - 1), ops.maximum(overlap, 0.0) / scale
+
+
+def _shrink_axis(x, size: int, axis: int):
+    """``x`` resized along ``axis`` (1: rows, 2: columns) to ``size`` by area averaging."""
+    index, weights = area_band(ops.shape(x)[axis], size)
+    taken = ops.take(x, index, axis=axis)  # the axis becomes (size, taps)
+    shares = weights[:, :, None, None] if axis == 1 else weights[:, :, None]
+    return ops.sum(taken * shares, axis=axis + 1)
 
 
 def _area_resize(images, height: int, width: int):
-    """(n, h, w, c) in 0..255 -> (n, height, width, c) float32 of whole levels."""
-    shape = ops.shape(images)
-    n, h, w, c = shape[0], shape[1], shape[2], images.shape[-1]
-    x = ops.reshape(ops.cast(images, "float32"), (n, h, w * c))
-    x = ops.matmul(area_weights(h, height), x)  # (n, height, w * c)
-    x = ops.transpose(ops.reshape(x, (n, height, w, c)), (0, 1, 3, 2))  # (n, height, c, w)
-    x = ops.matmul(x, ops.transpose(area_weights(w, width)))  # (n, height, c, width)
-    return ops.clip(ops.floor(ops.transpose(x, (0, 1, 3, 2)) + 0.5), 0.0, 255.0)  # halves up, as OpenCV
+    """(n, h, w, c) in 0..255 -> (n, height, width, c) float32 of whole levels: each image on its own, so a batch
+    gives what its images give one at a time."""
+    x = _shrink_axis(_shrink_axis(ops.cast(images, "float32"), height, 1), width, 2)
+    return ops.clip(ops.floor(x + 0.5), 0.0, 255.0)  # halves up, as OpenCV
 
 
 @keras.saving.register_keras_serializable(package="keras_all")
