@@ -116,3 +116,14 @@ def test_compare_refuses_test_rows_that_repeat_an_image(tmp_path):
     with pytest.raises(ValueError, match="b: its test rows repeat images"):
         compare_folders(tmp_path / "a", tmp_path / "b")
     assert compare_folders(tmp_path / "a", tmp_path / "a")["auc"] is None  # 1 image per class: no DeLong variance
+
+
+def test_compare_names_an_evaluation_written_before_cut_offs_were_called_so(tmp_path):
+    from keras_all.evaluation.comparison import compare_folders
+    from keras_all.run_folder import write_json
+
+    write_json(tmp_path / "metrics.json", {"threshold": 0.5})
+    pd.DataFrame({"path": ["x.png"], "label": [1], "probability": [0.9]}).to_csv(tmp_path / "predictions.csv",
+                                                                               index=False)
+    with pytest.raises(ValueError, match=r"metrics.json: holds no cut-off \(written by an older keras-all\)"):
+        compare_folders(tmp_path, tmp_path)

@@ -51,7 +51,11 @@ def holdout_predictions(folder: str | Path) -> tuple[pd.DataFrame, float, str]:
         table = folder.read_csv("predictions.csv").query("part == 'test'")
         found = table, cutoff, f"run `{folder.config().name}` ({folder}), holdout test"
     elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
-        cutoff = read_json(folder / "metrics.json")["cutoff"]
+        values = read_json(folder / "metrics.json")
+        if "cutoff" not in values:
+            raise ValueError(f"{folder / 'metrics.json'}: holds no cut-off (written by an older keras-all); evaluate "
+                             "again")
+        cutoff = values["cutoff"]
         found = folder.read_csv("predictions.csv"), cutoff, f"evaluation {folder}"
     else:
         raise ValueError(f"{folder}: not a finished run or evaluation folder (no metrics.json and predictions.csv)")
