@@ -50,6 +50,7 @@ class TrainedRun:
     splits: pd.DataFrame
     data: dict | None = None  # data_summary.json
 
+
 def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordinator: Coordinator) -> TrainedRun:
     """Train every fold and the final model into ``context.run``, which is left marked INCOMPLETE for the caller to
     finish.
