@@ -16,14 +16,19 @@ from keras import ops
 
 def area_band(size_in, size_out: int):
     """The input pixels each output pixel covers and their shares: indices and weights, both (size_out, taps),
-    each row's weights summing to 1. Taps past a pixel's area (or the image's edge) weigh 0."""
-    scale = ops.cast(size_in, "float32") / size_out
-    starts = ops.arange(size_out, dtype="float32")[:, None] * scale
-    taps = ops.cast(ops.ceil(scale), "int32") + 1
-    index = ops.cast(ops.floor(starts), "int32") + ops.arange(taps, dtype="int32")[None, :]
-    pixel = ops.cast(index, "float32")
-    overlap = ops.minimum(pixel + 1.0, starts + scale) - ops.maximum(pixel, starts)
-    return ops.minimum(index, ops.cast(size_in, "int32") - 1), ops.maximum(overlap, 0.0) / scale
+    each row's weights summing to 1. Taps past a pixel's area (or the image's edge) weigh 0. A size known when
+    tracing (always under JAX) gives constants; an unknown one (a TensorFlow graph of any image size), tensors."""
+    known = isinstance(size_in, int | np.integer)
+    xp = np if known else ops
+    scale = np.float32(size_in) / np.float32(size_out) if known else ops.cast(size_in, "float32") / size_out
+    starts = xp.arange(size_out, dtype="float32")[:, None] * scale
+    taps = int(np.ceil(scale)) + 1 if known else ops.cast(ops.ceil(scale), "int32") + 1
+    index = xp.floor(starts).astype("int32") if known else ops.cast(ops.floor(starts), "int32")
+    index = index + xp.arange(taps, dtype="int32")[None, :]
+    pixel = index.astype("float32") if known else ops.cast(index, "float32")
+    overlap = xp.minimum(pixel + 1.0, starts + scale) - xp.maximum(pixel, starts)
+    last = size_in - 1 if known else ops.cast(size_in, "int32") - 1
+    return xp.minimum(index, last), xp.maximum(overlap, 0.0) / scale
 
 
 def _shrink_axis(x, size: int, axis: int):
