@@ -20,7 +20,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from machine import describe  # noqa: E402  benchmarks/machine.py, beside this script
 
 MODELS = {
-    "tiny (tests)": {"identity_blocks": 0, "widths": ((4, 4, 8), (8, 8, 16), (8, 8, 16)), "size": 32},
+    "tiny (tests)": {"model.identity_blocks": 0, "model.widths": ((4, 4, 8), (8, 8, 16), (8, 8, 16)), "size": 32},
     "demo": {"size": 64},
 }
 
@@ -29,7 +29,7 @@ def _config(spec: dict):
     from keras_all.config import load_config
 
     overrides = {k: v for k, v in spec.items() if k != "size"}
-    overrides["front"] = {"spike_size": spec["size"], "input_size": spec["size"]}
+    overrides.update({"front.spike_size": spec["size"], "front.input_size": spec["size"]})
     return load_config(preset="demo", overrides=overrides)
 
 
@@ -50,15 +50,15 @@ def measure(steps: int, folds: int) -> dict:
     for name, spec in MODELS.items():
         config = _config(spec)
         rng = np.random.default_rng(0)
-        n = steps * config.batch_size
+        n = steps * config.fit.batch_size
         x = (rng.random((n, spec["size"], spec["size"], 1)) < 0.1).astype("float32")
         y = keras.utils.to_categorical(rng.integers(0, 2, n), 2)
         standardizer = Standardizer(config.front).fit(x)
         per_step = {}
         for eager in (False, True):
             _, model = FoldModel(config).start(standardizer, 0, n, run_eagerly=eager)
-            first = _timed_fit(model, x, y, config.batch_size)
-            steady = min(_timed_fit(model, x, y, config.batch_size) for _ in range(2))
+            first = _timed_fit(model, x, y, config.fit.batch_size)
+            steady = min(_timed_fit(model, x, y, config.fit.batch_size) for _ in range(2))
             per_step[eager] = (first - steady, steady / steps)
         trace, traced = per_step[False]
         eager_step = per_step[True][1]
@@ -69,7 +69,7 @@ def measure(steps: int, folds: int) -> dict:
             for seed in range(folds):
                 _, model = (fold_model if shared else FoldModel(config)).start(standardizer, seed, n,
                                                                                run_eagerly=False)
-                model.fit(x, y, epochs=1, batch_size=config.batch_size, verbose=0)
+                model.fit(x, y, epochs=1, batch_size=config.fit.batch_size, verbose=0)
             runs[shared] = time.perf_counter() - start
         rows[name] = {"trace_s": trace, "traced_step_s": traced, "eager_step_s": eager_step,
                       "break_even_steps": trace / max(eager_step - traced, 1e-9),

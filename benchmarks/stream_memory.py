@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from keras_all.data.synthetic import random_stain, single_cell  # noqa: E402
 
-TINY = {"name": "bench", "folds": 2, "batch_size": 32, "identity_blocks": 0,
-        "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]]}
+TINY = {"run": {"name": "bench", "folds": 2}, "fit": {"batch_size": 32},
+        "model": {"identity_blocks": 0, "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]]}}
 
 
 def write_cells(folder: Path, count: int, size: int = 100, seed: int = 0) -> Path:
@@ -53,7 +53,7 @@ def write_cells(folder: Path, count: int, size: int = 100, seed: int = 0) -> Pat
 def peak_rss_of_train(data: Path, work: Path, storage: str, epochs: int, size: int, mode: str) -> dict:
     """Run `keras-all train` in a process of its own; its peak RSS (MiB) and seconds."""
     config = work / f"{mode}-{size}.yaml"
-    config.write_text(yaml.safe_dump({**TINY, "epochs": epochs,
+    config.write_text(yaml.safe_dump({**TINY, "fit": {**TINY["fit"], "epochs": epochs},
                                       "front": {"spike_size": size, "input_size": size, "mode": mode}}))
     output = work / f"run-{data.name}-{storage}-{mode}"
     command = [str(Path(sys.executable).parent / "keras-all"), "train", "--dataset", "folder", "--data-dir",
@@ -76,7 +76,8 @@ def fit_speed(count: int = 1536, size: int = 100, epochs: int = 3) -> dict:
     from keras_all.training.model import augmentation
     from keras_all.training.streaming import EpochOrder, MapBatches, MapCache, Rows
 
-    config = from_dict({**TINY, "epochs": epochs, "front": {"spike_size": size, "input_size": size}})
+    config = from_dict({**TINY, "fit": {**TINY["fit"], "epochs": epochs},
+                        "front": {"spike_size": size, "input_size": size}})
     rng = np.random.default_rng(0)
     maps = (rng.random((count, size, size, 1)) > 0.9).astype("float32")
     labels = np.arange(count) % 2

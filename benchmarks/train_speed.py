@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pipeline(images: int, epochs: int, batch_size: int) -> dict:
-    from keras_all.config import TrainConfig
+    from keras_all.config import FitConfig, TrainConfig
     from keras_all.data import load_dataset
     from keras_all.data.synthetic import write_dataset
     from keras_all.front import FrontConfig
@@ -42,7 +42,7 @@ def pipeline(images: int, epochs: int, batch_size: int) -> dict:
         data = load_dataset("aria", Path(tmp) / "data")
         lines = []
         start = time.perf_counter()
-        config = TrainConfig(epochs=epochs, batch_size=batch_size, front=FrontConfig())
+        config = TrainConfig(fit=FitConfig(epochs=epochs, batch_size=batch_size), front=FrontConfig())
         result = train(data, config, RunContext(RunFolder(Path(tmp) / "run"), echo=lines.append), Coordinator())
         total = time.perf_counter() - start
     fold = result.summary["folds"][0]

@@ -29,7 +29,7 @@ SEED = 0
 
 def augmentation_shift(run: Path) -> dict:
     config = RunFolder(run).config()
-    if config.protocol != "honest" or not config.augment:
+    if config.run.protocol != "honest" or not config.fit.augment:
         raise SystemExit(f"{run}: needs an honest run trained with online augmentation")
     splits = RunFolder(run).read_csv("splits.csv")
     validation = splits[(splits["split"] == "dev") & (splits["fold"] == 0)]
@@ -44,7 +44,7 @@ def augmentation_shift(run: Path) -> dict:
     labels = validation["label"].to_numpy()
     out = {"run": str(run), "fold": 1, "n_validation": len(labels)}
     for name, inputs in (("plain", plain), ("augmented", augmented)):
-        probability = resnet.predict(inputs, batch_size=config.batch_size, verbose=0)[:, 1]
+        probability = resnet.predict(inputs, batch_size=config.fit.batch_size, verbose=0)[:, 1]
         out[name] = {"per_image_std": float(inputs.std(axis=(1, 2, 3)).mean()),
                      "metrics": binary_metrics(labels, probability)}
     out["std_ratio_augmented_to_plain"] = out["augmented"]["per_image_std"] / out["plain"]["per_image_std"]

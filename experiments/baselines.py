@@ -76,7 +76,7 @@ def main(argv=None) -> None:
     splits = RunFolder(args.run).read_csv("splits.csv")
     if "copy" in splits.columns:
         raise SystemExit(f"{args.run}: a paper-protocol run (augmented copies in its splits); give an honest run")
-    seed = RunFolder(args.run).config().seed
+    seed = RunFolder(args.run).config().run.seed
     images = [read_image(path) for path in splits["path"]]
     for name, (feature, make_model) in BASELINES.items():
         started = time.perf_counter()

@@ -148,7 +148,7 @@ def _paired_values(name: str) -> dict:
             "base_accuracy": base["final_on_test"]["accuracy"], "base_auc": base["final_on_test"]["auc"],
             "difference": auc["difference"], "difference_ci": auc["ci"], "delong_p": auc["p_value"],
             "base_accuracy_cutoff": accuracy["accuracy_b"], "mcnemar_p": accuracy["p_value"],
-            "minutes": run["seconds"] / 60, "seed": RunFolder(folder).config().seed}
+            "minutes": run["seconds"] / 60, "seed": RunFolder(folder).config().run.seed}
 
 
 def _paired_row(label: str, v: dict) -> str:

@@ -29,7 +29,7 @@ done
 keras-all tune "${ARIA[@]}" --config experiments/aria/base.yaml --max-trials 6 --folds 2 --epochs 5 \
     --output "$OUT/aria-tune"
 { echo "# The best widths of the search in $OUT/aria-tune, trained as the base is (4 folds, 10 epochs)."
-  sed -e 's/^folds: 2$/folds: 4/' -e 's/^epochs: 5$/epochs: 10/' "$OUT/aria-tune/best_config.yaml"
+  sed -e 's/^  folds: 2$/  folds: 4/' -e 's/^  epochs: 5$/  epochs: 10/' "$OUT/aria-tune/best_config.yaml"
 } > experiments/aria/tuned.yaml
 cp "$OUT/aria-tune/results.csv" experiments/results/aria-tune-results.csv
 run aria-tuned   keras-all train "${ARIA[@]}" --config experiments/aria/tuned.yaml

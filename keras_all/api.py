@@ -48,7 +48,7 @@ def train(data: LoadedDataset, config: TrainConfig | None = None, *, preset: str
         with tempfile.TemporaryDirectory(prefix="keras-all-worker-") as scratch:
             cross_validate.train(data, config, RunContext(RunFolder(Path(scratch) / "run"), resume, echo), coordinator)
         return None
-    run = RunFolder(output) if output is not None else RunFolder.new("saved_models", config.name)
+    run = RunFolder(output) if output is not None else RunFolder.new("saved_models", config.run.name)
     trained = cross_validate.train(data, config, RunContext(run, resume, echo), coordinator)
     try:
         finish(run, trained, data.samples.reset_index(drop=True))
@@ -73,15 +73,16 @@ def finish(run: RunFolder, trained: cross_validate.TrainedRun, samples: pd.DataF
     model.save(run / "model.keras")
     saliency_figure(model, result.predictions[result.predictions["part"] == "test"], run / "saliency.png")
     _preprocessing_figure(samples, config, run)
-    write_run_report(run.path, config.to_dict(), trained.data, metrics, result.predictions)
+    write_run_report(run.path, config, trained.data, metrics, result.predictions)
 
 
 def _delivered_model(run: RunFolder, config: TrainConfig, result: RunResult):
     """The final model, or the fold models' ensemble, at the run's validated cut-off."""
-    if config.final == "refit":
+    if config.run.final == "refit":
         model = load_model(run / "final" / "model.keras").classifier
     else:
-        model = FoldEnsemble([load_model(run / f"fold_{k}" / "model.keras").classifier for k in range(config.folds)],
+        folds = range(config.run.folds)
+        model = FoldEnsemble([load_model(run / f"fold_{k}" / "model.keras").classifier for k in folds],
                              name="keras_all_ensemble")
     model.cutoff = result.cutoff
     return model
@@ -93,5 +94,5 @@ def _preprocessing_figure(samples: pd.DataFrame, config: TrainConfig, run: RunFo
 
     front = dataclasses.replace(config.front, pca_components=None)
     with tempfile.TemporaryDirectory() as tmp:
-        sheet = write_figure3(samples, front, Path(tmp), n=4, fit_n=64, seed=config.seed)[-1]
+        sheet = write_figure3(samples, front, Path(tmp), n=4, fit_n=64, seed=config.run.seed)[-1]
         shutil.copy(sheet, run / "preprocessing.png")

@@ -79,7 +79,7 @@ def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None
             echo(f"fitting the z-score and PCA on {len(data.samples)} images of {data.name}")
             maps = spike_maps(data.samples["path"], front)
             standardizer = Standardizer(front, seed).fit(maps)
-            classifier = SpikeResNetClassifier.from_config_of(TrainConfig(name="authors", front=front), standardizer)
+            classifier = SpikeResNetClassifier.from_config_of(TrainConfig(front=front), standardizer)
             load_legacy_weights(classifier.resnet(), path, stored)
             classifier.save(partial / "model.keras")
             fitted_on = (data.name, data.root, len(maps), standardizer.n_components_ or 0)

@@ -257,13 +257,13 @@ def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, 
     from keras_all.api import train as run_training
     from keras_all.config import load_config
 
-    overrides = {"protocol": protocol, "folds": folds, "epochs": epochs, "batch_size": batch_size, "seed": seed,
-                 "front.spike_size": image_size, "front.input_size": image_size, "distribute": distribute,
-                 "max_per_class": max_per_class, "final": final, "maps": maps}
+    overrides = {"run.protocol": protocol, "run.folds": folds, "fit.epochs": epochs, "fit.batch_size": batch_size,
+                 "run.seed": seed, "front.spike_size": image_size, "front.input_size": image_size,
+                 "fit.distribute": distribute, "run.max_per_class": max_per_class, "run.final": final, "fit.maps": maps}
     config = load_config(config_file, overrides, preset=preset)
     if resume and output is None:
         raise click.ClickException("--resume needs --output, the folder of the interrupted run")
-    if config.distribute == "multi-worker":
+    if config.fit.distribute == "multi-worker":
         _train_on_cluster(config, lambda: load_with_progress(dataset, data_dir, on_bad_image, positive_class),
                           output, resume)
         return
@@ -327,13 +327,13 @@ def tune(dataset, data_dir, on_bad_image, positive_class, preset, config_file, m
     from keras_all.tuning import SearchSettings, role
     from keras_all.tuning import tune as run_search
 
-    overrides = {"folds": folds, "epochs": epochs, "seed": seed, "front.spike_size": image_size,
-                 "front.input_size": image_size, "max_per_class": max_per_class}
+    overrides = {"run.folds": folds, "fit.epochs": epochs, "run.seed": seed, "front.spike_size": image_size,
+                 "front.input_size": image_size, "run.max_per_class": max_per_class}
     config = load_config(config_file, overrides, preset=preset)
     where = role()
     if (resume or where != "single") and output is None:
         raise click.ClickException("--resume and distributed searches need --output, the search folder")
-    output = output or RunFolder.new("saved_models", f"tune-{config.name}").path
+    output = output or RunFolder.new("saved_models", f"tune-{config.run.name}").path
     data = None if where == "chief" else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
     table = run_search(data, config, output, SearchSettings(tuner, max_trials, objective), resume, echo=click.echo)
     if table is None:
@@ -530,5 +530,5 @@ def demo(output, n, epochs, folds, seed):
     click.echo(f"writing {n} synthetic C-NMC cells to {output / 'data'}")
     write_dataset("c-nmc", output / "data", n, seed)
     data = load_with_progress("c-nmc", output / "data", "error", None)
-    config = load_config(preset="demo", overrides={"epochs": epochs, "folds": folds, "seed": seed})
+    config = load_config(preset="demo", overrides={"fit.epochs": epochs, "run.folds": folds, "run.seed": seed})
     _echo_result(run_training(data, config, output=output / "run", echo=click.echo))

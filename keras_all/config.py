@@ -1,4 +1,13 @@
-"""Run configuration: a dataclass, built from a preset (keras_all/presets.py), a YAML file and overrides."""
+"""Run configuration, grouped by concern: ``run`` (the protocol and what the run delivers), ``model`` (the ResNet),
+``front`` (raw image -> the ResNet's input) and ``fit`` (how each model is trained). Built from a preset
+(keras_all/presets.py), a YAML file and overrides; a YAML file holds the same groups:
+
+    preset: paper_all_idb
+    run: {name: mine, folds: 5}
+    fit: {epochs: 20}
+
+A new stage's settings (the white-cell finder, slide verdicts) come as one more group in ``GROUPS``.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +30,8 @@ STOP_ON = ("auc", "loss", "off")  # early stopping on the validation part's AUC 
 # tens of steps (momentum 0.9: after 60 steps 0.99's still hold 55% of their initial values) and re-estimated
 # on un-augmented maps after training (experiments/README.md). The paper protocol keeps the paper's settings.
 PROTOCOL_DEFAULTS = {
-    "honest": {"epochs": 60, "stop_on": "auc", "bn_momentum": 0.9, "recalibrate_bn": True},
-    "paper": {"epochs": 10, "stop_on": "off", "bn_momentum": 0.99, "recalibrate_bn": False},
+    "honest": {"fit.epochs": 60, "fit.stop_on": "auc", "model.bn_momentum": 0.9, "fit.recalibrate_bn": True},
+    "paper": {"fit.epochs": 10, "fit.stop_on": "off", "model.bn_momentum": 0.99, "fit.recalibrate_bn": False},
 }
 FINALS = ("refit", "ensemble")
 SEED_LIMIT = 2**32 - 1  # NumPy's and Keras' seeds are unsigned 32-bit integers
@@ -32,69 +41,40 @@ DEFAULT_PRESET = "honest"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run depends on besides the data. Its defaults are the honest protocol's with the paper's
-    first-spike front; ``load_config`` starts from the ``honest`` preset, which adds the front the experiments chose."""
+class RunConfig:
+    """The evaluation protocol and what the run delivers."""
 
-    name: str = "run"
+    name: str = "run"  # names the run folder
     protocol: str = "honest"
     folds: int = 4
-    epochs: int | None = None  # most epochs per fold (honest 60, paper 10)
-    stop_on: str | None = None  # early stopping on validation "auc" or "loss" (honest: auc), or "off" (paper)
-    stop_patience: int = 10  # epochs without a better validation score before a fold stops
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    lr_factor: float = 0.3  # ReduceLROnPlateau on the stopping score (validation accuracy where stop_on is off)
-    lr_patience: int = 5  # epochs without a better stopping score (as lr_factor says) before the rate is cut
     test_fraction: float = 0.2  # the holdout test, split off before any fold
     seed: int = 0
-    widths: tuple = PAPER_WIDTHS
-    identity_blocks: int = 2  # per stage, after its convolutional block
-    bn_momentum: float | None = None  # honest 0.9, paper 0.99
-    augment: bool = True  # online flips, 10% shifts, 20% zoom, 30 degree rotations on training batches
-    balance: bool = True  # augmented copies of the minority class inside each training part
-    recalibrate_bn: bool | None = None  # after training, batch-norm statistics re-estimated on un-augmented maps
     final: str = "refit"  # the delivered model: one refit on all development data, or the fold models' mean
     max_per_class: int | None = None  # a seeded class-balanced subsample of at most this many images per class
     paper_augment_factor: int = 4  # paper protocol: the pooled images times this, before splitting
-    distribute: str = "none"  # mirrored: over every local device (GPUs); multi-worker: over machines
-    maps: str = "auto"  # spike maps held in memory, or streamed from a float16 cache in the run folder (honest only)
-    front: FrontConfig = field(default_factory=FrontConfig)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not re.fullmatch(r"[\w.+-]+", self.name):
             raise ValueError(f"name={self.name!r}: use letters, digits, '.', '_', '+' or '-' (it names the run folder)")
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"protocol={self.protocol!r}: use one of {', '.join(PROTOCOLS)}")
-        if self.stop_on is False:  # YAML reads an unquoted `stop_on: off` as false
-            object.__setattr__(self, "stop_on", "off")
-        for name, value in PROTOCOL_DEFAULTS[self.protocol].items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
-        if self.stop_on not in STOP_ON:
-            raise ValueError(f"stop_on={self.stop_on!r}: use one of {', '.join(STOP_ON)}")
-        if self.final not in FINALS:
-            raise ValueError(f"final={self.final!r}: use one of {', '.join(FINALS)}")
+        _check_choice("protocol", self.protocol, PROTOCOLS)
+        _check_choice("final", self.final, FINALS)
+        check_integer("folds", self.folds, 2)
+        check_integer("paper_augment_factor", self.paper_augment_factor, 1)
+        check_integer("seed", self.seed, 0, SEED_LIMIT)
         if self.max_per_class is not None:
             check_integer("max_per_class", self.max_per_class, 2)
-        for name in ("folds", "epochs", "batch_size", "paper_augment_factor", "lr_patience", "identity_blocks",
-                     "stop_patience"):
-            check_integer(name, getattr(self, name), {"folds": 2, "identity_blocks": 0}.get(name, 1))
-        check_integer("seed", self.seed, 0, SEED_LIMIT)
-        for name in ("augment", "balance", "recalibrate_bn"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be true or false")
-        if self.maps not in MAP_STORAGE:
-            raise ValueError(f"maps={self.maps!r}: use one of {', '.join(MAP_STORAGE)}")
-        if self.maps == "stream" and self.protocol == "paper":
-            raise ValueError("maps=stream: the paper protocol pools augmented copies of every map in memory; "
-                             "stream under the honest protocol, or use maps: memory")
-        if self.distribute not in DISTRIBUTIONS:
-            raise ValueError(f"distribute={self.distribute!r}: use one of {', '.join(DISTRIBUTIONS)}")
         check_between("test_fraction", self.test_fraction, 0, 0.5)
-        check_between("lr_factor", self.lr_factor, 0, 1)
-        check_between("bn_momentum", self.bn_momentum, 0, 1, low_included=True)
-        check_between("learning_rate", self.learning_rate, 0, 1, high_included=True)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The bottleneck ResNet after the front."""
+
+    widths: tuple = PAPER_WIDTHS  # [f1, f2, f3] per stage
+    identity_blocks: int = 2  # per stage, after its convolutional block
+    bn_momentum: float | None = None  # honest 0.9, paper 0.99
+
+    def __post_init__(self):
         widths = self.widths
         if not isinstance(widths, list | tuple) or not widths or any(
                 not isinstance(w, list | tuple) or len(w) != 3 or not all(is_integer(v) and v >= 1 for v in w)
@@ -102,39 +82,116 @@ class TrainConfig:
             raise ValueError(f"widths={widths!r}: give one [f1, f2, f3] list of positive integers per stage, "
                              "e.g. [[32, 32, 64], [64, 64, 128], [64, 64, 256]]")
         object.__setattr__(self, "widths", tuple(tuple(w) for w in widths))
+        check_integer("identity_blocks", self.identity_blocks, 0)
+        if self.bn_momentum is not None:
+            check_between("bn_momentum", self.bn_momentum, 0, 1, low_included=True)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How each model is trained."""
+
+    epochs: int | None = None  # most epochs per fold (honest 60, paper 10)
+    stop_on: str | None = None  # early stopping on validation "auc" or "loss" (honest: auc), or "off" (paper)
+    stop_patience: int = 10  # epochs without a better validation score before a fold stops
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    lr_factor: float = 0.3  # ReduceLROnPlateau on the stopping score (validation accuracy where stop_on is off)
+    lr_patience: int = 5  # epochs without a better stopping score before the rate is cut
+    augment: bool = True  # online flips, 10% shifts, 20% zoom, 30 degree rotations on training batches
+    balance: bool = True  # augmented copies of the minority class inside each training part
+    recalibrate_bn: bool | None = None  # after training, batch-norm statistics re-estimated on un-augmented maps
+    distribute: str = "none"  # mirrored: over every local device (GPUs); multi-worker: over machines
+    maps: str = "auto"  # spike maps held in memory, or streamed from a float16 cache in the run folder (honest only)
+
+    def __post_init__(self):
+        if self.stop_on is False:  # YAML reads an unquoted `stop_on: off` as false
+            object.__setattr__(self, "stop_on", "off")
+        if self.stop_on is not None:
+            _check_choice("stop_on", self.stop_on, STOP_ON)
+        if self.epochs is not None:
+            check_integer("epochs", self.epochs, 1)
+        for name in ("batch_size", "lr_patience", "stop_patience"):
+            check_integer(name, getattr(self, name), 1)
+        for name in ("augment", "balance", "recalibrate_bn"):
+            value = getattr(self, name)
+            if not isinstance(value, bool) and not (name == "recalibrate_bn" and value is None):
+                raise ValueError(f"{name}={value!r}: must be true or false")
+        _check_choice("maps", self.maps, MAP_STORAGE)
+        _check_choice("distribute", self.distribute, DISTRIBUTIONS)
+        check_between("lr_factor", self.lr_factor, 0, 1)
+        check_between("learning_rate", self.learning_rate, 0, 1, high_included=True)
+
+
+GROUPS = {"run": RunConfig, "model": ModelConfig, "front": FrontConfig, "fit": FitConfig}
+HOME = {f.name: group for group, kind in GROUPS.items() for f in dataclasses.fields(kind)}  # each key's group
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on besides the data, in four groups. Settings the protocol decides
+    (``PROTOCOL_DEFAULTS``) and left unset take its values; ``load_config`` starts from the ``honest`` preset."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    front: FrontConfig = field(default_factory=FrontConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+
+    def __post_init__(self):
+        for group, kind in GROUPS.items():
+            if not isinstance(getattr(self, group), kind):
+                raise ValueError(f"{group}={getattr(self, group)!r}: must be a {kind.__name__}")
+        for key, value in PROTOCOL_DEFAULTS[self.run.protocol].items():
+            group, name = key.split(".")
+            if getattr(getattr(self, group), name) is None:
+                object.__setattr__(self, group, dataclasses.replace(getattr(self, group), **{name: value}))
+        if self.fit.maps == "stream" and self.run.protocol == "paper":
+            raise ValueError("fit.maps=stream: the paper protocol pools augmented copies of every map in memory; "
+                             "stream under the honest protocol, or use maps: memory")
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
-        out["widths"] = [list(w) for w in self.widths]
+        out["model"]["widths"] = [list(w) for w in self.model.widths]
         return out
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+    def with_values(self, changes: dict) -> TrainConfig:
+        """A copy with ``changes`` (keys ``group.setting``, as ``load_config``'s overrides) applied and checked."""
+        return from_dict(_merged(self.to_dict(), _grouped(changes, "changes")), "changes")
+
 
 def from_dict(values: dict, source: str = "config") -> TrainConfig:
-    """A TrainConfig from a (possibly partial) mapping; unknown keys are an error naming them."""
+    """A TrainConfig from a (possibly partial) mapping of groups; a key outside its group, or unknown, is an error
+    naming it and, where it has one, the group it belongs in."""
     values = dict(values or {})
-    front_values = values.pop("front", None) or {}
-    if not isinstance(front_values, dict):
-        raise ValueError(f"{source}: front={front_values!r}: give a mapping of front settings, e.g. front: "
-                         "{spike_size: 224, mode: first_spike}")
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    front_known = {f.name for f in dataclasses.fields(FrontConfig)}
-    unknown = sorted(set(values) - known) + sorted(f"front.{k}" for k in set(front_values) - front_known)
-    if unknown:
-        raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}")
-    return TrainConfig(**values, front=FrontConfig(**front_values))
+    groups = {}
+    for key in sorted(set(values) - set(GROUPS)):
+        if key in HOME:
+            raise ValueError(f"{source}: {key} belongs in {HOME[key]}; write {HOME[key]}: {{{key}: ...}}")
+        raise ValueError(f"{source}: unknown key {key}; a configuration holds the groups {', '.join(GROUPS)}")
+    for group, kind in GROUPS.items():
+        settings = values.get(group) or {}
+        if not isinstance(settings, dict):
+            raise ValueError(f"{source}: {group}={settings!r}: give a mapping of {group} settings, e.g. "
+                             f"{group}: {{{dataclasses.fields(kind)[0].name}: ...}}")
+        known = {f.name for f in dataclasses.fields(kind)}
+        for key in sorted(set(settings) - known):
+            if key in HOME:
+                raise ValueError(f"{source}: {group}.{key} belongs in {HOME[key]}; write {HOME[key]}: {{{key}: ...}}")
+            raise ValueError(f"{source}: unknown key {group}.{key}; {group} takes {', '.join(sorted(known))}")
+        groups[group] = _build(kind, settings, group)
+    return TrainConfig(**groups)
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None,
                 preset: str | None = None) -> TrainConfig:
     """A TrainConfig from, in order: a preset (``honest`` unless one is named), the YAML file at ``path``, and the
-    non-None ``overrides``.
+    non-None ``overrides`` (keys ``group.setting``, e.g. ``fit.epochs``).
 
     The YAML file may name its own starting preset (``preset: paper_all_idb``) and then hold only what
-    differs; ``preset`` and a file's own preset may not both be given. Override keys are TrainConfig
-    fields, or ``front.<field>`` for the preprocessing front.
+    differs; ``preset`` and a file's own preset may not both be given.
     """
     values: dict = {}
     if path is not None:
@@ -148,21 +205,41 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None,
             raise ValueError(f"{path}: names preset {values['preset']!r}; give --preset or a file with its own "
                              "preset, not both")
         preset = values.pop("preset", preset)
-    values = _merged(preset_values(preset or DEFAULT_PRESET), values)
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        if key.startswith("front."):
-            values.setdefault("front", {})[key.split(".", 1)[1]] = value
-        else:
-            values[key] = value
-    return from_dict(values, str(path or preset or DEFAULT_PRESET))
+    source = str(path or preset or DEFAULT_PRESET)
+    changes = {key: value for key, value in (overrides or {}).items() if value is not None}
+    values = _merged(_merged(preset_values(preset or DEFAULT_PRESET), values), _grouped(changes, "overrides"))
+    return from_dict(values, source)
+
+
+def _build(kind, settings: dict, group: str):
+    """``kind(**settings)``; an error names the setting with its group (``fit.epochs=0: ...``)."""
+    try:
+        return kind(**settings)
+    except ValueError as err:
+        raise ValueError(f"{group}.{err}") from None
+
+
+def _check_choice(name: str, value, choices: tuple) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}: use one of {', '.join(choices)}")
+
+
+def _grouped(changes: dict, source: str) -> dict:
+    """``{"fit.epochs": 3}`` -> ``{"fit": {"epochs": 3}}``; a key without its group is an error naming it."""
+    out: dict = {}
+    for key, value in changes.items():
+        group, _, name = key.partition(".")
+        if not name:
+            where = f"{HOME[key]}.{key}" if key in HOME else "group.setting"
+            raise ValueError(f"{source}: {key}: name it with its group, as {where}")
+        out.setdefault(group, {})[name] = value
+    return out
 
 
 def _merged(base: dict, changes: dict) -> dict:
-    """``base`` with ``changes`` on top; the front's settings are merged key by key."""
-    front = changes.get("front")
+    """``base`` with ``changes`` on top, each group's settings merged key by key."""
     merged = {**base, **changes}
-    if isinstance(front, dict):
-        merged["front"] = {**base.get("front", {}), **front}
+    for group, settings in changes.items():
+        if isinstance(settings, dict) and isinstance(base.get(group), dict):
+            merged[group] = {**base[group], **settings}
     return merged

@@ -66,7 +66,7 @@ def export_run(run: str | Path, output: str | Path | None = None, fmt: str = "bo
 
 
 def model_card(run: RunFolder, cutoff: float) -> str:
-    config = run.config().to_dict()
+    config = run.config()
     result = run.metrics()
     data = run.read_json("data_summary.json")
     test = run.validated_point["final_on_test"]
@@ -77,7 +77,7 @@ def model_card(run: RunFolder, cutoff: float) -> str:
 
     auc = ci("auc", "DeLong ")
     leak = f"\n> **{result['warning']}**\n" if result["leaky"] else ""
-    return f"""# Model card: keras-all `{config['name']}`
+    return f"""# Model card: keras-all `{config.run.name}`
 {leak}
 ## Intended use
 Research on automated detection of acute lymphoblastic leukemia in blood-smear images.
@@ -92,8 +92,8 @@ run's out-of-fold validation predictions).
 `{data['dataset']}`: {data['images']} unique images (ALL {data['per_label'].get('1', 0)}, healthy
 {data['per_label'].get('0', 0)}), subjects: {data['subjects']['total'] if data['subjects']['known'] else 'unknown'}.
 Protocol `{result['protocol']}`: {result['n_dev']} development and {result['n_test']} holdout-test items,
-{config['folds']}-fold cross-validation; {_delivered(result)}
-Preprocessing: {_front_line(config['front'])}
+{config.run.folds}-fold cross-validation; {_delivered(result)}
+Preprocessing: {_front_line(config.front)}
 
 ## Holdout metrics at the cut-off ({test['n']} images)
 - accuracy {ci('accuracy')}
@@ -114,15 +114,14 @@ See `config.yaml` for the full configuration and the run's report.md for everyth
 """
 
 
-def _front_line(front: dict) -> str:
+def _front_line(front: FrontConfig) -> str:
     """What the front does to a raw image, as configured."""
-    size = FrontConfig(**front).image_size
-    crop = "" if front["crop"] == 1 else f", the centred {front['spike_size']} px kept"
-    blur = "no blur" if front["mode"] in ("gray", "rgb") or front["blur_size"] == 1 else (
-        f"{front['blur_size']}x{front['blur_size']} Gaussian blur of the spikes")
-    return (f"raw images resized by area averaging to {size} px{crop}; front `{front['mode']}`, "
-            f"{blur}; {front['input_size']}x{front['input_size']} input; z-score ({front['zscore']}) and PCA "
-            f"{front['pca_components'] or 'off'} fitted on the training data only.")
+    crop = "" if front.crop == 1 else f", the centred {front.spike_size} px kept"
+    blur = "no blur" if front.mode in ("gray", "rgb") or front.blur_size == 1 else (
+        f"{front.blur_size}x{front.blur_size} Gaussian blur of the spikes")
+    return (f"raw images resized by area averaging to {front.image_size} px{crop}; front `{front.mode}`, "
+            f"{blur}; {front.input_size}x{front.input_size} input; z-score ({front.zscore}) and PCA "
+            f"{front.pca_components or 'off'} fitted on the training data only.")
 
 
 def _delivered(result: dict) -> str:

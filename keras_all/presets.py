@@ -1,6 +1,7 @@
 """Named configurations shipped inside the package, as keras-hub keeps its ``*_presets.py``.
 
-Each preset is a partial ``TrainConfig`` (the rest are its defaults) with metadata: what it is and the
+Each preset is a partial ``TrainConfig``, grouped as a YAML configuration is (the rest are its defaults), with
+metadata: what it is and the
 ResNet's parameter count at its input shape. ``keras-all train --preset NAME`` and
 ``SpikeResNetClassifier.from_preset(NAME)`` read them from any working directory; a YAML file given to
 ``--config`` may start from one with ``preset: NAME``.
@@ -9,8 +10,9 @@ ResNet's parameter count at its input shape. ``keras-all train --preset NAME`` a
 from __future__ import annotations
 
 # The paper's training, as published (every epoch trained, batch-norm statistics as learnt), under the honest protocol.
-PAPER = {"protocol": "honest", "folds": 4, "epochs": 10, "batch_size": 32, "learning_rate": 1e-3, "lr_factor": 0.3,
-         "stop_on": "off", "bn_momentum": 0.99, "recalibrate_bn": False}
+PAPER = {"fit": {"epochs": 10, "batch_size": 32, "learning_rate": 1e-3, "lr_factor": 0.3, "stop_on": "off",
+                 "recalibrate_bn": False},
+         "model": {"bn_momentum": 0.99}}
 
 
 def _paper(name: str, size: int, pca_components: int, params: int, description: str) -> dict:
@@ -18,7 +20,7 @@ def _paper(name: str, size: int, pca_components: int, params: int, description: 
     front = {"spike_size": size, "input_size": size, "channels": 3, "mode": "first_spike",
              "pca_components": pca_components}
     return {"metadata": {"description": description, "params": params},
-            "config": {"name": name, **PAPER, "front": front}}
+            "config": {"run": {"name": name, "protocol": "honest", "folds": 4}, **PAPER, "front": front}}
 
 
 PRESETS = {
@@ -38,7 +40,7 @@ PRESETS = {
                            "(early stopping on the validation AUC, recalibrated batch norm).",
             "params": 493_058,
         },
-        "config": {"name": "run", "front": {"mode": "rgb_first_spike"}},
+        "config": {"run": {"name": "run"}, "front": {"mode": "rgb_first_spike"}},
     },
     "demo": {
         "metadata": {
@@ -46,7 +48,7 @@ PRESETS = {
                            "the honest protocol's adaptive training; a few minutes on a 2-core CPU.",
             "params": 460_610,
         },
-        "config": {"name": "demo", "epochs": 20, "bn_momentum": 0.9,
+        "config": {"run": {"name": "demo"}, "fit": {"epochs": 20}, "model": {"bn_momentum": 0.9},
                    "front": {"spike_size": 128, "input_size": 64, "mode": "first_spike"}},
     },
 }
@@ -56,7 +58,4 @@ def preset_values(name: str) -> dict:
     """The preset's settings (a fresh copy); an unknown name is an error listing the known ones."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)} (`keras-all presets` lists them)")
-    values = dict(PRESETS[name]["config"])
-    if "front" in values:
-        values["front"] = dict(values["front"])
-    return values
+    return {group: dict(settings) for group, settings in PRESETS[name]["config"].items()}

@@ -60,24 +60,25 @@ class ResNetHyperModel(keras_tuner.HyperModel):
     def config_for(self, hp: keras_tuner.HyperParameters) -> TrainConfig:
         """The base configuration with this point's widths, identity blocks and learning rate."""
         widths = []
-        for stage, (f1, f2, f3) in enumerate(self.base.widths, start=2):
+        for stage, (f1, f2, f3) in enumerate(self.base.model.widths, start=2):
             bottleneck = hp.Choice(f"stage{stage}_bottleneck", _choices(f1, (max(1, round(f1 * s)) for s in
                                                                               WIDTH_SCALES)), default=f1)
             out = hp.Choice(f"stage{stage}_output", _choices(f3, (max(1, round(f3 * s)) for s in WIDTH_SCALES)),
                             default=f3)
             widths.append((bottleneck, max(1, round(bottleneck * f2 / f1)), out))
-        blocks = hp.Choice("identity_blocks", _choices(self.base.identity_blocks, IDENTITY_BLOCKS),
-                           default=self.base.identity_blocks)
-        rate = hp.Choice("learning_rate", _choices(float(self.base.learning_rate), LEARNING_RATES),
-                         default=float(self.base.learning_rate))
-        return dataclasses.replace(self.base, widths=tuple(widths), identity_blocks=blocks, learning_rate=rate)
+        blocks = hp.Choice("identity_blocks", _choices(self.base.model.identity_blocks, IDENTITY_BLOCKS),
+                           default=self.base.model.identity_blocks)
+        rate = hp.Choice("learning_rate", _choices(float(self.base.fit.learning_rate), LEARNING_RATES),
+                         default=float(self.base.fit.learning_rate))
+        return self.base.with_values({"model.widths": widths, "model.identity_blocks": blocks,
+                                      "fit.learning_rate": rate})
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         """This point's ResNet at the base configuration's input shape (trials train it through the trainer)."""
         config = self.config_for(hp)
         front = config.front
-        return build_resnet((front.input_size, front.input_size, front.model_channels), config.widths,
-                            config.identity_blocks, bn_momentum=config.bn_momentum)
+        return build_resnet((front.input_size, front.input_size, front.model_channels), config.model.widths,
+                            config.model.identity_blocks, bn_momentum=config.model.bn_momentum)
 
 
 class _BaseFirst:
@@ -117,7 +118,7 @@ class CrossValidatedTuner(keras_tuner.Tuner):
         trial_folds = cross_validation_folds(dev.splits, config, dev.source.samples,
                                              label=f"trial {trial.trial_id} fold")
         context = RunContext(RunFolder(folder), resume=True, echo=dev.echo, keep_models=False)
-        results = Trainer(config, context, dev.source, Coordinator(), balance=config.balance).run_folds(trial_folds)
+        results = Trainer(config, context, dev.source, Coordinator(), balance=config.fit.balance).run_folds(trial_folds)
         folds = [result.metrics["validation"] for result in results]
         scores = {f"val_{key}": [fold[key] for fold in folds] for key in ("accuracy", "auc")}
         write_json(folder / "scores.json", {**scores, "seconds": time.perf_counter() - started})
@@ -154,7 +155,7 @@ class SearchSettings:
 
 def make_tuner(base: TrainConfig, output: Path, search: SearchSettings, overwrite: bool) -> CrossValidatedTuner:
     settings = {"objective": keras_tuner.Objective(search.objective, "max"), "max_trials": search.max_trials,
-                "seed": base.seed}
+                "seed": base.run.seed}
     if search.tuner == "random":
         oracle = BaseFirstRandomSearchOracle(**settings)
     else:  # a third of the trials (at least 2, the base among them) explore before the model guides
@@ -165,10 +166,10 @@ def make_tuner(base: TrainConfig, output: Path, search: SearchSettings, overwrit
 
 def prepare_dev(data: LoadedDataset, base: TrainConfig, output: Path, echo) -> DevFolds:
     """The trainer's holdout split and folds (written to splits.csv), and spike maps of the dev images only."""
-    if base.max_per_class is not None:
-        data = data.subsample(base.max_per_class, base.seed)
+    if base.run.max_per_class is not None:
+        data = data.subsample(base.run.max_per_class, base.run.seed)
     samples = data.samples.reset_index(drop=True)
-    splits = assign_splits(samples, base.folds, base.test_fraction, base.seed)
+    splits = assign_splits(samples, base.run.folds, base.run.test_fraction, base.run.seed)
     write_or_check(output / "splits.csv", splits.to_csv(index=False), True, "split assignment")
     dev = np.flatnonzero(splits["split"] == "dev")
     check_no_leak(samples, dev, np.flatnonzero(splits["split"] == "test"), "dev vs holdout test")
@@ -194,9 +195,9 @@ def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, settings: 
     Returns:
         The results table, one row per trial (None on a distributed worker).
     """
-    if base.protocol != "honest":
+    if base.run.protocol != "honest":
         raise ValueError("tuning scores trials by the honest protocol only; set protocol: honest in the preset")
-    if base.distribute == "multi-worker":
+    if base.fit.distribute == "multi-worker":
         raise ValueError("distribute: multi-worker is for keras-all train; a search spreads its trials over machines "
                          "with KERASTUNER_TUNER_ID and KERASTUNER_ORACLE_* (README); set distribute: none or mirrored")
     where = role()
@@ -213,7 +214,7 @@ def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, settings: 
                        resume or where == "worker", "search settings")
         search = make_tuner(base, output, settings, overwrite=where != "worker" and not resume)
         objective = settings.objective
-        seed_everything(base.seed)
+        seed_everything(base.run.seed)
         dev = None if where == "chief" else prepare_dev(data, base, output, echo)
         search.search(dev)
         if where == "worker":
@@ -242,8 +243,8 @@ def results_table(search: CrossValidatedTuner, objective: str) -> pd.DataFrame:
         summary = mean_sd([{objective: v} for v in folds], (objective,)).get(objective, {})
         row = {"trial": trial_id, "status": trial.status,
                "base": all(hp.values.get(h.name) == h.default for h in hp.space)}
-        row.update({f"stage{s}": "-".join(map(str, w)) for s, w in enumerate(config.widths, start=2)})
-        row.update(identity_blocks=config.identity_blocks, learning_rate=config.learning_rate,
+        row.update({f"stage{s}": "-".join(map(str, w)) for s, w in enumerate(config.model.widths, start=2)})
+        row.update(identity_blocks=config.model.identity_blocks, learning_rate=config.fit.learning_rate,
                    parameters=search.hypermodel.build(hp.copy()).count_params())
         row.update({f"fold_{k + 1}": v for k, v in enumerate(folds)})
         row.update(mean=summary.get("mean"), sd=summary.get("sd"), seconds=scores.get("seconds"),
@@ -265,9 +266,9 @@ def write_best_config(table: pd.DataFrame, hypermodel: ResNetHyperModel, oracle,
         raise ValueError(f"{output}: no trial completed; see the trial messages in {output / 'search'}")
     best = done.sort_values(["mean", "trial"], ascending=[False, True]).iloc[0]
     config = hypermodel.config_for(oracle.trials[best["trial"]].hyperparameters.copy())
-    config = dataclasses.replace(config, name=f"{hypermodel.base.name}-tuned")
+    config = config.with_values({"run.name": f"{hypermodel.base.run.name}-tuned"})
     header = (f"# Best of {len(done)} completed trials (trial {best['trial']}) by mean {objective} "
-              f"{best['mean']:.4f} over {config.folds} folds; written by keras-all tune.\n"
+              f"{best['mean']:.4f} over {config.run.folds} folds; written by keras-all tune.\n"
               "#   keras-all train --dataset ... --data-dir ... --config best_config.yaml\n")
     write_or_check(output / "best_config.yaml", header + config.to_yaml(), False, "best configuration")
 

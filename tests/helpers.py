@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from keras_all.cli import main
 
 # Small enough that a 2-fold run with its final model takes ~20 s on the CI machine.
-TINY = {"name": "tiny", "folds": 2, "epochs": 1, "batch_size": 8, "identity_blocks": 0,
-        "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]],
+TINY = {"run": {"name": "tiny", "folds": 2}, "fit": {"epochs": 1, "batch_size": 8},
+        "model": {"identity_blocks": 0, "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]]},
         "front": {"spike_size": 32, "input_size": 32, "mode": "first_spike"}}
 
 # The console script of the environment running the tests (the one `pip install -e .` wrote).
@@ -39,10 +39,14 @@ def shell(*args, cwd=None, timeout=600, env=None):
                           errors="backslashreplace")
 
 
-def tiny_config(folder: Path, **changes) -> Path:
-    """Write TINY (with ``changes``) as a YAML preset in ``folder``; returns its path."""
+def tiny_config(folder: Path, changes: dict | None = None) -> Path:
+    """Write TINY with ``changes`` (keys ``group.setting``) as a YAML preset in ``folder``; returns its path."""
+    values = {group: dict(settings) for group, settings in TINY.items()}
+    for key, value in (changes or {}).items():
+        group, name = key.split(".")
+        values.setdefault(group, {})[name] = value
     path = Path(folder) / "tiny.yaml"
-    path.write_text(yaml.safe_dump({**TINY, **changes}))
+    path.write_text(yaml.safe_dump(values))
     return path
 
 

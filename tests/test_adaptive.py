@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import keras_all
-from keras_all.config import PROTOCOL_DEFAULTS, TrainConfig, from_dict, load_config
+from keras_all.config import PROTOCOL_DEFAULTS, FitConfig, ModelConfig, RunConfig, TrainConfig, from_dict, load_config
 from keras_all.data import load_dataset
 from keras_all.evaluation.saliency import chosen_images, integrated_gradients
 from keras_all.front import FrontConfig, Standardizer
@@ -27,8 +27,9 @@ from .helpers import save_and_reload, tiny_config
 
 pytestmark = pytest.mark.portable
 
-SMALL = {"identity_blocks": 0, "widths": ((4, 4, 8), (8, 8, 16), (8, 8, 16)),
+SMALL = {"model": ModelConfig(identity_blocks=0, widths=((4, 4, 8), (8, 8, 16), (8, 8, 16))),
          "front": FrontConfig(spike_size=32, input_size=32)}
+PAPER = RunConfig(protocol="paper")
 
 
 @pytest.fixture(scope="module")
@@ -37,26 +38,29 @@ def cnmc(synthetic_tree):
 
 
 def test_each_protocol_fills_in_its_own_defaults_and_the_paper_presets_keep_the_papers():
-    honest, paper = TrainConfig(), TrainConfig(protocol="paper")
+    honest, paper = TrainConfig(), TrainConfig(PAPER)
     for config, protocol in ((honest, "honest"), (paper, "paper")):
-        assert {key: getattr(config, key) for key in PROTOCOL_DEFAULTS[protocol]} == PROTOCOL_DEFAULTS[protocol]
-    assert (honest.epochs, honest.stop_on, honest.recalibrate_bn) == (60, "auc", True)
+        filled = {f"{group}.{name}": value for group, settings in config.to_dict().items()
+                  for name, value in settings.items() if f"{group}.{name}" in PROTOCOL_DEFAULTS[protocol]}
+        assert filled == PROTOCOL_DEFAULTS[protocol]
+    assert (honest.fit.epochs, honest.fit.stop_on, honest.fit.recalibrate_bn) == (60, "auc", True)
     for preset in ("paper_all_idb", "paper_c_nmc"):
         config = load_config(preset=preset)
-        assert (config.epochs, config.stop_on, config.bn_momentum, config.recalibrate_bn) == (10, "off", 0.99, False)
-    assert TrainConfig(stop_on="loss", epochs=5).epochs == 5  # what is set stays set
-    assert from_dict(yaml.safe_load("stop_on: off")).stop_on == "off"  # YAML's unquoted off is false
+        assert (config.fit.epochs, config.fit.stop_on, config.model.bn_momentum, config.fit.recalibrate_bn) == (
+            10, "off", 0.99, False)
+    assert TrainConfig(fit=FitConfig(stop_on="loss", epochs=5)).fit.epochs == 5  # what is set stays set
+    assert from_dict(yaml.safe_load("fit: {stop_on: off}")).fit.stop_on == "off"  # YAML's unquoted off is false
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"stop_on": "accuracy"}, "stop_on='accuracy': use one of auc, loss, off"),
-    ({"final": "best"}, "final='best': use one of refit, ensemble"),
-    ({"max_per_class": 1}, "max_per_class=1: must be an integer of at least 2"),
-    ({"stop_patience": 0}, "stop_patience=0"),
+    ({"fit": {"stop_on": "accuracy"}}, "fit.stop_on='accuracy': use one of auc, loss, off"),
+    ({"run": {"final": "best"}}, "run.final='best': use one of refit, ensemble"),
+    ({"run": {"max_per_class": 1}}, "run.max_per_class=1: must be an integer of at least 2"),
+    ({"fit": {"stop_patience": 0}}, "fit.stop_patience=0"),
 ])
 def test_bad_adaptive_settings_are_named(values, message):
     with pytest.raises(ValueError, match=message):
-        TrainConfig(**values)
+        from_dict(values)
 
 
 def test_the_final_model_trains_for_the_median_best_epoch():
@@ -64,7 +68,7 @@ def test_the_final_model_trains_for_the_median_best_epoch():
     assert final_epochs(TrainConfig(), folds) == 13  # median 13.0
     assert final_epochs(TrainConfig(), folds[:3]) == 17
     assert final_epochs(TrainConfig(), [{"best_epoch": 1}, {"best_epoch": 2}]) == 2  # 1.5, rounded up
-    assert final_epochs(TrainConfig(stop_on="off", epochs=7), folds) == 7
+    assert final_epochs(TrainConfig(fit=FitConfig(stop_on="off", epochs=7)), folds) == 7
 
 
 def test_a_subsample_is_class_balanced_seeded_and_ordered(cnmc):
@@ -93,7 +97,7 @@ def test_validation_scores_are_the_probabilities_own(tmp_path):
 
     labels = np.array([0, 0, 1, 1, 1])
     p = np.array([[0.1], [0.6], [0.4], [0.8], [0.9]], "float32")
-    config = load_config(tiny_config(tmp_path, batch_size=2, recalibrate_bn=False))
+    config = load_config(tiny_config(tmp_path, {"fit.batch_size": 2, "fit.recalibrate_bn": False}))
     source = InMemoryMaps(pd.DataFrame({"label": labels}), p)
     trainer = types.SimpleNamespace(config=config, fold_model=Scoring(), source=source, coordinator=Coordinator())
     scores = ValidationScores(trainer, p, labels, train=p, seed=0)
@@ -105,7 +109,7 @@ def test_validation_scores_are_the_probabilities_own(tmp_path):
 
 def test_early_stopping_keeps_the_best_epoch_and_the_final_model_trains_the_median(cnmc, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer_module, "STOP_PATIENCE_STEPS", 1)  # the configured patience of 1 epoch, unstretched
-    config = load_config(tiny_config(tmp_path, epochs=6, stop_patience=1, learning_rate=0.05))
+    config = load_config(tiny_config(tmp_path, {"fit.epochs": 6, "fit.stop_patience": 1, "fit.learning_rate": 0.05}))
     run = keras_all.train(cnmc, config, output=tmp_path / "run", echo=lambda _: None)
     metrics = run.metrics()
     for k, fold in enumerate(metrics["folds"]):
@@ -173,4 +177,4 @@ def test_patience_spans_enough_optimizer_steps_on_a_small_set():
     adaptive = TrainConfig()  # patience 10 and 5 epochs, batch 32
     assert patiences(adaptive, 160) == (30, 15)  # 5 steps an epoch: 150 and 75 steps
     assert patiences(adaptive, 3200) == (10, 5)  # 100 steps an epoch: the configured epochs already span more
-    assert patiences(TrainConfig(protocol="paper"), 160) == (10, 5)  # the paper's schedule is left alone
+    assert patiences(TrainConfig(PAPER), 160) == (10, 5)  # the paper's schedule is left alone

@@ -149,16 +149,21 @@ def test_when_every_image_is_bad_the_error_says_none_is_left(tmp_path):
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"batch_size": True}, "batch_size=True: must be an integer of at least 1"),
-    ({"front": 5}, "front=5: give a mapping of front settings"),
-    ({"widths": 3}, "widths=3: give one [f1, f2, f3] list"),
-    ({"widths": [[4, 4]]}, "widths=[[4, 4]]: give one [f1, f2, f3] list"),
-    ({"seed": -1}, "seed=-1: must be an integer in [0, 4294967295]"),
-    ({"learning_rate": -1}, "learning_rate=-1: must be a number in (0, 1]"),
-    ({"test_fraction": "a"}, "test_fraction='a': must be a number in (0, 0.5)"),
-    ({"front": {"blur_size": 4}}, "blur_size=4: must be an odd integer"),
-    ({"front": {"channels": True}}, "channels=True: the ResNet takes 1 or 3 channels"),
-    ({"name": "../up"}, "name='../up': use letters, digits"),
+    ({"fit": {"batch_size": True}}, "fit.batch_size=True: must be an integer of at least 1"),
+    ({"front": 5}, "preset.yaml: front=5: give a mapping of front settings"),
+    ({"model": {"widths": 3}}, "model.widths=3: give one [f1, f2, f3] list"),
+    ({"model": {"widths": [[4, 4]]}}, "model.widths=[[4, 4]]: give one [f1, f2, f3] list"),
+    ({"run": {"seed": -1}}, "run.seed=-1: must be an integer in [0, 4294967295]"),
+    ({"fit": {"learning_rate": -1}}, "fit.learning_rate=-1: must be a number in (0, 1]"),
+    ({"run": {"test_fraction": "a"}}, "run.test_fraction='a': must be a number in (0, 0.5)"),
+    ({"front": {"blur_size": 4}}, "front.blur_size=4: must be an odd integer"),
+    ({"front": {"channels": True}}, "front.channels=True: the ResNet takes 1 or 3 channels"),
+    ({"run": {"name": "../up"}}, "run.name='../up': use letters, digits"),
+    ({"epochs": 3}, "preset.yaml: epochs belongs in fit; write fit: {epochs: ...}"),
+    ({"fit": {"widths": [[4, 4, 8]]}}, "preset.yaml: fit.widths belongs in model; write model: {widths: ...}"),
+    ({"fit": {"epoch": 3}}, "preset.yaml: unknown key fit.epoch; fit takes augment, balance, batch_size"),
+    ({"cells": {"size": 3}}, "preset.yaml: unknown key cells; a configuration holds the groups run, model, front, "
+                             "fit"),
 ])
 def test_configuration_values_are_checked_with_one_line(values, message):
     with pytest.raises(ValueError) as info:
@@ -233,4 +238,4 @@ def test_a_file_that_is_not_an_authors_release_is_named(tmp_path):
     with pytest.raises(ValueError, match="layer 'fc' holds shapes"):
         load_legacy_weights(model, tmp_path / "other.h5")
     default = load_config(None)  # the honest preset, valid as it stands
-    assert (default.name, default.protocol, default.front.mode) == ("run", "honest", "rgb_first_spike")
+    assert (default.run.name, default.run.protocol, default.front.mode) == ("run", "honest", "rgb_first_spike")

@@ -11,7 +11,7 @@ from .helpers import fitted_preprocessor, save_and_reload
 
 pytestmark = pytest.mark.portable
 
-TINY_WIDTHS = {"widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]], "identity_blocks": 0}
+TINY_WIDTHS = {"model.widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]], "model.identity_blocks": 0}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_serving_model_decides_at_the_cutoff(classifier, images, tmp_path):
 
 
 def test_a_preset_gives_an_untrained_model_that_refuses_raw_images_until_fitted(images):
-    untrained = SpikeResNetClassifier.from_preset("demo", **TINY_WIDTHS)
+    untrained = SpikeResNetClassifier.from_preset("demo", overrides=TINY_WIDTHS)
     assert not untrained.preprocessor.fitted and untrained.backbone.count_params() > 0
     with pytest.raises(ValueError, match="standardizer is not fitted"):
         untrained.predict(images, verbose=0)

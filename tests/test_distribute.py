@@ -25,7 +25,7 @@ main(sys.argv[1:])
 
 
 def test_mirrored_training_on_two_cpu_devices(synthetic_tree, tmp_path):
-    config = tiny_config(tmp_path, recalibrate_bn=True)  # its in-place statistics update, distributed
+    config = tiny_config(tmp_path, {"fit.recalibrate_bn": True})  # its in-place statistics update, distributed
     env = dict(os.environ)
     if keras.backend.backend() == "jax":
         env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"

@@ -62,7 +62,7 @@ def test_model_card_states_use_data_metrics_and_limits(exported):
     for text in ("Not a diagnostic device", "## Training data and protocol", "95% CI", "cut-off",
                  "## Limitations", "stain", "48-bin HSV histogram", "paired DeLong p"):
         assert text in card
-    assert yaml.safe_load((exported[1] / "config.yaml").read_text())["name"] == "tiny"
+    assert yaml.safe_load((exported[1] / "config.yaml").read_text())["run"]["name"] == "tiny"
 
 
 def test_failed_export_leaves_no_folder(exported, monkeypatch, tmp_path):

@@ -79,7 +79,7 @@ def same_training(tmp_path, probability_tolerance: float) -> None:
 
 
 def test_two_workers_train_as_one_process_does(synthetic_tree, tmp_path):
-    config = tiny_config(tmp_path, epochs=3, augment=False)  # TensorFlow draws augmentation per replica
+    config = tiny_config(tmp_path, {"fit.epochs": 3, "fit.augment": False})  # TensorFlow draws augmentation per replica
     chief_out, worker_out = alone_and_together(synthetic_tree("c-nmc", 54), config, tmp_path, "--maps", "stream")
     assert "worker 0 of 2 (chief): joined" in chief_out
     assert "fold 1/2: data-parallel over 2 devices (2 workers" in chief_out
@@ -94,14 +94,15 @@ def test_two_workers_train_the_paper_protocol_as_one_process_does(synthetic_tree
     full steps) and so in the moving means that follow them: held-out probabilities agree to about 1e-3 (at
     most 9e-3 measured after 3 epochs), while the training losses, which those biases cannot touch, agree to
     1e-4."""
-    config = tiny_config(tmp_path, epochs=2, augment=False)
+    config = tiny_config(tmp_path, {"fit.epochs": 2, "fit.augment": False})
     alone_and_together(synthetic_tree("c-nmc", 54), config, tmp_path, "--protocol", "paper")
     same_training(tmp_path, 2e-2)
 
 
 def test_a_dead_worker_stops_the_run_in_one_line_and_resume_continues(synthetic_tree, tmp_path):
     data = synthetic_tree("c-nmc", 54)
-    config = tiny_config(tmp_path, epochs=3, stop_on="off")  # a fold lasts seconds: time to kill a worker in one
+    # a fold lasts seconds: time to kill a worker in one
+    config = tiny_config(tmp_path, {"fit.epochs": 3, "fit.stop_on": "off"})
     args = train_args(data, config, tmp_path / "run")
     chief, worker = start_workers(args)
     first_fold = tmp_path / "run" / "fold_0" / "metrics.json"

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_all.config import TrainConfig, from_dict
+from keras_all.config import FitConfig, ModelConfig, RunConfig, TrainConfig, from_dict
 from keras_all.front import FrontConfig, Standardizer
 from keras_all.training.model import FoldModel, recalibrate_batch_norm
 
@@ -16,8 +16,9 @@ def _array(variable):
 
 
 def test_statistics_become_those_of_the_plain_maps_and_nothing_else_moves():
-    config = TrainConfig(batch_size=8, identity_blocks=0, widths=((4, 4, 8), (8, 8, 16), (8, 8, 16)),
-                         front=FrontConfig(spike_size=32, input_size=32), recalibrate_bn=True)
+    config = TrainConfig(model=ModelConfig(identity_blocks=0, widths=((4, 4, 8), (8, 8, 16), (8, 8, 16))),
+                         front=FrontConfig(spike_size=32, input_size=32),
+                         fit=FitConfig(batch_size=8, recalibrate_bn=True))
     rng = np.random.default_rng(0)
     maps = (rng.random((32, 32, 32, 1)) < 0.1).astype("float32")  # sparse, edge-map-like
     classifier, model = FoldModel(config).start(Standardizer(config.front).fit(maps), 0, len(maps))
@@ -26,7 +27,7 @@ def test_statistics_become_those_of_the_plain_maps_and_nothing_else_moves():
     last_before = _array(last.moving_mean)
     trained = [_array(w) for w in model.trainable_weights]
 
-    recalibrate_batch_norm(classifier, maps, config.batch_size, seed=0)
+    recalibrate_batch_norm(classifier, maps, config.fit.batch_size, seed=0)
 
     plain = keras.ops.convert_to_numpy(classifier.preprocessor.standardize(maps))
     stem = classifier.backbone.layers[:3]  # input, padding and the 7x7 convolution whose output bn_conv1 normalises
@@ -37,22 +38,22 @@ def test_statistics_become_those_of_the_plain_maps_and_nothing_else_moves():
     assert np.all(_array(first.moving_variance) <= variance * 1.001)  # per-batch variances average below it
     assert np.all(_array(first.moving_variance) >= variance * 0.5)
     assert not np.allclose(_array(last.moving_mean), last_before)
-    assert first.momentum == last.momentum == config.bn_momentum
+    assert first.momentum == last.momentum == config.model.bn_momentum
     for weight, value in zip(model.trainable_weights, trained):
         np.testing.assert_array_equal(_array(weight), value)
 
 
 def test_the_switch_is_a_boolean():
-    assert from_dict({"recalibrate_bn": True}).recalibrate_bn
-    with pytest.raises(ValueError, match="recalibrate_bn='yes': must be true or false"):
-        from_dict({"recalibrate_bn": "yes"})
-    assert TrainConfig().recalibrate_bn  # the honest protocol's default
-    assert not TrainConfig(protocol="paper").recalibrate_bn  # the paper's pipeline keeps its statistics
+    assert from_dict({"fit": {"recalibrate_bn": True}}).fit.recalibrate_bn
+    with pytest.raises(ValueError, match="fit.recalibrate_bn='yes': must be true or false"):
+        from_dict({"fit": {"recalibrate_bn": "yes"}})
+    assert TrainConfig().fit.recalibrate_bn  # the honest protocol's default
+    assert not TrainConfig(RunConfig(protocol="paper")).fit.recalibrate_bn  # the paper's pipeline keeps its statistics
 
 
 def test_a_capped_recalibration_reads_only_its_batches():
-    config = TrainConfig(batch_size=8, identity_blocks=0, widths=((4, 4, 8), (8, 8, 16), (8, 8, 16)),
-                         front=FrontConfig(spike_size=32, input_size=32))
+    config = TrainConfig(model=ModelConfig(identity_blocks=0, widths=((4, 4, 8), (8, 8, 16), (8, 8, 16))),
+                         front=FrontConfig(spike_size=32, input_size=32), fit=FitConfig(batch_size=8))
     rng = np.random.default_rng(1)
     maps = (rng.random((32, 32, 32, 1)) < 0.1).astype("float32")
     classifier, _ = FoldModel(config).start(Standardizer(config.front).fit(maps), 0, len(maps))

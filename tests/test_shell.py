@@ -135,9 +135,10 @@ def test_train_refuses_one_class_and_bad_values_before_making_a_folder(synthetic
     assert _one_error_line(result) == f"Error: {data}: all 12 images are ALL (label 1); training needs images of " \
                                       "both classes"
     assert "warning: skipped bad file: " in result.stderr and "UID_1_9_9_all.bmp" in result.stderr
-    for change, option, message in (({}, ("--seed", -1), "seed=-1: must be an integer in [0, 4294967295]"),
-                                    ({"batch_size": True}, (), "batch_size=True: must be an integer of at least 1")):
-        config = tiny_config(tmp_path, **change)
+    for change, option, message in (({}, ("--seed", -1), "run.seed=-1: must be an integer in [0, 4294967295]"),
+                                    ({"fit.batch_size": True}, (), "fit.batch_size=True: must be an integer of at "
+                                                                   "least 1")):
+        config = tiny_config(tmp_path, change)
         line = _one_error_line(shell("train", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 27),
                                      "--config", config, *option, "--output", tmp_path / "run"))
         assert line == f"Error: {message}"
@@ -206,7 +207,8 @@ def test_import_weights_of_the_authors_from_the_shell(synthetic_tree, tmp_path):
 def test_ctrl_c_stops_train_with_code_130_and_marks_the_run(synthetic_tree, tmp_path):
     data = synthetic_tree("c-nmc", 54)
     process = subprocess.Popen([KERAS_ALL, "train", "--dataset", "c-nmc", "--data-dir", str(data),
-                                "--config", str(tiny_config(tmp_path, epochs=50)), "--output", str(tmp_path / "run")],
+                                "--config", str(tiny_config(tmp_path, {"fit.epochs": 50})), "--output",
+                                str(tmp_path / "run")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,  # each line as printed:
                                env={**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
                                     "PYTHONUNBUFFERED": "1"},
@@ -231,7 +233,8 @@ def test_presets_are_listed_and_train_takes_one_from_any_working_directory(tiny_
     assert "489,922 parameters" in lines["paper_all_idb"] and "469,442 parameters" in lines["paper_c_nmc"]
     run, data, _ = tiny_run  # trained with --preset demo --config tiny.yaml --epochs 2, from a folder of its own
     config = yaml.safe_load((run / "config.yaml").read_text())
-    assert (config["bn_momentum"], config["name"], config["epochs"]) == (0.9, "tiny", 2)  # preset, file, option
+    # the preset's, the file's and the option's
+    assert (config["model"]["bn_momentum"], config["run"]["name"], config["fit"]["epochs"]) == (0.9, "tiny", 2)
     unknown = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--preset", "paper", cwd=tmp_path)
     assert _one_error_line(unknown).startswith("Error: unknown preset 'paper': use one of paper_all_idb")
 
@@ -239,7 +242,8 @@ def test_presets_are_listed_and_train_takes_one_from_any_working_directory(tiny_
 def test_a_fold_ensemble_of_a_subsample_is_trained_exported_and_predicted_from_the_shell(synthetic_tree, tmp_path):
     data = synthetic_tree("c-nmc", 54)
     run, export = tmp_path / "run", tmp_path / "export"
-    trained = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(tmp_path, epochs=2),
+    trained = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--config",
+                    tiny_config(tmp_path, {"fit.epochs": 2}),
                     "--final", "ensemble", "--max-per-class", 20, "--seed", 1, "--output", run)
     assert trained.returncode == 0, trained.stderr
     assert "fold ensemble (delivered) on the holdout test" in trained.stdout

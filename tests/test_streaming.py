@@ -179,7 +179,7 @@ def test_an_interrupted_cache_is_resumed_from_its_last_chunk(synthetic_tree, tmp
 
 def test_a_streamed_run_from_the_shell_fits_what_memory_fits_and_leaves_no_cache(synthetic_tree, tmp_path):
     data = synthetic_tree("c-nmc", 54)
-    config = tiny_config(tmp_path, epochs=2)
+    config = tiny_config(tmp_path, {"fit.epochs": 2})
     runs, printed = {}, {}
     for storage in ("stream", "memory"):
         runs[storage] = tmp_path / storage

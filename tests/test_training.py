@@ -16,8 +16,8 @@ from keras_all.training import cross_validate
 from keras_all.training.splits import LeakageError, assign_splits, check_no_leak
 from keras_all.training.trainer import Trainer
 
+from .helpers import TINY, tiny_config
 from .helpers import cli as run
-from .helpers import tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +71,13 @@ def test_presets_hold_the_papers_values():
     idb = load_config(preset="paper_all_idb")
     nmc = load_config(preset="paper_c_nmc")
     for config in (idb, nmc):
-        assert (config.folds, config.epochs, config.batch_size, config.learning_rate, config.lr_factor) == (
-            4, 10, 32, 1e-3, 0.3)
+        assert (config.run.folds, config.fit.epochs, config.fit.batch_size, config.fit.learning_rate,
+                config.fit.lr_factor) == (4, 10, 32, 1e-3, 0.3)
     assert (idb.front.input_size, idb.front.pca_components, idb.front.channels) == (224, 1200, 3)
     assert (nmc.front.input_size, nmc.front.pca_components, nmc.front.channels) == (100, 500, 3)
-    overridden = load_config(overrides={"epochs": 2, "front.input_size": 64, "seed": None}, preset="paper_c_nmc")
-    assert overridden.epochs == 2 and overridden.front.input_size == 64 and overridden.seed == 0
+    overridden = load_config(overrides={"fit.epochs": 2, "front.input_size": 64, "run.seed": None},
+                             preset="paper_c_nmc")
+    assert overridden.fit.epochs == 2 and overridden.front.input_size == 64 and overridden.run.seed == 0
     assert overridden.front.pca_components == 500 and overridden.front.spike_size == 100  # the rest: the preset's
 
 
@@ -90,22 +91,30 @@ def test_each_presets_parameter_count_is_its_models(name):
 
 def test_a_yaml_file_starts_from_its_preset_and_names_what_it_changes(tmp_path):
     path = tmp_path / "experiment.yaml"
-    path.write_text("preset: paper_all_idb\nname: small\nfront:\n  input_size: 64\n")
-    config = load_config(path, {"epochs": 3})
+    path.write_text("preset: paper_all_idb\nrun:\n  name: small\nfront:\n  input_size: 64\n")
+    config = load_config(path, {"fit.epochs": 3})
     paper = load_config(preset="paper_all_idb")
-    assert (config.name, config.epochs, config.front.input_size) == ("small", 3, 64)
-    assert (config.front.pca_components, config.front.channels, config.widths) == (1200, 3, paper.widths)
+    assert (config.run.name, config.fit.epochs, config.front.input_size) == ("small", 3, 64)
+    assert (config.front.pca_components, config.front.channels, config.model.widths) == (1200, 3, paper.model.widths)
     with pytest.raises(ValueError, match="give --preset or a file with its own preset, not both"):
         load_config(path, preset="paper_c_nmc")
     with pytest.raises(ValueError, match="unknown preset 'paper'.*paper_all_idb"):
         load_config(preset="paper")
 
 
-def test_unknown_config_keys_are_named(tmp_path):
+def test_unknown_and_misplaced_config_keys_are_named_with_their_file(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("epochz: 3\nfront:\n  spike: 4\n")
-    with pytest.raises(ValueError, match="unknown key\\(s\\) epochz, front.spike"):
-        load_config(path)
+    for text, message in (
+            ("epochz: 3\n", "unknown key epochz; a configuration holds the groups run, model, front, fit"),
+            ("front:\n  spike: 4\n", "unknown key front.spike; front takes blur_size, channels, crop, input_size"),
+            ("seed: 3\n", "seed belongs in run; write run: {seed: ...}"),
+            ("model:\n  batch_size: 4\n", "model.batch_size belongs in fit; write fit: {batch_size: ...}")):
+        path.write_text(text)
+        with pytest.raises(ValueError) as info:
+            load_config(path)
+        assert str(info.value).startswith(f"{path}: {message}") and "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="overrides: epochs: name it with its group, as fit.epochs"):
+        load_config(overrides={"epochs": 3})
 
 
 def _complete(run_dir):
@@ -122,7 +131,7 @@ def test_cli_run_on_a_synthetic_tree_writes_a_complete_folder(tiny_run):
     metrics = _complete(out)
     assert metrics["protocol"] == "honest" and not metrics["leaky"] and len(metrics["folds"]) == 2
     config = yaml.safe_load((out / "config.yaml").read_text())
-    assert config["epochs"] == 2 and config["front"]["spike_size"] == 32  # resolved: preset + override
+    assert config["fit"]["epochs"] == 2 and config["front"]["spike_size"] == 32  # resolved: preset + override
     splits = pd.read_csv(out / "splits.csv")
     assert list(splits.columns) == ["path", "subject", "label", "sha256", "split", "fold"]
     assert len(splits) == len(cnmc.samples) and set(splits["sha256"]) == set(cnmc.samples["sha256"])
@@ -161,7 +170,7 @@ def test_the_real_c_nmc_sample_splits_by_subject(shared_path):
     data = load_dataset("c-nmc", shared_path("cnmc-sample"))
     config = load_config(preset="paper_c_nmc")
     cross_validate.check_trainable(data, config)  # what train checks before it makes a folder
-    splits = assign_splits(data.samples, config.folds, config.test_fraction, config.seed)
+    splits = assign_splits(data.samples, config.run.folds, config.run.test_fraction, config.run.seed)
     assert len(splits) == 52 and splits.groupby("subject")["split"].nunique().eq(1).all()
     parts = splits.assign(part=np.where(splits["split"] == "test", -1, splits["fold"]))
     assert parts.groupby("subject")["part"].nunique().eq(1).all() and set(parts["part"]) == {-1, 0, 1, 2, 3}
@@ -170,7 +179,7 @@ def test_the_real_c_nmc_sample_splits_by_subject(shared_path):
 def test_paper_protocol_is_labelled_leaky(cnmc, tmp_path):
     out = tmp_path / "paper"
     result = run("train", "--dataset", "c-nmc", "--data-dir", cnmc.root, "--output", out,
-                 "--config", tiny_config(tmp_path, paper_augment_factor=2), "--protocol", "paper")
+                 "--config", tiny_config(tmp_path, {"run.paper_augment_factor": 2}), "--protocol", "paper")
     assert result.exit_code == 0, result.output
     metrics = _complete(out)
     assert metrics["leaky"] and metrics["warning"].startswith("LEAKY")
@@ -226,7 +235,7 @@ def test_resume_refuses_other_settings(cnmc, tmp_path):
     (out).mkdir()
     (out / "config.yaml").write_text(load_config(tiny_config(tmp_path)).to_yaml())
     (out / "INCOMPLETE").write_text("")
-    changed = load_config(tiny_config(tmp_path), {"epochs": 3})
+    changed = load_config(tiny_config(tmp_path), {"fit.epochs": 3})
     with pytest.raises(ValueError, match="configuration differs"):
         keras_all.train(cnmc, changed, output=out, resume=True, echo=lambda _: None)
 
@@ -269,12 +278,11 @@ def test_the_paper_protocol_z_scores_its_test_images_with_their_own_statistics()
 def test_one_model_per_run_trains_each_fold_as_a_new_model_would():
     import keras
 
-    from keras_all.config import TrainConfig
+    from keras_all.config import from_dict
     from keras_all.front import Standardizer
     from keras_all.training.model import FoldModel
 
-    config = TrainConfig(batch_size=8, epochs=10, identity_blocks=0, widths=((4, 4, 8), (8, 8, 16), (8, 8, 16)),
-                         front=FrontConfig(spike_size=32, input_size=32))  # 20 steps: traced, not eager
+    config = from_dict({**TINY, "fit": {"batch_size": 8, "epochs": 10}})  # 20 steps: traced, not eager
     rng = np.random.default_rng(0)
     maps = (rng.random((2, 16, 32, 32, 1)) < 0.1).astype("float32")  # two folds' training maps
     targets = keras.utils.to_categorical(rng.integers(0, 2, 16), 2)

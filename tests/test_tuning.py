@@ -25,7 +25,7 @@ def test_the_default_point_is_the_paper_configuration():
     hypermodel = tuning.ResNetHyperModel(TrainConfig(front=FrontConfig(channels=3)))
     hp = keras_tuner.HyperParameters()
     assert hypermodel.build(hp).count_params() == 489_922
-    assert hypermodel.config_for(hp).widths == ((32, 32, 64), (64, 64, 128), (64, 64, 256))
+    assert hypermodel.config_for(hp).model.widths == ((32, 32, 64), (64, 64, 128), (64, 64, 256))
     assert hp.values["identity_blocks"] == 2 and hp.values["learning_rate"] == 1e-3
     stage2 = next(h for h in hp.space if h.name == "stage2_bottleneck")
     assert list(stage2.values) == [16, 32, 64]
@@ -33,7 +33,7 @@ def test_the_default_point_is_the_paper_configuration():
     wider = keras_tuner.HyperParameters()
     wider.values.update({"stage4_output": 512, "identity_blocks": 1})
     config = hypermodel.config_for(wider)
-    assert config.widths[2] == (64, 64, 512) and config.identity_blocks == 1
+    assert config.model.widths[2] == (64, 64, 512) and config.model.identity_blocks == 1
     assert hypermodel.build(wider).count_params() != 489_922
 
 
@@ -107,8 +107,9 @@ def test_a_search_scores_dev_folds_only_resumes_after_an_interruption_and_writes
 
     best = table.sort_values(["mean", "trial"], ascending=[False, True]).iloc[0]
     config = load_config(out / "best_config.yaml")
-    assert config.name == "tiny-tuned" and config.learning_rate == best["learning_rate"]
-    assert "-".join(map(str, config.widths[0])) == best["stage2"] and config.identity_blocks == best["identity_blocks"]
+    assert config.run.name == "tiny-tuned" and config.fit.learning_rate == best["learning_rate"]
+    assert "-".join(map(str, config.model.widths[0])) == best["stage2"]
+    assert config.model.identity_blocks == best["identity_blocks"]
     classifier = SpikeResNetClassifier.from_config_of(config)  # the preset trains as any configuration does
     assert classifier.backbone.count_params() + classifier.head.count_params() == best["parameters"]
     again = cli(*search[:-4], "--max-trials", 3, "--output", out, "--resume")
@@ -118,10 +119,10 @@ def test_a_search_scores_dev_folds_only_resumes_after_an_interruption_and_writes
 def test_bad_search_settings_are_one_error_line(synthetic_tree, tmp_path, monkeypatch):
     data_dir = synthetic_tree("c-nmc", 54)
     paper = cli("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config",
-                tiny_config(tmp_path, protocol="paper"), "--output", tmp_path / "a")
+                tiny_config(tmp_path, {"run.protocol": "paper"}), "--output", tmp_path / "a")
     assert paper.exit_code != 0 and "honest protocol only" in paper.output
     across = cli("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config",
-                 tiny_config(tmp_path, distribute="multi-worker"), "--output", tmp_path / "m")
+                 tiny_config(tmp_path, {"fit.distribute": "multi-worker"}), "--output", tmp_path / "m")
     assert across.exit_code != 0 and "multi-worker is for keras-all train" in across.output
     assert not (tmp_path / "m").exists()
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")

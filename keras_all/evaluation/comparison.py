@@ -49,7 +49,7 @@ def holdout_predictions(folder: str | Path) -> tuple[pd.DataFrame, float, str]:
     if folder.is_run() or folder.incomplete:
         cutoff = load_model(folder).cutoff  # an unfinished run, or one whose metrics.json is unreadable, is refused
         table = folder.read_csv("predictions.csv").query("part == 'test'")
-        found = table, cutoff, f"run `{folder.config().name}` ({folder}), holdout test"
+        found = table, cutoff, f"run `{folder.config().run.name}` ({folder}), holdout test"
     elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
         values = read_json(folder / "metrics.json")
         if "cutoff" not in values:

@@ -6,13 +6,12 @@ import platform
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from keras_all.config import TrainConfig
 from keras_all.evaluation.comparison import paired_lines
 from keras_all.evaluation.plots import confusion_plot, roc_plot, training_curves
-from keras_all.front import FrontConfig
 from keras_all.metrics import TABLE_KEYS
-from keras_all.run_folder import VALIDATED_POINT, read_json
+from keras_all.run_folder import VALIDATED_POINT, RunFolder
 
 
 def environment() -> dict:
@@ -116,18 +115,19 @@ def environment_lines(env: dict) -> list[str]:
     return markdown_table([{"package": k, "version": str(v)} for k, v in env.items()])
 
 
-def _training_lines(config: dict, result: dict) -> list[str]:
-    schedule = (f"ReduceLROnPlateau(factor {config['lr_factor']}, patience {config['lr_patience']}), augmentation "
-                f"{'on' if config['augment'] else 'off'}, batch-norm momentum {config['bn_momentum']}, seed "
-                f"{config['seed']}")
-    lines = [f"- training: Adam {config['learning_rate']}, batch {config['batch_size']}, {schedule}"]
-    if config.get("stop_on", "off") == "off":
-        lines.append(f"- every fold trained {config['epochs']} epochs, the final model too")
+def _training_lines(config: TrainConfig, result: dict) -> list[str]:
+    fit = config.fit
+    schedule = (f"ReduceLROnPlateau(factor {fit.lr_factor}, patience {fit.lr_patience}), augmentation "
+                f"{'on' if fit.augment else 'off'}, batch-norm momentum {config.model.bn_momentum}, seed "
+                f"{config.run.seed}")
+    lines = [f"- training: Adam {fit.learning_rate}, batch {fit.batch_size}, {schedule}"]
+    if fit.stop_on == "off":
+        lines.append(f"- every fold trained {fit.epochs} epochs, the final model too")
     else:
         best = [fold["best_epoch"] for fold in result["folds"]]
-        patience = result["folds"][0].get("patience", {}).get("stop", config["stop_patience"])
-        lines.append(f"- each fold stopped early on its validation {config['stop_on']} (patience {patience} epochs, "
-                     f"at most {config['epochs']}) and kept its best epoch's weights (epochs "
+        patience = result["folds"][0].get("patience", {}).get("stop", fit.stop_patience)
+        lines.append(f"- each fold stopped early on its validation {fit.stop_on} (patience {patience} epochs, "
+                     f"at most {fit.epochs}) and kept its best epoch's weights (epochs "
                      f"{', '.join(map(str, best))}); the final model, with no validation part to stop on, trained for "
                      "their median")
     held = result.get("maps")
@@ -137,7 +137,7 @@ def _training_lines(config: dict, result: dict) -> list[str]:
                      "when the folds were done) and read batch by batch")
         lines[-1] += f" ({held['why']})"
     lines.append("- batch-norm statistics re-estimated on un-augmented training maps after training (and before "
-                 "each epoch's validation score)" if config.get("recalibrate_bn") else
+                 "each epoch's validation score)" if fit.recalibrate_bn else
                  "- batch-norm statistics as learnt in training (not recalibrated)")
     return lines
 
@@ -173,13 +173,12 @@ def _baseline_lines(result: dict) -> list[str]:
 def render_run_report(run: str | Path) -> Path:
     """Plots and report.md of a finished training run, from its config.yaml, data_summary.json, metrics.json and
     predictions.csv (so `keras-all report RUN` gives the same page again)."""
-    run = Path(run)
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    return write_run_report(run, config, read_json(run / "data_summary.json"), read_json(run / "metrics.json"),
-                            pd.read_csv(run / "predictions.csv"))
+    folder = RunFolder(run)
+    return write_run_report(folder.path, folder.config(), folder.read_json("data_summary.json"), folder.metrics(),
+                            folder.read_csv("predictions.csv"))
 
 
-def write_run_report(run: Path, config: dict, summary: dict, result: dict, predictions: pd.DataFrame) -> Path:
+def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict, predictions: pd.DataFrame) -> Path:
     """Plots and report.md of a training run from its configuration, data summary, metrics (metrics.json's
     layout) and predictions; the training curves come from the folds' log.csv."""
     logs = {p.parent.name: pd.read_csv(p) for p in sorted(run.glob("*/log.csv"))}
@@ -190,19 +189,18 @@ def write_run_report(run: Path, config: dict, summary: dict, result: dict, predi
     confusion_plot(chosen["final_on_test"], run / "confusion_test.png",
                    f"final model, holdout test, cut-off {chosen['cutoff']:.4g}")
     roc_plot(test["label"], test["probability"], run / "roc_test.png", "final model, holdout test", chosen["cutoff"])
-    front = config["front"]
+    front = config.front
     grouped = ", grouped by subject" if summary["subjects"]["known"] and not result["leaky"] else ""
-    lines = [f"# keras-all run `{config['name']}`", ""]
+    lines = [f"# keras-all run `{config.run.name}`", ""]
     if result["leaky"]:
         lines += [f"> **{result['warning']}**", ""]
     lines += [
         "## Data", *data_lines(summary), "", "## Protocol",
         f"- `{result['protocol']}`: {result['n_dev']} development and {result['n_test']} holdout-test items; "
-        f"{config['folds']} folds{grouped}",
-        f"- front: `{front['mode']}`, spike size {front['spike_size']}, model input {front['input_size']}x"
-        f"{front['input_size']}x{FrontConfig(**front).model_channels}, z-score per {front['zscore']}, "
-        f"PCA {front['pca_components'] or 'off'}"
-        + ("" if front.get("crop", 1) == 1 else f", the centred {front['crop']:.0%} of each side kept (corners cut)"),
+        f"{config.run.folds} folds{grouped}",
+        f"- front: `{front.mode}`, spike size {front.spike_size}, model input {front.input_size}x"
+        f"{front.input_size}x{front.model_channels}, z-score per {front.zscore}, PCA {front.pca_components or 'off'}"
+        + ("" if front.crop == 1 else f", the centred {front.crop:.0%} of each side kept (corners cut)"),
         *_training_lines(config, result),
         "",
         "## Validation, per fold (cut-off 0.5)",
@@ -236,7 +234,7 @@ def write_run_report(run: Path, config: dict, summary: dict, result: dict, predi
                   "![saliency](saliency.png)", ""]
     if (run / "preprocessing.png").exists():
         lines += ["![preprocessing](preprocessing.png)", ""]
-    lines += ["## Configuration", "```yaml", yaml.safe_dump(config, sort_keys=False).rstrip(), "```", "",
+    lines += ["## Configuration", "```yaml", config.to_yaml().rstrip(), "```", "",
               "## Environment", *environment_lines(result["environment"]), "",
               "Files: `config.yaml`, `data_summary.json`, `splits.csv`, `predictions.csv` (out-of-fold validation and "
               "final-model test predictions), `fold_*/` (log.csv, predictions.csv, metrics.json, model.keras), "

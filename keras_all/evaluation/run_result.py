@@ -46,7 +46,7 @@ class RunResult:
 def assess(trained: TrainedRun) -> RunResult:
     """The figures of ``trained``: its delivered model is its configuration's ``final`` (``refit`` or ``ensemble``),
     and the baseline's histograms are cropped as its front crops."""
-    delivered = trained.config.final
+    delivered = trained.config.run.final
     predictions = run_predictions(trained, delivered)
     points = operating_points(predictions)
     cutoff = points[VALIDATED_POINT]["cutoff"]

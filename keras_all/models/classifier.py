@@ -62,13 +62,15 @@ class SpikeResNetClassifier(DeliveredModel, keras.Model):
         """
         front: FrontConfig = config.front
         preprocessor = SpikePreprocessor(front, standardizer, name="preprocessor")
-        backbone = build_backbone((front.input_size, front.input_size, front.model_channels), config.widths,
-                                  config.identity_blocks, bn_momentum=config.bn_momentum)
+        backbone = build_backbone((front.input_size, front.input_size, front.model_channels), config.model.widths,
+                                  config.model.identity_blocks, bn_momentum=config.model.bn_momentum)
         return cls(preprocessor, backbone, build_head(), name="keras_all")
 
     @classmethod
-    def from_preset(cls, name: str, standardizer: Standardizer | None = None, **overrides) -> SpikeResNetClassifier:
-        """The untrained model of a preset (``keras_all.presets``), with ``overrides`` as ``load_config`` takes."""
+    def from_preset(cls, name: str, standardizer: Standardizer | None = None,
+                    overrides: dict | None = None) -> SpikeResNetClassifier:
+        """The untrained model of a preset (``keras_all.presets``), with ``overrides`` as ``load_config`` takes
+        (``{"model.identity_blocks": 1}``)."""
         from keras_all.config import load_config
 
         return cls.from_config_of(load_config(preset=name, overrides=overrides), standardizer)

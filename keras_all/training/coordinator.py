@@ -124,4 +124,4 @@ class ClusterCoordinator(Coordinator):
 
 def coordinator_for(config: TrainConfig) -> Coordinator:
     """The coordinator of a run of ``config``; a multi-worker run joins its cluster here (once per process)."""
-    return ClusterCoordinator(join()) if config.distribute == "multi-worker" else Coordinator(config.distribute)
+    return ClusterCoordinator(join()) if config.fit.distribute == "multi-worker" else Coordinator(config.fit.distribute)

@@ -57,17 +57,17 @@ def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordin
 
     On a multi-worker run every worker calls this with the same data and settings (checked); a worker other than
     the chief trains into a scratch run folder of its own and resumes the folds the chief resumes."""
-    if config.max_per_class is not None:
-        data = data.subsample(config.max_per_class, config.seed)
+    if config.run.max_per_class is not None:
+        data = data.subsample(config.run.max_per_class, config.run.seed)
     check_trainable(data, config)
     run = context.run.open(context.resume and coordinator.is_chief)
     try:
-        seed_everything(config.seed)
+        seed_everything(config.run.seed)
         run.write_or_check("config.yaml", config.to_yaml(), context.resume, "configuration")
         data_summary = summarize(data)
         run.write_json("data_summary.json", data_summary)
         samples = data.samples.reset_index(drop=True)
-        storage, why = choose_storage(config.maps, len(samples), config.front, config.protocol)
+        storage, why = choose_storage(config.fit.maps, len(samples), config.front, config.run.protocol)
         coordinator.check_same("images, labels or settings", config.to_yaml() + samples[["sha256", "label"]].to_csv())
         storage, why = coordinator.from_chief([storage, why])
         held = "held in memory" if storage == "memory" else "streamed from a cache in the run folder"
@@ -75,9 +75,9 @@ def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordin
         if storage == "memory":
             source = InMemoryMaps(samples, spike_maps(samples["path"], config.front))
         else:
-            cache = cached_maps(samples["path"], config.front, run, context.resume, context.echo, config.batch_size)
+            cache = cached_maps(samples["path"], config.front, run, context.resume, context.echo, config.fit.batch_size)
             source = CachedMaps(samples, cache, run)
-        protocol = _honest if config.protocol == "honest" else _paper
+        protocol = _honest if config.run.protocol == "honest" else _paper
         trained = protocol(source, config, context, coordinator)
         source.close()  # every fold is finished: a cache has served its purpose
         trained.summary["maps"] = {"storage": storage, "why": why}
@@ -94,8 +94,8 @@ def check_trainable(data: LoadedDataset, config: TrainConfig) -> None:
     if labels.nunique() < 2:
         only = "ALL (label 1)" if labels.iloc[0] == 1 else "healthy (label 0)"
         raise ValueError(f"{data.root}: all {len(labels)} images are {only}; training needs images of both classes")
-    if config.protocol == "honest":
-        assign_splits(data.samples, config.folds, config.test_fraction, config.seed)
+    if config.run.protocol == "honest":
+        assign_splits(data.samples, config.run.folds, config.run.test_fraction, config.run.seed)
 
 
 def seed_everything(seed: int) -> None:
@@ -108,13 +108,13 @@ def seed_everything(seed: int) -> None:
 
 def _honest(source: InMemoryMaps, config: TrainConfig, context: RunContext, coordinator: Coordinator) -> TrainedRun:
     samples = source.samples
-    splits = assign_splits(samples, config.folds, config.test_fraction, config.seed)
+    splits = assign_splits(samples, config.run.folds, config.run.test_fraction, config.run.seed)
     context.run.write_or_check("splits.csv", splits.to_csv(index=False), context.resume, "split assignment")
     test = np.flatnonzero(splits["split"] == "test")
     dev = np.flatnonzero(splits["split"] == "dev")
     check_no_leak(samples, dev, test, "dev vs holdout test")
     folds = cross_validation_folds(splits, config, samples, test=test)
-    trainer = Trainer(config, context, source, coordinator, balance=config.balance)
+    trainer = Trainer(config, context, source, coordinator, balance=config.fit.balance)
     results = folds_then_final(trainer, folds, lambda epochs: _final(dev, test, config, "", epochs))
     return _summary(config, results, len(dev), len(test), splits)
 
@@ -124,40 +124,41 @@ def cross_validation_folds(splits: pd.DataFrame, config: TrainConfig, samples: p
     """The folds of ``splits``, each checked for leaks across its training and validation parts when
     ``samples`` are given (the paper protocol's pooled copies are not)."""
     folds = []
-    for k in range(config.folds):
+    for k in range(config.run.folds):
         train_idx, val_idx = fold_indices(splits, k)
         if samples is not None:
             check_no_leak(samples, train_idx, val_idx, f"{label} {k}")
-        folds.append(Fold(f"{label} {k + 1}/{config.folds}{suffix}", f"fold_{k}", train_idx, val_idx, test,
-                          config.seed + 1 + k))
+        folds.append(Fold(f"{label} {k + 1}/{config.run.folds}{suffix}", f"fold_{k}", train_idx, val_idx, test,
+                          config.run.seed + 1 + k))
     return folds
 
 
 def _final(dev, test, config, suffix, epochs) -> Fold:
-    return Fold(f"final model{suffix}", "final", dev, None, test, config.seed + 1000, epochs)
+    return Fold(f"final model{suffix}", "final", dev, None, test, config.run.seed + 1000, epochs)
 
 
 def final_epochs(config: TrainConfig, folds: list[dict]) -> int:
     """Epochs of the final model, which has no validation part to stop on: the median of the folds' best epochs
     (rounded up) where they stopped early, else the configured number."""
-    if config.stop_on == "off":
-        return config.epochs
+    if config.fit.stop_on == "off":
+        return config.fit.epochs
     return int(np.ceil(np.median([fold["best_epoch"] for fold in folds])))
 
 
 def _paper(source: InMemoryMaps, config: TrainConfig, context: RunContext, coordinator: Coordinator) -> TrainedRun:
     samples, maps = source.samples, source.maps
-    copies = config.paper_augment_factor - 1
+    copies = config.run.paper_augment_factor - 1
     origin = np.concatenate([np.arange(len(maps))] + [np.arange(len(maps))] * copies)
-    extra = [keras.ops.convert_to_numpy(augmentation(config.seed + c)(maps, training=True)) for c in range(copies)]
+    extra = [keras.ops.convert_to_numpy(augmentation(config.run.seed + c)(maps, training=True)) for c in range(copies)]
     pool = np.concatenate([maps, *extra])
     pooled = samples.iloc[origin].reset_index(drop=True).assign(copy=np.repeat(np.arange(copies + 1), len(maps)))
     pooled["subject_group"] = ""  # the paper splits images, whatever their subject
     pooled["sha256"] = pooled["sha256"] + ":" + pooled["copy"].astype(str)
-    splits = assign_splits(pooled, config.folds, config.test_fraction, config.seed)
+    splits = assign_splits(pooled, config.run.folds, config.run.test_fraction, config.run.seed)
     splits.insert(1, "copy", pooled["copy"])
     context.run.write_or_check("splits.csv", splits.to_csv(index=False), context.resume, "split assignment")
-    standardizer = Standardizer(config.front, config.seed).fit(pool)  # fitted on everything, test included: the leak
+    # fitted on everything, test included: the leak
+    standardizer = Standardizer(config.front, config.run.seed).fit(pool)
     test = np.flatnonzero(splits["split"] == "test")
     dev = np.flatnonzero(splits["split"] == "dev")
     pool = pool.copy()
@@ -183,7 +184,7 @@ def folds_then_final(trainer: Trainer, folds: list[Fold], final: Callable[[int],
     results, then the final model's."""
     results = trainer.run_folds(folds, standardizer)
     epochs = final_epochs(trainer.config, [r.metrics for r in results])
-    if trainer.config.stop_on != "off":
+    if trainer.config.fit.stop_on != "off":
         best = ", ".join(str(r.metrics["best_epoch"]) for r in results)
         trainer.context.echo(f"final model: {epochs} epochs, the median of the folds' best ({best})")
     return [*results, *trainer.run_folds([final(epochs)], standardizer)]
@@ -193,8 +194,8 @@ def _summary(config: TrainConfig, results: list[FoldResult], n_dev: int, n_test:
              splits: pd.DataFrame) -> TrainedRun:
     folds = [r.metrics for r in results[:-1]]
     summary = {
-        "protocol": config.protocol,
-        "leaky": config.protocol == "paper",
+        "protocol": config.run.protocol,
+        "leaky": config.run.protocol == "paper",
         "n_dev": n_dev,
         "n_test": n_test,
         "folds": folds,
@@ -202,6 +203,6 @@ def _summary(config: TrainConfig, results: list[FoldResult], n_dev: int, n_test:
         "fold_models_on_test_mean_sd": mean_sd([f["test"] for f in folds], SUMMARY_KEYS),
         "final_on_test": results[-1].metrics["test"],
     }
-    if config.protocol == "paper":
+    if config.run.protocol == "paper":
         summary["warning"] = LEAK_WARNING
     return TrainedRun(config, summary, results[:-1], results[-1], splits)

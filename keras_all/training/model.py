@@ -35,13 +35,13 @@ EAGER_BELOW_STEPS = 20
 
 
 def _traced_by_tensorflow_on_one_device(config: TrainConfig) -> bool:
-    return keras.backend.backend() == "tensorflow" and config.distribute == "none"
+    return keras.backend.backend() == "tensorflow" and config.fit.distribute == "none"
 
 
 def trains_eagerly(config: TrainConfig, n_train: int) -> bool:
     """Whether a model trained on ``n_train`` maps runs eagerly: only under TensorFlow on one device, and only
     where tracing would cost more time than it saves (JAX reuses its compiled step across a run's models)."""
-    steps = config.epochs * math.ceil(n_train / config.batch_size)
+    steps = config.fit.epochs * math.ceil(n_train / config.fit.batch_size)
     return _traced_by_tensorflow_on_one_device(config) and steps < EAGER_BELOW_STEPS
 
 
@@ -67,9 +67,9 @@ class FoldModel:
         if run_eagerly is None:
             run_eagerly = trains_eagerly(self.config, n_train)
         fresh = SpikeResNetClassifier.from_config_of(self.config, standardizer)
-        augment = augmentation(seed) if self.config.augment else None
+        augment = augmentation(seed) if self.config.fit.augment else None
         reusable = not run_eagerly and _traced_by_tensorflow_on_one_device(self.config)
-        kind = n_train % self.config.batch_size == 0
+        kind = n_train % self.config.fit.batch_size == 0
         shared = self._shared.get(kind) if reusable else None
         if shared is not None and _shapes(shared[:2]) == _shapes((fresh, augment)):
             classifier, _, model = shared
@@ -77,14 +77,14 @@ class FoldModel:
                 variable.assign(value.value)
             for variable in model.optimizer.variables:
                 variable.assign(np.zeros(variable.shape, variable.dtype))
-            model.optimizer.learning_rate = self.config.learning_rate
+            model.optimizer.learning_rate = self.config.fit.learning_rate
         else:
             classifier, model = fresh, fresh.on_maps(augment)
-            model.compile(optimizer=keras.optimizers.Adam(self.config.learning_rate),
+            model.compile(optimizer=keras.optimizers.Adam(self.config.fit.learning_rate),
                           loss="categorical_crossentropy", metrics=["accuracy"], run_eagerly=run_eagerly)
             if reusable:
                 self._shared[kind] = (fresh, augment, model)
-            if self.config.distribute == "multi-worker" and keras.backend.backend() == "tensorflow":
+            if self.config.fit.distribute == "multi-worker" and keras.backend.backend() == "tensorflow":
                 for layer in fresh.batch_norms:
                     layer.synchronized = True
         self._fold, self._model, self._copy = (fresh, classifier), model, None
@@ -94,7 +94,7 @@ class FoldModel:
         """The classifier to recalibrate and score with, and its model on maps: the fold's own, or on a multi-worker
         run a copy on this machine alone holding the trained weights as they are now."""
         fresh, classifier = self._fold
-        if self.config.distribute != "multi-worker":
+        if self.config.fit.distribute != "multi-worker":
             return classifier, self._model
         with local():
             if self._copy is None:
@@ -105,7 +105,7 @@ class FoldModel:
 
     def on_this_machine(self):
         """The context to score in: ``cluster.local`` on a multi-worker run (nothing otherwise)."""
-        return local() if self.config.distribute == "multi-worker" else contextlib.nullcontext()
+        return local() if self.config.fit.distribute == "multi-worker" else contextlib.nullcontext()
 
     def finish(self) -> SpikeResNetClassifier:
         """The fold's own classifier (its standardizer, the trained weights): the one to save (on a multi-worker

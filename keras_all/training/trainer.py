@@ -95,7 +95,7 @@ class Trainer:
         keras.utils.set_random_seed(fold.seed)
         x, y = source.training_rows(fold.train, self.balance, fold.seed, folder)
         standardizer = standardizer or source.standardizer(x, config.front, fold.seed)
-        epochs = fold.epochs or config.epochs
+        epochs = fold.epochs or config.fit.epochs
         stop_patience, lr_patience = patiences(config, len(x))
         validation = None if fold.validation is None else source.labels[fold.validation]
         monitor, stopping = monitored(config, validation, stop_patience)
@@ -105,7 +105,7 @@ class Trainer:
             model = self.fold_model.start(standardizer, fold.seed, len(x))[1]
         callbacks = [
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min" if monitor.endswith("loss") else "max",
-                                              factor=config.lr_factor, patience=lr_patience),
+                                              factor=config.fit.lr_factor, patience=lr_patience),
             keras.callbacks.CSVLogger(str(folder / "log.csv")),
             EpochProgress(echo, fold.label, epochs),
         ]
@@ -115,7 +115,7 @@ class Trainer:
             callbacks.insert(0, ValidationScores(self, source.rows(fold.validation), validation, x, fold.seed))
         # Every fit takes epoch k's batches in the k-th order drawn from the fold's seed: a multi-worker run of
         # either protocol trains on what one process would.
-        batches = MapBatches(x, config.batch_size, y, seed=fold.seed, shard=self.coordinator.shard)
+        batches = MapBatches(x, config.fit.batch_size, y, seed=fold.seed, shard=self.coordinator.shard)
         with self.coordinator.fitting():
             history = model.fit(self.coordinator.training_input(batches), epochs=epochs, verbose=0, shuffle=False,
                                 callbacks=[EpochOrder(batches), *callbacks])
@@ -141,14 +141,14 @@ class Trainer:
         config, source = self.config, self.source
         classifier, model = self.fold_model.scoring()
         with self.fold_model.on_this_machine():
-            if config.recalibrate_bn:
-                recalibrate_batch_norm(classifier, x, config.batch_size, fold.seed)
+            if config.fit.recalibrate_bn:
+                recalibrate_batch_norm(classifier, x, config.fit.batch_size, fold.seed)
             if self.context.keep_models:
                 self.fold_model.finish().save(folder / "model.keras")
             parts = {name: index for name, index in (("validation", fold.validation), ("test", fold.test))
                      if index is not None}
             scored = np.concatenate(list(parts.values()))
-            probability = source.predict(model, source.rows(scored), config.batch_size)[:, 1]
+            probability = source.predict(model, source.rows(scored), config.fit.batch_size)[:, 1]
         tables, start = [], 0
         for part, index in parts.items():
             p = probability[start : start + len(index)]
@@ -187,9 +187,9 @@ class ValidationScores(keras.callbacks.Callback):
         config, fold_model = self.trainer.config, self.trainer.fold_model
         classifier, model = fold_model.scoring()
         with fold_model.on_this_machine():
-            if config.recalibrate_bn:
-                recalibrate_batch_norm(classifier, self.train, config.batch_size, self.seed, max_batches=16)
-            probability = self.trainer.source.predict(model, self.rows, config.batch_size)
+            if config.fit.recalibrate_bn:
+                recalibrate_batch_norm(classifier, self.train, config.fit.batch_size, self.seed, max_batches=16)
+            probability = self.trainer.source.predict(model, self.rows, config.fit.batch_size)
         scores = {"val_loss": float(log_loss(self.labels, probability, labels=[0, 1])),
                   "val_accuracy": float(np.mean(probability.argmax(axis=1) == self.labels))}
         if len(np.unique(self.labels)) == 2:
@@ -217,11 +217,11 @@ def patiences(config: TrainConfig, n_train: int) -> tuple[int, int]:
     """Epochs without a better score before a fold stops and before its learning rate is cut: the configured ones,
     stretched under early stopping to span at least STOP_PATIENCE_STEPS and LR_PATIENCE_STEPS optimizer steps of
     ``n_train`` maps (the paper's fixed schedule, stop_on off, is left as configured)."""
-    if config.stop_on == "off":
-        return config.stop_patience, config.lr_patience
-    steps = math.ceil(n_train / config.batch_size)
-    return (max(config.stop_patience, math.ceil(STOP_PATIENCE_STEPS / steps)),
-            max(config.lr_patience, math.ceil(LR_PATIENCE_STEPS / steps)))
+    if config.fit.stop_on == "off":
+        return config.fit.stop_patience, config.fit.lr_patience
+    steps = math.ceil(n_train / config.fit.batch_size)
+    return (max(config.fit.stop_patience, math.ceil(STOP_PATIENCE_STEPS / steps)),
+            max(config.fit.lr_patience, math.ceil(LR_PATIENCE_STEPS / steps)))
 
 
 def monitored(config: TrainConfig, validation_labels: np.ndarray | None, patience: int):
@@ -230,9 +230,9 @@ def monitored(config: TrainConfig, validation_labels: np.ndarray | None, patienc
     stopping is off (the paper's), training accuracy without a validation part."""
     if validation_labels is None:
         return "accuracy", None
-    if config.stop_on == "off":
+    if config.fit.stop_on == "off":
         return "val_accuracy", None
     both = len(np.unique(validation_labels)) == 2
-    monitor = "val_auc" if config.stop_on == "auc" and both else "val_loss"
+    monitor = "val_auc" if config.fit.stop_on == "auc" and both else "val_loss"
     return monitor, keras.callbacks.EarlyStopping(monitor=monitor, mode="min" if monitor == "val_loss" else "max",
                                                   patience=patience, restore_best_weights=True)
