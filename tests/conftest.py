@@ -112,9 +112,10 @@ def tiny_run(readme_walk):
 
 @pytest.hookimpl(wrapper=True)  # around pytest-xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (`--dist loadgroup`), every test of the README walk's run goes to one worker, so
-    that the session's tiny run is trained once."""
+    """Every test of the README walk's run is marked `walk` and, under pytest-xdist (`--dist loadgroup`), goes
+    to one worker, so that the session's tiny run is trained once."""
     for item in items:
         if "readme_walk" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.walk)
             item.add_marker(pytest.mark.xdist_group("readme_walk"))
     return (yield)

@@ -107,6 +107,7 @@ def test_validation_scores_are_the_probabilities_own(tmp_path):
     assert logs["val_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.4, 0.4, 0.8, 0.9])), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_early_stopping_keeps_the_best_epoch_and_the_final_model_trains_the_median(cnmc, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer_module, "STOP_PATIENCE_STEPS", 1)  # the configured patience of 1 epoch, unstretched
     config = load_config(tiny_config(tmp_path, {"fit.epochs": 6, "fit.stop_patience": 1, "fit.learning_rate": 0.05}))
@@ -133,6 +134,7 @@ def _members(count=3):
     return members, images
 
 
+@pytest.mark.slow
 def test_the_ensemble_is_the_mean_of_its_members_and_reloads(tmp_path):
     members, images = _members()
     ensemble = FoldEnsemble(members, cutoff=0.4)
@@ -154,6 +156,7 @@ def test_members_of_different_fronts_are_refused():
         FoldEnsemble([members[0], other])
 
 
+@pytest.mark.slow
 def test_integrated_gradients_add_up_to_the_change_in_probability():
     members, images = _members(1)
     model = members[0].on_maps()

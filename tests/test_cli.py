@@ -67,7 +67,19 @@ def test_wrong_folder_is_one_error_line(tmp_path):
     assert result.output.strip() == expected
 
 
-@pytest.mark.large
+def test_the_smallest_demo_runs_the_whole_pipeline_and_never_overwrites_it(tmp_path):
+    result = shell("demo", "--output", tmp_path / "demo", "--n", 45, "--epochs", 1, "--folds", 2)
+    assert result.returncode == 0, result.stderr
+    assert "final model on the holdout test" in result.stdout
+    run_dir = tmp_path / "demo" / "run"
+    assert not (run_dir / "INCOMPLETE").exists() and (run_dir / "model.keras").is_file()
+    assert json.loads((run_dir / "data_summary.json").read_text())["images"] == 45
+    assert len(json.loads((run_dir / "metrics.json").read_text())["folds"]) == 2
+    again = run("demo", "--output", tmp_path / "demo")
+    assert again.exit_code == 1 and f"{tmp_path / 'demo'}: folder exists and is not empty" in again.output
+
+
+@pytest.mark.slow
 def test_the_demo_learns_morphology_from_the_embedded_default_data(tmp_path):
     """Synthetic cells whose classes differ only in morphology: the demo's honest cross-validation at 64x64
     learns them (a smaller demo than the default: 270 cells, 240 of them for training, 2 folds of 30 epochs)."""
@@ -80,7 +92,6 @@ def test_the_demo_learns_morphology_from_the_embedded_default_data(tmp_path):
     assert summary["images"] == 270 and summary["subjects"]["total"] == 90  # 240 training cells + 30 preliminary
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert len(metrics["folds"]) == 2 and metrics["validation_mean_sd"]["accuracy"]["mean"] >= 0.85
-    assert run("demo", "--output", tmp_path / "demo").exit_code == 1  # never overwrites a run
 
 
 def test_preprocess_writes_figure_per_image_and_contact_sheet(synthetic_tree, tmp_path):

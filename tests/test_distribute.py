@@ -12,7 +12,7 @@ import yaml
 
 from .helpers import tiny_config
 
-pytestmark = [pytest.mark.portable, pytest.mark.large]
+pytestmark = [pytest.mark.portable, pytest.mark.slow]
 
 SPLIT_CPU = """
 import sys
@@ -39,4 +39,4 @@ def test_mirrored_training_on_two_cpu_devices(synthetic_tree, tmp_path):
     assert "fold 1/2: data-parallel over 2 devices" in done.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert len(metrics["folds"]) == 2 and not (tmp_path / "run" / "INCOMPLETE").exists()
-    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["distribute"] == "mirrored"
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["fit"]["distribute"] == "mirrored"

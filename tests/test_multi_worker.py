@@ -15,7 +15,7 @@ import pytest
 
 from .helpers import KERAS_ALL, free_ports, shell, tiny_config
 
-pytestmark = [pytest.mark.portable, pytest.mark.large]
+pytestmark = pytest.mark.portable
 
 # Float32 sums reduced in another order (an all-reduce of two half batches, synchronized batch norms) move a
 # probability by about 1e-6 over these few epochs (measured: at most 3e-6); a different batch, a missing or extra
@@ -78,6 +78,7 @@ def same_training(tmp_path, probability_tolerance: float) -> None:
     assert [f["best_epoch"] for f in folds[0]] == [f["best_epoch"] for f in folds[1]]
 
 
+@pytest.mark.slow
 def test_two_workers_train_as_one_process_does(synthetic_tree, tmp_path):
     config = tiny_config(tmp_path, {"fit.epochs": 3, "fit.augment": False})  # TensorFlow draws augmentation per replica
     chief_out, worker_out = alone_and_together(synthetic_tree("c-nmc", 54), config, tmp_path, "--maps", "stream")
@@ -87,6 +88,7 @@ def test_two_workers_train_as_one_process_does(synthetic_tree, tmp_path):
     same_training(tmp_path, TOLERANCE)
 
 
+@pytest.mark.slow
 def test_two_workers_train_the_paper_protocol_as_one_process_does(synthetic_tree, tmp_path):
     """The paper protocol holds its pooled augmented copies in memory; the workers cut the same batches of them.
     Its folds take three to four times the steps of the honest ones, and over those steps rounding differences
@@ -99,6 +101,7 @@ def test_two_workers_train_the_paper_protocol_as_one_process_does(synthetic_tree
     same_training(tmp_path, 2e-2)
 
 
+@pytest.mark.slow
 def test_a_dead_worker_stops_the_run_in_one_line_and_resume_continues(synthetic_tree, tmp_path):
     data = synthetic_tree("c-nmc", 54)
     # a fold lasts seconds: time to kill a worker in one

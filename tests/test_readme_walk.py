@@ -92,12 +92,12 @@ def test_compare_of_two_different_runs_gives_their_own_auc_difference_and_disagr
 
 
 def test_compare_tests_two_runs_on_one_test_set_and_refuses_two_sets(readme_walk):
-    from .helpers import shell
+    from .helpers import cli, shell
 
     root, results = readme_walk
     same = results["compare"].stdout
     assert "difference +0.000" in same and "paired DeLong p = 1" in same and "McNemar exact p = 1" in same
-    as_json = json.loads(shell("compare", root / "run", root / "run", "--json", cwd=root).stdout)
+    as_json = json.loads(cli("compare", root / "run", root / "run", "--json").stdout)
     assert as_json["auc"]["difference"] == 0 and as_json["accuracy"]["only_a_right"] == 0
     other = shell("compare", root / "run", root / "evaluation", cwd=root)
     assert other.returncode == 1 and "Error: the two test sets differ" in other.stderr

@@ -177,6 +177,7 @@ def test_an_interrupted_cache_is_resumed_from_its_last_chunk(synthetic_tree, tmp
     np.testing.assert_array_equal(again[np.arange(len(paths))], expected.astype("float16").astype("float32"))
 
 
+@pytest.mark.slow
 def test_a_streamed_run_from_the_shell_fits_what_memory_fits_and_leaves_no_cache(synthetic_tree, tmp_path):
     data = synthetic_tree("c-nmc", 54)
     config = tiny_config(tmp_path, {"fit.epochs": 2})

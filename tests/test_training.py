@@ -176,6 +176,7 @@ def test_the_real_c_nmc_sample_splits_by_subject(shared_path):
     assert parts.groupby("subject")["part"].nunique().eq(1).all() and set(parts["part"]) == {-1, 0, 1, 2, 3}
 
 
+@pytest.mark.slow
 def test_paper_protocol_is_labelled_leaky(cnmc, tmp_path):
     out = tmp_path / "paper"
     result = run("train", "--dataset", "c-nmc", "--data-dir", cnmc.root, "--output", out,
@@ -191,6 +192,7 @@ def test_paper_protocol_is_labelled_leaky(cnmc, tmp_path):
     assert (sides > 1).any()
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics(tiny_run, tmp_path, monkeypatch):
     first, data, _ = tiny_run  # trained in another process, by the installed command, from the data's parent
     monkeypatch.chdir(data.parent)  # the same relative paths in splits.csv
@@ -274,6 +276,7 @@ def test_the_paper_protocol_z_scores_its_test_images_with_their_own_statistics()
     np.testing.assert_allclose(zscored, (test - test.mean(axis=0)) / test.std(axis=0), atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.portable
 def test_one_model_per_run_trains_each_fold_as_a_new_model_would():
     import keras

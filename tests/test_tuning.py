@@ -17,7 +17,7 @@ from keras_all.config import TrainConfig, load_config
 from keras_all.front import FrontConfig
 from keras_all.training.trainer import Trainer
 
-from .helpers import KERAS_ALL, cli, free_ports, tiny_config
+from .helpers import KERAS_ALL, cli, free_ports, shell, tiny_config
 
 
 @pytest.mark.portable
@@ -52,7 +52,6 @@ def test_either_tuner_starts_with_the_base_point_then_explores(kind, tmp_path):
         tuning.SearchSettings(kind, 3, "loss")
 
 
-@pytest.mark.large
 def test_a_search_scores_dev_folds_only_resumes_after_an_interruption_and_writes_its_best_config(
         synthetic_tree, tmp_path, monkeypatch):
     data_dir = synthetic_tree("c-nmc", 54)
@@ -131,7 +130,19 @@ def test_bad_search_settings_are_one_error_line(synthetic_tree, tmp_path, monkey
     assert half.exit_code != 0 and "KERASTUNER_ORACLE_PORT is not" in half.output
 
 
-@pytest.mark.large
+def test_a_one_trial_search_from_the_shell_writes_a_best_config_that_train_takes(synthetic_tree, tmp_path):
+    out = tmp_path / "search"
+    base = tiny_config(tmp_path)
+    result = shell("tune", "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 54), "--config", base,
+                   "--max-trials", 1, "--output", out)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out / "results.csv", dtype={"trial": str})
+    assert len(table) == 1 and table["status"].tolist() == ["COMPLETED"] and 0 <= table["mean"][0] <= 1
+    # the first trial is the base configuration's point
+    assert load_config(out / "best_config.yaml") == load_config(base).with_values({"run.name": "tiny-tuned"})
+
+
+@pytest.mark.slow
 def test_distributed_search_with_a_chief_and_two_workers_on_loopback(synthetic_tree, tmp_path):
     out = tmp_path / "search"
     args = ["tune", "--dataset", "c-nmc", "--data-dir", str(synthetic_tree("c-nmc", 54)), "--config",
@@ -159,4 +170,4 @@ def test_distributed_search_with_a_chief_and_two_workers_on_loopback(synthetic_t
     table = pd.read_csv(out / "results.csv", dtype={"trial": str})
     assert len(table) == 4 and (table["status"] == "COMPLETED").all() and table["mean"].notna().all()
     assert "4 of 4 trials completed" in chief_log
-    assert yaml.safe_load((out / "best_config.yaml").read_text())["name"] == "tiny-tuned"
+    assert yaml.safe_load((out / "best_config.yaml").read_text())["run"]["name"] == "tiny-tuned"
