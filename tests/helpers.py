@@ -1,5 +1,7 @@
-"""Helpers shared by the test modules: the CLI in-process and as the installed command, a tiny configuration."""
+"""Helpers shared by the test modules: the CLI in-process and as the installed command, a tiny configuration,
+and the comparison of two trainings on the same batches."""
 
+import json
 import os
 import shutil
 import socket
@@ -7,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
+import numpy as np
+import pandas as pd
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -16,6 +22,15 @@ from keras_all.cli import main
 TINY = {"run": {"name": "tiny", "folds": 2}, "fit": {"epochs": 1, "batch_size": 8},
         "model": {"identity_blocks": 0, "widths": [[4, 4, 8], [8, 8, 16], [8, 8, 16]]},
         "front": {"spike_size": 32, "input_size": 32, "mode": "first_spike"}}
+
+# Two trainings on the same global batches, one on one device and one spread over devices or workers: float32 sums
+# reduced in another order (an all-reduce of two half batches, synchronized batch norms) move a probability by about
+# 1e-6 over a few epochs (measured: at most 3e-6); a different batch, a missing or extra step, or batch norms over
+# half batches move it by 1e-2 and more. So such runs must agree to 1e-4.
+TOLERANCE = 1e-4
+
+# `slow` where the suite runs under JAX: tests whose compiling there takes half a minute (in TensorFlow, seconds).
+SLOW_UNDER_JAX = pytest.mark.slow if keras.backend.backend() == "jax" else pytest.mark.usefixtures()
 
 # The console script of the environment running the tests (the one `pip install -e .` wrote).
 KERAS_ALL = shutil.which("keras-all", path=str(Path(sys.executable).parent)) or shutil.which("keras-all")
@@ -84,3 +99,17 @@ def free_ports(count: int) -> list[int]:
     for s in sockets:
         s.close()
     return ports
+
+
+def same_training(one: Path, two: Path, probability_tolerance: float) -> None:
+    """Each fold's and the final model's held-out rows, per-epoch training losses and accuracies, and best epochs
+    agree between the run folders ``one`` and ``two``, trained on the same batches."""
+    for part in ("fold_0", "fold_1", "final"):
+        alone, together = (pd.read_csv(run / part / "predictions.csv") for run in (one, two))
+        assert (alone["path"] == together["path"]).all()
+        assert np.abs(alone["probability"] - together["probability"]).max() < probability_tolerance, part
+        logs = [pd.read_csv(run / part / "log.csv") for run in (one, two)]
+        assert len(logs[0]) == len(logs[1]) and np.abs(logs[0]["loss"] - logs[1]["loss"]).max() < TOLERANCE, part
+        assert np.abs(logs[0]["accuracy"] - logs[1]["accuracy"]).max() < TOLERANCE, part
+    folds = [json.loads((run / "metrics.json").read_text())["folds"] for run in (one, two)]
+    assert [f["best_epoch"] for f in folds[0]] == [f["best_epoch"] for f in folds[1]]

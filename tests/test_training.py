@@ -203,6 +203,7 @@ def test_same_seed_same_metrics(tiny_run, tmp_path, monkeypatch):
     assert (first / "metrics.json").read_text() == (tmp_path / "again" / "metrics.json").read_text()
 
 
+@pytest.mark.slow
 def test_resume_continues_after_the_last_finished_fold(cnmc, tmp_path, monkeypatch):
     config = load_config(tiny_config(tmp_path))
     out = tmp_path / "run"
