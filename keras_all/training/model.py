@@ -84,7 +84,8 @@ class FoldModel:
                           loss="categorical_crossentropy", metrics=["accuracy"], run_eagerly=run_eagerly)
             if reusable:
                 self._shared[kind] = (fresh, augment, model)
-            if self.config.fit.distribute == "multi-worker" and keras.backend.backend() == "tensorflow":
+            if self.config.fit.distribute != "none" and keras.backend.backend() == "tensorflow":
+                # batch statistics over the global batch, as on one device (JAX's data parallelism does so itself)
                 for layer in fresh.batch_norms:
                     layer.synchronized = True
         self._fold, self._model, self._copy = (fresh, classifier), model, None
