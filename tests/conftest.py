@@ -113,8 +113,12 @@ def tiny_run(readme_walk):
 @pytest.hookimpl(wrapper=True)  # around pytest-xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items):
     """Every test of the README walk's run is marked `walk` and, under pytest-xdist (`--dist loadgroup`), goes
-    to one worker, so that the session's tiny run is trained once."""
+    to one worker, so that the session's tiny run is trained once; under JAX, `slow_under_jax` is `slow`."""
+    import keras
+
     for item in items:
+        if keras.backend.backend() == "jax" and item.get_closest_marker("slow_under_jax"):
+            item.add_marker(pytest.mark.slow)
         if "readme_walk" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.walk)
             item.add_marker(pytest.mark.xdist_group("readme_walk"))

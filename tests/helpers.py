@@ -9,10 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
-import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -28,9 +26,6 @@ TINY = {"run": {"name": "tiny", "folds": 2}, "fit": {"epochs": 1, "batch_size": 
 # 1e-6 over a few epochs (measured: at most 3e-6); a different batch, a missing or extra step, or batch norms over
 # half batches move it by 1e-2 and more. So such runs must agree to 1e-4.
 TOLERANCE = 1e-4
-
-# `slow` where the suite runs under JAX: tests whose compiling there takes half a minute (in TensorFlow, seconds).
-SLOW_UNDER_JAX = pytest.mark.slow if keras.backend.backend() == "jax" else pytest.mark.usefixtures()
 
 # The console script of the environment running the tests (the one `pip install -e .` wrote).
 KERAS_ALL = shutil.which("keras-all", path=str(Path(sys.executable).parent)) or shutil.which("keras-all")

@@ -8,8 +8,6 @@ from keras_all.config import FitConfig, ModelConfig, RunConfig, TrainConfig, fro
 from keras_all.front import FrontConfig, Standardizer
 from keras_all.training.model import FoldModel, recalibrate_batch_norm
 
-from .helpers import SLOW_UNDER_JAX
-
 pytestmark = pytest.mark.portable
 
 
@@ -17,7 +15,7 @@ def _array(variable):
     return keras.ops.convert_to_numpy(variable).copy()
 
 
-@SLOW_UNDER_JAX
+@pytest.mark.slow_under_jax
 def test_statistics_become_those_of_the_plain_maps_and_nothing_else_moves():
     config = TrainConfig(model=ModelConfig(identity_blocks=0, widths=((4, 4, 8), (8, 8, 16), (8, 8, 16))),
                          front=FrontConfig(spike_size=32, input_size=32),

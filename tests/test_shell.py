@@ -35,6 +35,7 @@ def _one_error_line(result):
     return result.output.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_every_command_that_loads_a_model_works_in_a_fresh_process(readme_walk, tmp_path):
     root, _ = readme_walk
     cell = next((root / "cnmc").rglob("*_all.bmp"))
@@ -47,7 +48,10 @@ def test_every_command_that_loads_a_model_works_in_a_fresh_process(readme_walk, 
     assert evaluated.returncode == 0, evaluated.stderr
     assert "the exported model's own" in json.loads((tmp_path / "evaluation" / "metrics.json").read_text())[
         "cutoff_source"]
-    # a user's own load_model after one `import keras_all`
+
+
+def test_a_users_own_keras_load_model_reads_every_model_file_after_import_keras_all(readme_walk):
+    root, _ = readme_walk
     code = "import sys, keras_all, keras; print(*(type(keras.saving.load_model(f)).__name__ for f in sys.argv[1:]))"
     models = [root / "run" / "model.keras", root / "run" / "fold_0" / "model.keras", root / "export" / "model.keras"]
     loaded = subprocess.run([sys.executable, "-c", code, *map(str, models)], capture_output=True, text=True)
