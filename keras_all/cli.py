@@ -15,6 +15,7 @@ import click
 from keras_all.config import DISTRIBUTIONS, FINALS, MAP_STORAGE, PROTOCOLS
 from keras_all.data.io import printable
 from keras_all.data.synthetic import SYNTH_LAYOUTS
+from keras_all.fields.annotations import FIELD_LAYOUTS
 from keras_all.front import MODES
 from keras_all.loader import FORMATS, load_model
 
@@ -57,14 +58,16 @@ class _Commands(click.Group):
             ctx.exit(INTERRUPTED)
 
 
-def dataset_options(command=None, *, required=True, on_bad_image="error"):
-    """--dataset, --data-dir, --on-bad-image and --positive-class, defined once."""
+def dataset_options(command=None, *, required=True, on_bad_image="error", fields=False):
+    """--dataset, --data-dir, --on-bad-image and --positive-class, defined once; ``fields``: --dataset also
+    takes the layouts of fields with marked cells."""
     from keras_all.data import LAYOUTS
 
     if command is None:
-        return functools.partial(dataset_options, required=required, on_bad_image=on_bad_image)
+        return functools.partial(dataset_options, required=required, on_bad_image=on_bad_image, fields=fields)
+    names = [*LAYOUTS, *(FIELD_LAYOUTS if fields else ())]
     options = [
-        click.option("--dataset", "dataset", required=required, type=click.Choice(list(LAYOUTS)),
+        click.option("--dataset", "dataset", required=required, type=click.Choice(names),
                      help="Layout of the data folder (see `keras-all datasets`)."),
         click.option("--data-dir", required=required, type=click.Path(file_okay=False, path_type=Path),
                      help="Folder holding the data set."),
@@ -140,8 +143,11 @@ def datasets():
     """List the data-set layouts that --dataset accepts."""
     from keras_all.data import LAYOUTS
 
-    width = max(map(len, LAYOUTS))
+    width = max(map(len, [*LAYOUTS, *FIELD_LAYOUTS]))
     for layout in LAYOUTS.values():
+        click.echo(f"{layout.name:<{width}}  {layout.description}")
+    click.echo("fields with marked cells (`inspect` counts the marks; all-idb1's are its blast centroids):")
+    for layout in FIELD_LAYOUTS.values():
         click.echo(f"{layout.name:<{width}}  {layout.description}")
 
 
@@ -157,11 +163,18 @@ def presets():
 
 
 @main.command()
-@dataset_options(on_bad_image="skip")  # a survey lists every bad file and goes on
+@dataset_options(on_bad_image="skip", fields=True)  # a survey lists every bad file and goes on
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_user_errors
 def inspect(dataset, data_dir, on_bad_image, positive_class, as_json):
-    """Count a data set's images per class, subjects, image sizes, duplicates and bad files."""
+    """Count a data set's images per class, subjects, image sizes, duplicates and bad files; for a set of
+    fields with marked cells (bccd, voc, yolo), its fields and marks per class and split."""
+    if dataset in FIELD_LAYOUTS:
+        from keras_all.fields.annotations import format_counts, read_fields
+
+        counts = read_fields(dataset, data_dir).counts()
+        click.echo(json.dumps(counts, indent=2) if as_json else format_counts(dataset, data_dir, counts))
+        return
     from keras_all.data.summary import format_summary, summarize
 
     summary = summarize(load_with_progress(dataset, data_dir, on_bad_image, positive_class, report_left_out=False))

@@ -20,8 +20,26 @@ def test_help_lists_every_command():
 def test_datasets_lists_the_layouts():
     result = shell("datasets")
     assert result.returncode == 0, result.stderr
-    names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["all-idb", "all-idb1", "all-idb2", "c-nmc", "aria", "folder"]
+    cells, fields = result.stdout.split("fields with marked cells", 1)
+    assert [line.split()[0] for line in cells.splitlines()] == ["all-idb", "all-idb1", "all-idb2", "c-nmc", "aria",
+                                                                 "folder"]
+    assert [line.split()[0] for line in fields.splitlines()[1:]] == ["bccd", "voc", "yolo"]
+
+
+def test_inspect_counts_the_marks_of_a_field_set_per_split(shared_path):
+    bccd = shared_path("bccd")
+    result = run("inspect", "--dataset", "bccd", "--data-dir", bccd)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == (f"bccd at {bccd} (boxes): 364 fields, marks by class: Platelets 361, RBC 4,153, WBC 372; "
+                        "0 fields without a mark; 2 boxes left out (they enclose nothing)")
+    assert lines[1].startswith("  test: 72 fields, marks by class: Platelets 69, RBC 805, WBC 71;")
+    as_json = json.loads(run("inspect", "--dataset", "bccd", "--data-dir", bccd, "--json").output)
+    assert as_json["splits"]["val"]["marks"]["WBC"] == 87
+    missing = run("inspect", "--dataset", "yolo", "--data-dir", bccd)
+    assert missing.exit_code == 1 and missing.output.strip().endswith(
+        f"Error: {bccd}: not a YOLO folder; expected images/ and labels/ (optionally with train/, val/ and test/ "
+        "above or below them)")
 
 
 def test_synth_then_inspect_as_table_and_json(tmp_path):

@@ -1,0 +1,145 @@
+"""Field sets with marked cells (Pascal VOC, YOLO, ALL-IDB1 centroids) and the scoring of found cells."""
+
+import cv2
+import numpy as np
+import pytest
+
+from keras_all.data.samples import DatasetLayoutError
+from keras_all.fields.annotations import boxes_of, read_fields
+from keras_all.fields.scoring import average_precision, detection_scores, match, overlaps
+
+
+def test_bccd_as_published(shared_path):
+    bccd = read_fields("bccd", shared_path("bccd"))
+    counts = bccd.counts()
+    assert counts["all"]["fields"] == 364 and counts["all"]["marks"]["WBC"] == 372
+    assert {s: counts["splits"][s]["fields"] for s in ("train", "val", "test")} == {"train": 205, "val": 87, "test": 72}
+    assert counts["splits"]["test"]["marks"]["WBC"] == 71
+    white = bccd.marks[bccd.marks["cls"] == "WBC"].groupby("path").size()
+    assert (white == 1).sum() == 344 and (white == 2).sum() == 14 and len(bccd.fields) - len(white) == 6
+    # its two zero-size red-cell boxes are left out and named, not read as cells
+    assert len(bccd.bad_marks) == 2 and bccd.bad_marks["reason"].str.contains("encloses nothing").all()
+    assert ((bccd.marks["x1"] > bccd.marks["x0"]) & (bccd.marks["x1"] <= 640) & (bccd.marks["y1"] <= 480)).all()
+    test = bccd.only("test")
+    assert len(test.fields) == 72 and set(test.marks["path"]) <= set(test.fields["path"])
+    with pytest.raises(ValueError, match="no split 'dev'; this set has test, train, val"):
+        bccd.only("dev")
+
+
+def _voc(root, name, objects, size=(64, 48)):
+    (root / "JPEGImages").mkdir(parents=True, exist_ok=True)
+    (root / "Annotations").mkdir(exist_ok=True)
+    cv2.imwrite(str(root / "JPEGImages" / f"{name}.jpg"), np.full((size[1], size[0], 3), 200, np.uint8))
+    items = "".join(f"<object><name>{cls}</name><truncated>{int(cut)}</truncated><bndbox><xmin>{x0}</xmin>"
+                    f"<ymin>{y0}</ymin><xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+                    for cls, (x0, y0, x1, y1), cut in objects)
+    (root / "Annotations" / f"{name}.xml").write_text(
+        f"<annotation><filename>{name}.jpg</filename><size><width>{size[0]}</width><height>{size[1]}</height>"
+        f"</size>{items}</annotation>")
+
+
+def test_a_voc_box_past_the_border_is_cut_and_a_broken_file_is_named(tmp_path):
+    _voc(tmp_path, "a", [("WBC", (50, 10, 70, 30), True), ("RBC", (1, 1, 9, 9), False)])
+    found = read_fields("voc", tmp_path)
+    assert found.fields["split"].tolist() == [""] and found.counts()["all"]["marks"] == {"RBC": 1, "WBC": 1}
+    white = found.marks[found.marks["cls"] == "WBC"].iloc[0]
+    assert (white["x1"], white["truncated"]) == (64, True)
+    (tmp_path / "Annotations" / "b.xml").write_text("<annotation><filename>b.jpg</filename>")
+    with pytest.raises(DatasetLayoutError, match=r"b\.xml: not readable XML"):
+        read_fields("voc", tmp_path)
+    (tmp_path / "Annotations" / "b.xml").write_text("<annotation><filename>a.jpg</filename><size><width>64</width>"
+                                                    "</size></annotation>")
+    with pytest.raises(DatasetLayoutError, match=r"b\.xml: no <height> where a Pascal VOC annotation has one"):
+        read_fields("voc", tmp_path)
+    with pytest.raises(DatasetLayoutError, match="not a Pascal VOC folder"):
+        read_fields("voc", tmp_path / "JPEGImages")
+
+
+def _yolo_field(images, labels, name, lines, size=(100, 50)):
+    images.mkdir(parents=True, exist_ok=True)
+    labels.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(images / f"{name}.png"), np.zeros((size[1], size[0], 3), np.uint8))
+    if lines is not None:
+        (labels / f"{name}.txt").write_text("".join(line + "\n" for line in lines))
+
+
+@pytest.mark.parametrize("arrangement", ["images/train", "train/images"])
+def test_yolo_folders_with_splits_either_way_and_classes_from_data_yaml(tmp_path, arrangement):
+    for split in ("train", "valid"):
+        where = arrangement.replace("train", split)
+        _yolo_field(tmp_path / where, tmp_path / where.replace("images", "labels"), f"f_{split}",
+                    ["1 0.5 0.5 0.2 0.4", "0 0.1 0.1 0.1 0.1"])
+    _yolo_field(tmp_path / arrangement, tmp_path / arrangement.replace("images", "labels"), "empty", None)
+    (tmp_path / "data.yaml").write_text("names: {0: RBC, 1: WBC}\n")
+    found = read_fields("yolo", tmp_path)
+    assert sorted(found.fields["split"]) == ["train", "train", "val"]
+    assert found.counts()["splits"]["train"] == {"fields": 2, "marks": {"RBC": 1, "WBC": 1},
+                                                "fields_without_marks": 1, "bad_marks": 0}
+    white = found.marks[(found.marks["cls"] == "WBC") & found.marks["path"].str.endswith("f_train.png")]
+    np.testing.assert_allclose(boxes_of(white), [[40, 15, 60, 35]])
+
+
+def test_a_bad_yolo_line_or_missing_class_names_are_named(tmp_path):
+    _yolo_field(tmp_path / "images", tmp_path / "labels", "a", ["0 0.5 0.5 0.2 0.2", "0 0.5 1.5 0.2"])
+    with pytest.raises(DatasetLayoutError, match="no classes.txt or data.yaml"):
+        read_fields("yolo", tmp_path)
+    (tmp_path / "classes.txt").write_text("WBC\n")
+    with pytest.raises(DatasetLayoutError, match=r"labels/a\.txt:2: expected 'class cx cy w h' .* found '0 0\.5 1\.5"):
+        read_fields("yolo", tmp_path)
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    assert read_fields("yolo", tmp_path).counts()["all"]["marks"] == {"WBC": 1}
+
+
+def test_all_idb1_centroids_are_marks_of_no_size(synthetic_tree):
+    slides = read_fields("all-idb1", synthetic_tree("all-idb1", 4))
+    assert slides.kind == "centroids" and len(slides.fields) == 4
+    assert (slides.marks["cls"] == "blast").all() and len(slides.marks) > 0
+    assert (slides.marks["x0"] == slides.marks["x1"]).all() and (slides.marks["y0"] == slides.marks["y1"]).all()
+    blasts = slides.marks.merge(slides.fields, on="path")
+    assert blasts["path"].str.contains("_1.").all()  # only ALL slides carry blast centroids
+    assert ((blasts["x0"] < blasts["width"]) & (blasts["y0"] < blasts["height"])).all()
+
+
+def test_overlap_and_greedy_matching_by_box_and_by_centre():
+    marks = np.array([[0, 0, 10, 10], [20, 0, 30, 10]])
+    assert overlaps([[0, 0, 10, 10]], marks).tolist() == [[1.0, 0.0]]
+    assert overlaps([[5, 0, 15, 10]], marks)[0, 0] == pytest.approx(50 / 150)
+    found = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 2, 30, 12], [100, 100, 110, 110]])
+    scores = np.array([0.5, 0.9, 0.8, 0.7])
+    # the surer of two boxes on one mark takes it; the other counts as a false find
+    assert match(found, scores, marks).tolist() == [False, True, True, False]
+    shifted = np.array([[6, 6, 16, 16]])  # centre (11, 11): outside the first mark's box
+    assert not match(shifted, [1.0], marks).any() and not match(shifted, [1.0], marks, by="centre").any()
+    loose = np.array([[2, 2, 14, 14]])  # overlap 64 / 180 with the first mark, its centre inside it
+    assert match(loose, [1.0], marks, by="centre").tolist() == [True] and not match(loose, [1.0], marks).any()
+
+
+def test_average_precision_of_known_rankings():
+    assert average_precision([0.9, 0.8], [True, True], 2) == 1.0
+    assert average_precision([0.9, 0.8], [True, True], 4) == 0.5  # half the marks never found
+    # hit, miss, hit over 2 marks: recall 0.5 at precision 1, then 1.0 at precision 2/3
+    assert average_precision([0.9, 0.8, 0.7], [True, False, True], 2) == pytest.approx(0.5 + 0.5 * 2 / 3)
+    assert average_precision([], [], 0) is None
+
+
+def test_detection_scores_over_fields_with_intervals():
+    marks = np.array([[0, 0, 10, 10]])
+    fields = [(marks, [0.9], marks), (np.array([[50, 50, 60, 60]]), [0.4], marks), (np.zeros((0, 4)), [], marks)]
+    scores = detection_scores(fields)
+    assert (scores["matched"], scores["found"], scores["marked"]) == (1, 2, 3)
+    assert scores["precision"] == 0.5 and scores["recall"] == pytest.approx(1 / 3)
+    assert scores["f1"] == pytest.approx(2 * 0.5 * (1 / 3) / (0.5 + 1 / 3))
+    low, high = scores["recall_ci"]
+    assert 0 < low < 1 / 3 < high < 1 and scores["average_precision"] == pytest.approx(1 / 3)
+
+
+def test_bccd_marks_found_as_marked_score_one_and_half_a_cell_off_scores_by_centre_only(shared_path):
+    test = read_fields("bccd", shared_path("bccd")).only("test")
+    white = test.marks[test.marks["cls"] == "WBC"]
+    fields = [(boxes_of(white[white["path"] == path]), np.ones((white["path"] == path).sum()),
+               boxes_of(white[white["path"] == path])) for path in test.fields["path"]]
+    perfect = detection_scores(fields)
+    assert perfect["f1"] == 1.0 and perfect["marked"] == 71 and perfect["average_precision"] == 1.0
+    # moved right by 0.4 of its width, a box overlaps its mark by 0.6 / 1.4 and keeps its centre inside it
+    moved = [(found + 0.4 * (found[:, 2:3] - found[:, 0:1]) * [1, 0, 1, 0], s, m) for found, s, m in fields]
+    assert detection_scores(moved)["f1"] == 0 and detection_scores(moved, by="centre")["f1"] == 1.0
