@@ -6,6 +6,7 @@ import pytest
 
 from keras_all.data.samples import DatasetLayoutError
 from keras_all.fields.annotations import boxes_of, read_fields
+from keras_all.fields.finder import Scale, find_cells
 from keras_all.fields.scoring import average_precision, detection_scores, match, overlaps
 
 
@@ -143,3 +144,53 @@ def test_bccd_marks_found_as_marked_score_one_and_half_a_cell_off_scores_by_cent
     # moved right by 0.4 of its width, a box overlaps its mark by 0.6 / 1.4 and keeps its centre inside it
     moved = [(found + 0.4 * (found[:, 2:3] - found[:, 0:1]) * [1, 0, 1, 0], s, m) for found, s, m in fields]
     assert detection_scores(moved)["f1"] == 0 and detection_scores(moved, by="centre")["f1"] == 1.0
+
+
+def _rgb(path):
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def _bccd_scale(bccd):
+    """A red cell's diameter on BCCD: the median red-cell box of its training list."""
+    red = bccd.only("train").marks.query("cls == 'RBC'")
+    return Scale(float(np.median(np.sqrt((red["x1"] - red["x0"]) * (red["y1"] - red["y0"])))))
+
+
+def test_the_finder_finds_bccd_validation_white_cells_at_their_scale(shared_path):
+    bccd = read_fields("bccd", shared_path("bccd"))
+    scale, val = _bccd_scale(bccd), bccd.only("val")
+    assert 95 < scale.red_cell_px < 110 and scale.um_per_px == pytest.approx(0.0735, abs=0.005)
+    fields = []
+    for path in val.fields["path"]:
+        found = find_cells(_rgb(path), scale)
+        assert found.boxes.shape == (len(found), 4) and (found.scores > 0).all() and (found.scores <= 1).all()
+        fields.append((found.boxes, found.scores, boxes_of(val.marks.query("cls == 'WBC' and path == @path"))))
+    by_box, by_centre = detection_scores(fields), detection_scores(fields, by="centre")
+    assert by_box["marked"] == 87 and by_box["f1"] >= 0.95 and by_centre["f1"] >= 0.97  # the trivial finder: 0.43
+
+
+def test_the_same_field_at_half_the_magnification_gives_the_same_cells(shared_path):
+    bccd = read_fields("bccd", shared_path("bccd"))
+    scale, image = _bccd_scale(bccd), _rgb(bccd.only("val").fields["path"][0])
+    full = find_cells(image, scale)
+    half = find_cells(cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+                      Scale(scale.red_cell_px / 2))
+    assert len(full) == len(half) >= 1
+    assert np.diag(overlaps(full.boxes, half.boxes * 2)).min() > 0.8
+
+
+@pytest.mark.parametrize("fill", [0, 255, 128])
+def test_blank_fields_hold_no_cell(fill):
+    assert len(find_cells(np.full((480, 640, 3), fill, np.uint8), Scale(100))) == 0
+
+
+def test_a_field_of_noise_holds_no_cell():
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    assert len(find_cells(noise, Scale(100))) == 0
+
+
+@pytest.mark.parametrize("um_per_px, message", [(0, "must be a positive number"), (-1, "must be a positive number"),
+                                                (100, "a red cell of 0.075 pixels"), (1e-5, "give a scale between")])
+def test_an_absurd_scale_is_refused_with_one_line(um_per_px, message):
+    with pytest.raises(ValueError, match=message):
+        Scale.from_um_per_px(um_per_px)
