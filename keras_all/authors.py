@@ -9,8 +9,6 @@ in) and, given a data set, fits that z-score and PCA on it and writes a model th
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from keras_all.front import FrontConfig, Standardizer
 from keras_all.models import SpikeResNetClassifier, build_resnet, load_legacy_weights
 from keras_all.models.legacy_weights import read_legacy_weights, stored_layer
 from keras_all.training.arrays import spike_maps
+from keras_all.whole_folder import written_whole
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None
         The folder written.
     """
     path, out = Path(path), Path(out)
-    if out.exists():
+    if out.exists():  # before the weights are read
         raise ValueError(f"{out}: already exists; remove it or pass another --output")
     stored = read_legacy_weights(path)
     release, channels = identify(path, stored)
@@ -69,10 +68,7 @@ def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None
                         pca_components=release.pca_components)
     resnet = build_resnet((release.size, release.size, channels))
     load_legacy_weights(resnet, path, stored)
-    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
+    with written_whole(out) as partial:
         resnet.save(partial / "resnet.keras")
         fitted_on = None
         if data is not None:
@@ -85,10 +81,6 @@ def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None
             fitted_on = (data.name, data.root, len(maps), standardizer.n_components_ or 0)
         (partial / "config.yaml").write_text(yaml.safe_dump({"front": front.to_dict()}, sort_keys=False))
         (partial / "MODEL_CARD.md").write_text(model_card(path, release, channels, front, fitted_on))
-        os.replace(partial, out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return out
 
 

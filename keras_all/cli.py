@@ -545,3 +545,52 @@ def demo(output, n, epochs, folds, seed):
     data = load_with_progress("c-nmc", output / "data", "error", None)
     config = load_config(preset="demo", overrides={"fit.epochs": epochs, "run.folds": folds, "run.seed": seed})
     _echo_result(run_training(data, config, output=output / "run", echo=click.echo))
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--dataset", type=click.Choice(list(FIELD_LAYOUTS)), default=None,
+              help="A set of fields with marked cells, read from --data-dir (see `keras-all datasets`).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The folder of the --dataset.")
+@click.option("--split", default=None, help="Only the fields of this published split of the set (train, val, test).")
+@click.option("--cell-class", default="WBC", show_default=True,
+              help="The class of the set's marks that are white cells.")
+@click.option("--um-per-px", type=float, default=None, help="The fields' scale, in micrometres per pixel.")
+@click.option("--red-cell-px", type=float, default=None, help="Or the scale as a red cell's diameter, in pixels.")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write (new): cells.csv, fields.csv, overlays/, metrics.json, report.md.")
+@_user_errors
+def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, output):
+    """Find the white cells on smear fields (image files, folders, or a set of fields with marks, which they are
+    then scored against) and write a cell table, a picture per field and, against marks, their scores."""
+    from keras_all.data.layout import image_files
+    from keras_all.fields.annotations import read_fields
+    from keras_all.fields.cells_run import find_in_fields, unmarked_fields
+    from keras_all.fields.finder import Scale
+
+    if (um_per_px is None) == (red_cell_px is None):
+        raise click.ClickException("give the fields' scale, once: --um-per-px (micrometres per pixel) or "
+                                   "--red-cell-px (a red cell's diameter in pixels)")
+    scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else Scale(red_cell_px)
+    if (dataset is None) != (data_dir is None) or (dataset is None) == (not inputs):
+        raise click.ClickException("give image files or folders, or --dataset with --data-dir; not both")
+    if split is not None and dataset is None:
+        raise click.ClickException("--split takes the fields of a --dataset's published split; give --dataset")
+    if dataset is not None:
+        fields = read_fields(dataset, data_dir).only(split)
+    else:
+        files, broken = image_files(inputs)
+        for path, reason in broken:
+            click.echo(f"warning: left out {printable(path)}: {reason}", err=True)
+        if not files:
+            raise click.ClickException(f"no image files in {', '.join(map(printable, inputs))}")
+        fields = unmarked_fields(files)
+    result = find_in_fields(fields, scale, output, cell_class, echo=click.echo)
+    click.echo(f"{result['cells']} cells on {result['fields']} fields; "
+               f"{len(result['fields_without_cells'])} fields without a cell found")
+    if "iou_0.5" in result:
+        by_box, by_centre = result["iou_0.5"], result["centre_in_box"]
+        click.echo(f"against {by_box['marked']} marked cells: F1 {by_box['f1']:.3f} at IoU >= 0.5 (precision "
+                   f"{by_box['precision']:.3f}, recall {by_box['recall']:.3f}); F1 {by_centre['f1']:.3f} by centre")
+    click.echo(f"written to {output} (cells.csv, fields.csv, overlays/, metrics.json, report.md)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -10,12 +9,13 @@ import keras
 import pandas as pd
 
 from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, decode_image, printable, read_bytes
-from keras_all.data.layout import broken_link_reason, walk_files
+from keras_all.data.layout import image_files
 from keras_all.evaluation.comparison import paired_lines
 from keras_all.evaluation.report import na
 from keras_all.front import FrontConfig
 from keras_all.loader import BASELINE, EXPORT_INFO, FORMATS, TRAINING_HASHES, export_info, load_model
 from keras_all.run_folder import RunFolder
+from keras_all.whole_folder import written_whole
 
 
 def export_run(run: str | Path, output: str | Path | None = None, fmt: str = "both") -> Path:
@@ -39,12 +39,7 @@ def export_run(run: str | Path, output: str | Path | None = None, fmt: str = "bo
     if fmt != "keras" and keras.backend.backend() != "tensorflow":
         raise ValueError("a SavedModel needs the TensorFlow backend; use --format keras or KERAS_BACKEND=tensorflow")
     out = Path(output) if output else run / "export"
-    if out.exists():
-        raise ValueError(f"{out}: already exists; remove it or pass another --output")
-    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
+    with written_whole(out) as partial:
         classifier = delivered.classifier
         model = classifier.serving_model()
         if fmt in ("keras", "both"):
@@ -58,10 +53,6 @@ def export_run(run: str | Path, output: str | Path | None = None, fmt: str = "bo
         (partial / EXPORT_INFO).write_text(export_info(delivered.cutoff, "the exported model's own (chosen on its "
                                                                          "run's validation predictions)"))
         (partial / "MODEL_CARD.md").write_text(model_card(run, classifier.cutoff))
-        os.replace(partial, out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return out
 
 
@@ -138,23 +129,6 @@ def _versus_baseline(result: dict) -> str:
     lines = "\n".join(paired_lines(result["versus_baseline"], "model", "baseline"))
     return (f"\nBeside it, by the same splits, the {result['baseline']['name']}: accuracy {na(base['accuracy'])} at "
             f"0.5, AUC {na(base['auc'])}. Paired on the same holdout images:\n{lines}\n")
-
-
-def image_files(inputs) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files named, and every file under folders named; links that lead nowhere as (path, why)."""
-    files, broken = [], []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found, links = walk_files(item)
-            files += found
-            broken += links
-        elif item.is_file():
-            files.append(item)
-        elif item.is_symlink():
-            broken.append((str(item), broken_link_reason(item)))
-        else:
-            raise ValueError(f"{printable(item)}: no such file or folder")
-    return files, broken
 
 
 def predict_files(model: str | Path, inputs) -> pd.DataFrame:

@@ -148,6 +148,7 @@ def test_the_ensemble_is_the_mean_of_its_members_and_reloads(tmp_path):
     np.testing.assert_array_equal(loaded.predict(images)[1], (expected[:, 1] >= 0.4).astype(int))
 
 
+@pytest.mark.slow_under_jax
 def test_members_of_different_fronts_are_refused():
     members, _ = _members(1)
     other = SpikeResNetClassifier.from_config_of(TrainConfig(**{**SMALL, "front": FrontConfig(spike_size=40,

@@ -212,6 +212,7 @@ def test_the_authors_released_layout_loads(tmp_path, size, channels, params):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
 
 
+@pytest.mark.slow_under_jax
 def test_importing_the_authors_weights_gives_a_raw_image_model(tmp_path, synthetic_tree):
     source = write_authors_h5(tmp_path / "model.h5", 100)
     data = load_dataset("c-nmc", synthetic_tree("c-nmc", 27))

@@ -13,7 +13,7 @@ def test_help_lists_every_command():
     result = run("--help")
     assert result.exit_code == 0
     for command in ("datasets", "inspect", "synth", "preprocess", "train", "tune", "evaluate", "report", "export",
-                    "predict", "demo"):
+                    "predict", "demo", "cells"):
         assert command in result.output
 
 

@@ -1,13 +1,20 @@
 """Field sets with marked cells (Pascal VOC, YOLO, ALL-IDB1 centroids) and the scoring of found cells."""
 
+import json
+import shutil
+from pathlib import Path
+
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from keras_all.data.samples import DatasetLayoutError
 from keras_all.fields.annotations import boxes_of, read_fields
 from keras_all.fields.finder import Scale, find_cells
 from keras_all.fields.scoring import average_precision, detection_scores, match, overlaps
+
+from .helpers import cli, shell
 
 
 def test_bccd_as_published(shared_path):
@@ -194,3 +201,50 @@ def test_a_field_of_noise_holds_no_cell():
 def test_an_absurd_scale_is_refused_with_one_line(um_per_px, message):
     with pytest.raises(ValueError, match=message):
         Scale.from_um_per_px(um_per_px)
+
+
+def test_cells_on_a_marked_split_writes_the_folder_and_scores_it(shared_path, tmp_path):
+    out = tmp_path / "val"
+    result = cli("cells", "--dataset", "bccd", "--data-dir", shared_path("bccd"), "--split", "val",
+                 "--red-cell-px", 102, "--output", out)
+    assert result.exit_code == 0, result.output
+    assert "against 87 marked cells: F1 0.9" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["fields"] == 87 and metrics["iou_0.5"]["marked"] == 87 and metrics["iou_0.5"]["f1"] >= 0.95
+    assert metrics["iou_0.5"]["f1"] <= metrics["centre_in_box"]["f1"]  # centre in box is the looser match
+    cells = pd.read_csv(out / "cells.csv")
+    assert len(cells) == metrics["cells"] == metrics["iou_0.5"]["found"]
+    assert (cells["x0"] < cells["cx"]).all() and (cells["cx"] < cells["x1"]).all()
+    assert cells["um_per_px"].eq(7.5 / 102).all() and cells["area_um2"].between(20, 800).all()
+    fields = pd.read_csv(out / "fields.csv")
+    assert len(fields) == 87 and fields["marked"].sum() == 87 and fields["cells"].sum() == len(cells)
+    assert sorted(metrics["fields_without_cells"]) == sorted(fields.loc[fields["cells"] == 0, "image"])
+    assert len(list((out / "overlays").glob("*.jpg"))) == 87
+    report = (out / "report.md").read_text()
+    assert "| all | IoU >= 0.5 | 87 |" in report and "| all | centre in box | 87 |" in report
+    assert not list(tmp_path.glob(".val.partial*"))
+
+
+def test_cells_on_unmarked_files_from_the_shell_and_its_refusals(shared_path, tmp_path):
+    bccd = read_fields("bccd", shared_path("bccd")).only("val")
+    folder = tmp_path / "fields"
+    folder.mkdir()
+    for path in bccd.fields["path"][:3]:
+        shutil.copy(path, folder)
+    cv2.imwrite(str(folder / "blank.png"), np.full((480, 640, 3), 230, np.uint8))
+    done = shell("cells", folder, "--um-per-px", 0.0735, "--output", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert "1 fields without a cell found" in done.stdout
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["fields"] == 4 and [Path(p).name for p in metrics["fields_without_cells"]] == ["blank.png"]
+    assert "iou_0.5" not in metrics and "nothing to score against" in (tmp_path / "out" / "report.md").read_text()
+    for args, message in ((("--output", tmp_path / "x"), "give the fields' scale, once"),
+                          (("--um-per-px", 50, "--output", tmp_path / "x"), "a red cell of 0.15 pixels"),
+                          (("--red-cell-px", 100, "--output", tmp_path / "out"), "already exists"),
+                          (("--red-cell-px", 100, "--split", "val", "--output", tmp_path / "x"), "give --dataset")):
+        refused = cli("cells", folder, *args)
+        assert refused.exit_code == 1 and message in refused.output.strip().splitlines()[-1], refused.output
+    wrong = cli("cells", "--dataset", "bccd", "--data-dir", shared_path("bccd"), "--cell-class", "wbc",
+                "--red-cell-px", 100, "--output", tmp_path / "x")
+    assert wrong.exit_code == 1 and "no marks of class 'wbc' (its classes: Platelets, RBC, WBC)" in wrong.output
+    assert not (tmp_path / "x").exists()

@@ -52,6 +52,7 @@ def test_either_tuner_starts_with_the_base_point_then_explores(kind, tmp_path):
         tuning.SearchSettings(kind, 3, "loss")
 
 
+@pytest.mark.slow
 def test_a_search_scores_dev_folds_only_resumes_after_an_interruption_and_writes_its_best_config(
         synthetic_tree, tmp_path, monkeypatch):
     data_dir = synthetic_tree("c-nmc", 54)

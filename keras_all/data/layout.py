@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .io import printable
 from .samples import BASE_COLUMNS, DatasetLayoutError
 
 Ignored = list[tuple[str, str]]
@@ -100,3 +101,20 @@ def rows_frame(rows: list[dict]) -> pd.DataFrame:
     frame["subject"] = frame["subject"].fillna("").astype(str)
     frame["label"] = frame["label"].astype("int64")
     return frame
+
+
+def image_files(inputs) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files named, and every file under folders named; links that lead nowhere as (path, why)."""
+    files, broken = [], []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found, links = walk_files(item)
+            files += found
+            broken += links
+        elif item.is_file():
+            files.append(item)
+        elif item.is_symlink():
+            broken.append((str(item), broken_link_reason(item)))
+        else:
+            raise ValueError(f"{printable(item)}: no such file or folder")
+    return files, broken

@@ -9,7 +9,7 @@ a few) is left out and listed in ``bad_marks``, and a box that reaches past the 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -18,10 +18,10 @@ import pandas as pd
 import yaml
 
 from keras_all.data.all_idb import read_xyc
+from keras_all.data.io import IMAGE_SUFFIXES
 from keras_all.data.layout import require_dir, visible_files
 from keras_all.data.samples import DatasetLayoutError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 SPLITS = ("train", "val", "test")
 MARK_COLUMNS = ["path", "cls", "x0", "y0", "x1", "y1", "truncated"]
 FIELD_COLUMNS = ["path", "split", "width", "height"]
@@ -265,7 +265,7 @@ def read_fields(name: str, root: str | Path) -> FieldSet:
         return read_all_idb1(root)
     if name not in FIELD_LAYOUTS:
         raise ValueError(f"unknown field set {name!r}: use one of {', '.join(FIELD_LAYOUTS)}, all-idb1")
-    return FIELD_LAYOUTS[name].reader(root)
+    return replace(FIELD_LAYOUTS[name].reader(root), name=name)
 
 
 def format_counts(name: str, root: str, counts: dict) -> str:
