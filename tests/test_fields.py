@@ -248,3 +248,28 @@ def test_cells_on_unmarked_files_from_the_shell_and_its_refusals(shared_path, tm
                 "--red-cell-px", 100, "--output", tmp_path / "x")
     assert wrong.exit_code == 1 and "no marks of class 'wbc' (its classes: Platelets, RBC, WBC)" in wrong.output
     assert not (tmp_path / "x").exists()
+
+
+def test_the_same_fields_as_a_yolo_folder_give_the_same_cells_and_scores(shared_path, tmp_path):
+    val = read_fields("bccd", shared_path("bccd")).only("val")
+    paths = list(val.fields["path"][:6])
+    for split, chosen in (("train", paths[:4]), ("valid", paths[4:])):
+        (tmp_path / "yolo" / split / "images").mkdir(parents=True)
+        (tmp_path / "yolo" / split / "labels").mkdir()
+        for path in chosen:
+            shutil.copy(path, tmp_path / "yolo" / split / "images")
+            marks = val.marks[val.marks["path"] == path]
+            lines = [f"{['RBC', 'WBC', 'Platelets'].index(m.cls)} {(m.x0 + m.x1) / 1280} {(m.y0 + m.y1) / 960} "
+                     f"{(m.x1 - m.x0) / 640} {(m.y1 - m.y0) / 480}" for m in marks.itertuples()]
+            (tmp_path / "yolo" / split / "labels" / f"{Path(path).stem}.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "yolo" / "data.yaml").write_text("names: [RBC, WBC, Platelets]\n")
+    as_yolo = cli("cells", "--dataset", "yolo", "--data-dir", tmp_path / "yolo", "--red-cell-px", 102,
+                  "--output", tmp_path / "from-yolo")
+    assert as_yolo.exit_code == 0, as_yolo.output
+    got = json.loads((tmp_path / "from-yolo" / "metrics.json").read_text())
+    assert set(got["by_split"]) == {"train", "val"} and got["iou_0.5"]["marked"] == 6
+    found = [find_cells(_rgb(path), Scale(102)) for path in paths]
+    expected = detection_scores([(f.boxes, f.scores, boxes_of(val.marks.query("cls == 'WBC' and path == @p")))
+                                 for f, p in zip(found, paths)])
+    assert {k: got["iou_0.5"][k] for k in ("matched", "found", "f1")} == {k: expected[k] for k in
+                                                                          ("matched", "found", "f1")}

@@ -13,7 +13,7 @@ import pytest
 
 from .helpers import KERAS_ALL, TOLERANCE, free_ports, same_training, shell, tiny_config
 
-pytestmark = pytest.mark.portable
+pytestmark = [pytest.mark.portable, pytest.mark.slow]
 
 def cluster_env(index: int, ports: list[int]) -> dict:
     """What a worker of a two-worker loopback cluster is told, under the suite's backend."""
@@ -56,7 +56,6 @@ def alone_and_together(data, config, tmp_path, *options) -> tuple:
     return chief_out, worker_out
 
 
-@pytest.mark.slow
 def test_two_workers_train_as_one_process_does(synthetic_tree, tmp_path):
     config = tiny_config(tmp_path, {"fit.epochs": 3, "fit.augment": False})  # TensorFlow draws augmentation per replica
     chief_out, worker_out = alone_and_together(synthetic_tree("c-nmc", 54), config, tmp_path, "--maps", "stream")
@@ -66,7 +65,6 @@ def test_two_workers_train_as_one_process_does(synthetic_tree, tmp_path):
     same_training(tmp_path / "one", tmp_path / "two", TOLERANCE)
 
 
-@pytest.mark.slow
 def test_two_workers_train_the_paper_protocol_as_one_process_does(synthetic_tree, tmp_path):
     """The paper protocol holds its pooled augmented copies in memory; the workers cut the same batches of them.
     Its folds take three to four times the steps of the honest ones, and over those steps rounding differences
@@ -79,7 +77,6 @@ def test_two_workers_train_the_paper_protocol_as_one_process_does(synthetic_tree
     same_training(tmp_path / "one", tmp_path / "two", 2e-2)
 
 
-@pytest.mark.slow
 def test_a_dead_worker_stops_the_run_in_one_line_and_resume_continues(synthetic_tree, tmp_path):
     data = synthetic_tree("c-nmc", 54)
     # a fold lasts seconds: time to kill a worker in one
