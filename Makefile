@@ -15,11 +15,17 @@ UV := $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode $(
 $(BIN)/uv: $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv
 
-install: $(BIN)/uv
-	$(UV) -e .
+# Each installs again only when the package's settings change.
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
-install-dev: $(BIN)/uv
+$(VENV)/.installed: $(BIN)/uv setup.cfg pyproject.toml
+	$(UV) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/uv setup.cfg pyproject.toml
 	$(UV) -e ".[dev]"
+	touch $@
 
 demo: install
 	$(BIN)/keras-all demo
@@ -35,9 +41,10 @@ test: lint
 	$(PYTEST) -m "not slow"
 	KERAS_BACKEND=jax $(PYTEST) -m "portable and not slow"
 
-# The loop while editing: TensorFlow only, without the slow group and the README walk.
+# The loop while editing: TensorFlow only, in-process: without the slow group, the README walk and the tests
+# that start the installed command.
 test-quick: install-dev
-	$(PYTEST) -m "not slow and not walk"
+	$(PYTEST) -m "not slow and not walk and not shell"
 
 # The slow group, under both backends.
 test-slow: install-dev

@@ -17,6 +17,7 @@ def test_help_lists_every_command():
         assert command in result.output
 
 
+@pytest.mark.shell
 def test_datasets_lists_the_layouts():
     result = shell("datasets")
     assert result.returncode == 0, result.stderr
@@ -85,6 +86,7 @@ def test_wrong_folder_is_one_error_line(tmp_path):
     assert result.output.strip() == expected
 
 
+@pytest.mark.shell
 def test_the_smallest_demo_runs_the_whole_pipeline_and_never_overwrites_it(tmp_path):
     result = shell("demo", "--output", tmp_path / "demo", "--n", 45, "--epochs", 1, "--folds", 2)
     assert result.returncode == 0, result.stderr

@@ -225,6 +225,7 @@ def test_cells_on_a_marked_split_writes_the_folder_and_scores_it(shared_path, tm
     assert not list(tmp_path.glob(".val.partial*"))
 
 
+@pytest.mark.shell
 def test_cells_on_unmarked_files_from_the_shell_and_its_refusals(shared_path, tmp_path):
     bccd = read_fields("bccd", shared_path("bccd")).only("val")
     folder = tmp_path / "fields"

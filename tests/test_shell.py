@@ -21,8 +21,9 @@ from .authors_h5 import write_authors_h5
 from .helpers import KERAS_ALL, cli, shell, tiny_config
 from .test_bad_input import cut_jpeg, huge_png
 
-pytestmark = pytest.mark.skipif(KERAS_ALL is None and not os.environ.get("CI"),
-                                reason="the keras-all console script is not installed")  # in CI: each test fails
+pytestmark = [pytest.mark.shell,
+              pytest.mark.skipif(KERAS_ALL is None and not os.environ.get("CI"),
+                                 reason="the keras-all console script is not installed")]  # in CI: each test fails
 
 
 def _one_error_line(result):

@@ -131,6 +131,7 @@ def test_bad_search_settings_are_one_error_line(synthetic_tree, tmp_path, monkey
     assert half.exit_code != 0 and "KERASTUNER_ORACLE_PORT is not" in half.output
 
 
+@pytest.mark.shell
 def test_a_one_trial_search_from_the_shell_writes_a_best_config_that_train_takes(synthetic_tree, tmp_path):
     out = tmp_path / "search"
     base = tiny_config(tmp_path)
