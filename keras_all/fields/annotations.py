@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from keras_all.data.all_idb import read_xyc
+from keras_all.data.all_idb import list_all_idb
 from keras_all.data.io import IMAGE_SUFFIXES
 from keras_all.data.layout import require_dir, visible_files
 from keras_all.data.samples import DatasetLayoutError
@@ -65,7 +65,8 @@ class FieldSet:
                     "fields_without_marks": int((~fields["path"].isin(marks["path"])).sum()),
                     "bad_marks": int(self.bad_marks["path"].isin(fields["path"]).sum())}
 
-        splits = {s: count(self.only(s).fields, self.only(s).marks) for s in sorted(set(self.fields["split"]) - {""})}
+        parts = {s: self.only(s) for s in sorted(set(self.fields["split"]) - {""})}
+        splits = {s: count(part.fields, part.marks) for s, part in parts.items()}
         return {"kind": self.kind, "all": count(self.fields, self.marks), **({"splits": splits} if splits else {})}
 
 
@@ -222,19 +223,16 @@ def _yolo_boxes(labels: Path, image: str, width: int, height: int, names: list[s
 def read_all_idb1(root: str | Path) -> FieldSet:
     """ALL-IDB1's slides (``im/ImNNN_L.jpg``) with their blast centroids (``xyc/ImNNN_L.xyc``), as marks of
     class "blast" and no size; a slide without an .xyc file holds none."""
-    root = require_dir(root)
-    images = root / "im" if (root / "im").is_dir() else next(iter(sorted(root.glob("**/im"))), None)
-    if images is None:
-        raise DatasetLayoutError(f"{root}: no im/ folder of ALL-IDB1 slides found")
+    listing = list_all_idb(root, "all-idb1")
+    if listing.bad:
+        path, why = listing.bad[0]
+        raise DatasetLayoutError(f"{path}: {why}")
     fields, marks = [], []
-    for image in visible_files(images):
-        if image.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        height, width = _image_size(image)
-        fields.append({"path": str(image), "split": "", "width": width, "height": height})
-        for x, y in read_xyc(images.parent / "xyc" / f"{image.stem}.xyc") or []:
-            marks.append({"path": str(image), "cls": "blast", "x0": x, "y0": y, "x1": x, "y1": y,
-                          "truncated": False})
+    for path, points in zip(listing.rows["path"], listing.rows["points"]):
+        height, width = _image_size(Path(path))
+        fields.append({"path": path, "split": "", "width": width, "height": height})
+        marks += [{"path": path, "cls": "blast", "x0": x, "y0": y, "x1": x, "y1": y, "truncated": False}
+                  for x, y in points or []]
     return FieldSet("all-idb1", str(root), pd.DataFrame(fields, columns=FIELD_COLUMNS), _marks_frame(marks),
                     "centroids")
 
