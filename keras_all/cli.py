@@ -556,23 +556,30 @@ def demo(output, n, epochs, folds, seed):
 @click.option("--split", default=None, help="Only the fields of this published split of the set (train, val, test).")
 @click.option("--cell-class", default="WBC", show_default=True,
               help="The class of the set's marks that are white cells.")
-@click.option("--um-per-px", type=float, default=None, help="The fields' scale, in micrometres per pixel.")
+@click.option("--um-per-px", type=float, default=None,
+              help="The fields' scale, in micrometres per pixel; by default each field's red cells measure it.")
 @click.option("--red-cell-px", type=float, default=None, help="Or the scale as a red cell's diameter, in pixels.")
+@click.option("--scale-per-field", is_flag=True,
+              help="Without a given scale, search each field at its own red cells' scale where it is sure of it "
+                   "(fields of several microscopes), not at the median of all fields' (one microscope; the default).")
 @click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The folder to write (new): cells.csv, fields.csv, overlays/, metrics.json, report.md.")
+              help="The folder to write (new): cells.csv, fields.csv, overlays/, masks/, metrics.json, report.md.")
 @_user_errors
-def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, output):
+def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, scale_per_field, output):
     """Find the white cells on smear fields (image files, folders, or a set of fields with marks, which they are
     then scored against) and write a cell table, a picture per field and, against marks, their scores."""
     from keras_all.data.layout import image_files
     from keras_all.fields.annotations import read_fields
-    from keras_all.fields.cells_run import find_in_fields, unmarked_fields
-    from keras_all.fields.finder import Scale
+    from keras_all.fields.cells_run import find_in_fields, scale_line, unmarked_fields
+    from keras_all.fields.scale import Scale
 
-    if (um_per_px is None) == (red_cell_px is None):
-        raise click.ClickException("give the fields' scale, once: --um-per-px (micrometres per pixel) or "
-                                   "--red-cell-px (a red cell's diameter in pixels)")
-    scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else Scale(red_cell_px)
+    if um_per_px is not None and red_cell_px is not None:
+        raise click.ClickException("give the fields' scale once: --um-per-px (micrometres per pixel) or "
+                                   "--red-cell-px (a red cell's diameter in pixels), not both")
+    scale = (Scale.from_um_per_px(um_per_px) if um_per_px is not None
+             else Scale(red_cell_px) if red_cell_px is not None else None)
+    if scale is not None and scale_per_field:
+        raise click.ClickException("--scale-per-field measures each field's scale; it takes no given scale")
     if (dataset is None) != (data_dir is None) or (dataset is None) == (not inputs):
         raise click.ClickException("give image files or folders, or --dataset with --data-dir; not both")
     if split is not None and dataset is None:
@@ -586,11 +593,13 @@ def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, 
         if not files:
             raise click.ClickException(f"no image files in {', '.join(map(printable, inputs))}")
         fields = unmarked_fields(files)
-    result = find_in_fields(fields, scale, output, cell_class, echo=click.echo)
+    result = find_in_fields(fields, scale, output, cell_class, per_field=scale_per_field, echo=click.echo,
+                            warn=lambda line: click.echo(line, err=True))
     click.echo(f"{result['cells']} cells on {result['fields']} fields; "
                f"{len(result['fields_without_cells'])} fields without a cell found")
+    click.echo(scale_line(result["scale"]))
     if "iou_0.5" in result:
         by_box, by_centre = result["iou_0.5"], result["centre_in_box"]
         click.echo(f"against {by_box['marked']} marked cells: F1 {by_box['f1']:.3f} at IoU >= 0.5 (precision "
                    f"{by_box['precision']:.3f}, recall {by_box['recall']:.3f}); F1 {by_centre['f1']:.3f} by centre")
-    click.echo(f"written to {output} (cells.csv, fields.csv, overlays/, metrics.json, report.md)")
+    click.echo(f"written to {output} (cells.csv, fields.csv, overlays/, masks/, metrics.json, report.md)")

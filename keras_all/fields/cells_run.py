@@ -1,11 +1,19 @@
 """`keras-all cells`: the white cells of many fields, written whole as one folder.
 
-- ``cells.csv``: a row per cell found: image, box (x0, y0, x1, y1), centre, box area in um^2, score, whether it
-  touches the field's border, and the scale (um per pixel);
-- ``fields.csv``: a row per field: image, split, cells found, marked cells where the set has marks;
-- ``overlays/``: each field with its found cells (green; red where cut by the border) and its marks (blue);
-- where the fields carry marks of the cell class: ``metrics.json`` (precision, recall and F1 at IoU >= 0.5 and by
-  centre in box, with Wilson intervals, and average precision; overall and per split) and ``report.md``.
+- ``cells.csv``: a row per cell found: image, its number on the field (its value in the field's mask), box
+  (x0, y0, x1, y1), centre, area in um^2 (of its mask), score, whether it touches the field's border, the scale;
+- ``fields.csv``: a row per field: image, split, cells found, marked cells where the set has marks, the scale used
+  and where it came from, and a note where the field could not be read or searched;
+- ``overlays/``: each field with its found cells outlined (green; red where cut by the border) and its marks
+  (blue); ``masks/``: each field's cells as a 16-bit PNG label image (0 outside every cell, n on cell n);
+- ``metrics.json`` and ``report.md``: counts, the scale, and where the fields carry marks of the cell class,
+  precision, recall and F1 at IoU >= 0.5 and by centre in box, with Wilson intervals, and average precision;
+  overall and per split.
+
+Every field's red cells measure its scale (``estimate_scale``), kept in fields.csv. Without a given scale the run
+uses the median of the fields' sure estimates (a run's fields come from one microscope), or, with ``per_field``,
+each field's own where it is sure. A field with too few red cells to be sure, or whose own estimate is more than
+``SCALE_AGREES`` times off the scale used, says so in its note.
 """
 
 from __future__ import annotations
@@ -18,80 +26,146 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from keras_all.data.io import read_image
+from keras_all.data.io import BadImageError, read_image
 from keras_all.fields.annotations import FieldSet, boxes_of
-from keras_all.fields.finder import Scale, find_cells
+from keras_all.fields.finder import FoundCells, find_cells
+from keras_all.fields.scale import Scale, estimate_scale
 from keras_all.fields.scoring import detection_scores
 from keras_all.whole_folder import written_whole
 
-CELL_COLUMNS = ["image", "x0", "y0", "x1", "y1", "cx", "cy", "area_um2", "score", "at_border", "um_per_px"]
+CELL_COLUMNS = ["image", "cell", "x0", "y0", "x1", "y1", "cx", "cy", "area_um2", "score", "at_border", "um_per_px"]
 FOUND, CUT, MARKED = (0, 200, 0), (220, 0, 0), (0, 90, 255)  # RGB
+SCALE_AGREES = 1.5  # a field's own estimate this close to a given scale agrees with it
 
 
 def unmarked_fields(files: list[Path]) -> FieldSet:
-    """Image files as a field set without marks."""
+    """Image files as a field set without marks (their sizes are read with the images)."""
     fields = pd.DataFrame({"path": [str(f) for f in files], "split": "", "width": 0, "height": 0})
     marks = pd.DataFrame(columns=["path", "cls", "x0", "y0", "x1", "y1", "truncated"])
     return FieldSet("files", "", fields, marks, "none")
 
 
-def find_in_fields(fields: FieldSet, scale: Scale, output: Path, cell_class: str = "WBC",
-                   echo: Callable[[str], None] = print) -> dict:
-    """Find the cells of every field of ``fields`` at ``scale`` and write the folder ``output``; returns what
-    metrics.json holds (or the counts alone, for fields without marks)."""
+def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_class: str = "WBC",
+                   per_field: bool = False, echo: Callable[[str], None] = print,
+                   warn: Callable[[str], None] = print) -> dict:
+    """Find the cells of every field of ``fields`` and write the folder ``output``; returns what metrics.json
+    holds. The scale is ``scale`` where given, else the median of the fields' sure estimates, or with
+    ``per_field`` each field's own where it is sure. Progress goes to ``echo``, files left out to ``warn``."""
     marks = fields.marks[fields.marks["cls"] == cell_class]
     marked = fields.kind == "boxes" and len(marks) > 0
     if fields.kind == "boxes" and not marked:
         known = ", ".join(sorted(set(fields.marks["cls"]))) or "none"
         raise ValueError(f"{fields.root}: no marks of class {cell_class!r} (its classes: {known}); name the "
                          "white-cell class with --cell-class")
-    rows, per_field, scored = [], [], []
+    paths, splits = fields.fields["path"].tolist(), fields.fields["split"].tolist()
+    estimates, unreadable = _measured(paths, echo, warn)
+    if not estimates:
+        raise ValueError(f"none of the {len(paths)} files is a readable image (the warnings above say why)")
+    run_scale = scale if scale is not None else _run_scale(estimates)
+    rows, cells, scored = [], [], []
     with written_whole(output) as partial:
         (partial / "overlays").mkdir()
-        for number, (path, split) in enumerate(zip(fields.fields["path"], fields.fields["split"]), start=1):
-            image = read_image(path)
-            found = find_cells(image, scale)
+        (partial / "masks").mkdir()
+        for index, (path, split) in enumerate(zip(paths, splits)):
             truth = boxes_of(marks[marks["path"] == path])
-            rows += _cell_rows(path, found)
-            per_field.append({"image": path, "split": split, "cells": len(found),
-                              **({"marked": len(truth)} if marked else {})})
+            if path in unreadable:
+                rows.append({"image": path, "split": split, "cells": 0, **({"marked": len(truth)} if marked else {}),
+                             "note": f"left out: {unreadable[path]}"})
+                continue
+            own = estimates[path]
+            field_scale, source = ((own, "this field") if per_field and own is not None and own.sure
+                                   else (run_scale, "given" if scale is not None else "median of the fields"))
+            image = read_image(path)
+            found = find_cells(image, field_scale)
+            stem = f"{index + 1:05d}_{Path(path).stem}"
+            _write_overlay(partial / "overlays" / f"{stem}.jpg", image, found, truth if marked else None)
+            cv2.imwrite(str(partial / "masks" / f"{stem}.png"), found.labels)
+            rows.append(_field_row(path, split, found, source, own, len(truth) if marked else None))
+            cells += _cell_rows(path, found)
             scored.append((split, (found.boxes, found.scores, truth)))
-            _write_overlay(partial / "overlays" / f"{number:05d}_{Path(path).stem}.jpg", image, found,
-                           truth if marked else None)
-            if number % 50 == 0 or number == len(fields.fields):
-                echo(f"fields {number}/{len(fields.fields)}: {len(rows)} cells found")
-        pd.DataFrame(rows, columns=CELL_COLUMNS).to_csv(partial / "cells.csv", index=False)
-        table = pd.DataFrame(per_field)
+            if (index + 1) % 50 == 0 or index + 1 == len(paths):
+                echo(f"fields {index + 1}/{len(paths)}: {len(cells)} cells found")
+        pd.DataFrame(cells, columns=CELL_COLUMNS).to_csv(partial / "cells.csv", index=False)
+        table = pd.DataFrame(rows)
         table.to_csv(partial / "fields.csv", index=False)
-        result = _summary(fields, scale, cell_class, table, scored if marked else None)
+        result = _summary(fields, scale, run_scale, per_field, cell_class, table, scored if marked else None)
         (partial / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
         (partial / "report.md").write_text(render_report(result))
     return result
 
 
-def _cell_rows(path: str, found) -> list[dict]:
+def _measured(paths: list[str], echo, warn) -> tuple[dict[str, Scale | None], dict[str, str]]:
+    """Each readable field's own scale estimate (None where it shows no red cell), and why each other was
+    left out."""
+    estimates, unreadable = {}, {}
+    for number, path in enumerate(paths, start=1):
+        try:
+            estimates[path] = estimate_scale(read_image(path))
+        except BadImageError as error:
+            warn(f"warning: left out {error.path}: {error.reason}")
+            unreadable[path] = error.reason
+        if number % 50 == 0 or number == len(paths):
+            echo(f"red cells measured on {number}/{len(paths)} fields")
+    return estimates, unreadable
+
+
+def _run_scale(estimates: dict[str, Scale | None]) -> Scale | None:
+    """The median of the fields' sure estimates, with their spread (the interquartile range over the median)."""
+    sure = [e.red_cell_px for e in estimates.values() if e is not None and e.sure]
+    if not sure and estimates:
+        raise ValueError(f"no field shows enough red cells to measure the scale by ({len(estimates)} tried); "
+                         "give it: --um-per-px (micrometres per pixel) or --red-cell-px (a red cell's diameter)")
+    if not sure:
+        return None
+    low, middle, high = np.percentile(sure, [25, 50, 75])
+    return Scale(float(middle), "median of the fields", float((high - low) / middle))
+
+
+def _field_row(path: str, split: str, found: FoundCells, source: str, own: Scale | None,
+               marked: int | None) -> dict:
+    notes = [found.field if found.field != "smear" else "no cell found" if len(found) == 0 else ""]
+    if found.field != "cut out on black":
+        if own is None or not own.sure:
+            notes.append("too few red cells to measure its scale (not a smear?)")
+        elif not 1 / SCALE_AGREES <= own.red_cell_px / found.scale.red_cell_px <= SCALE_AGREES:
+            notes.append(f"its red cells measure {own.red_cell_px:.0f} px, not the {found.scale.red_cell_px:.0f} px "
+                         f"used ({source})")
+    return {"image": path, "split": split, "cells": len(found), **({"marked": marked} if marked is not None else {}),
+            "red_cell_px": round(found.scale.red_cell_px, 2), "scale_source": source,
+            "own_red_cell_px": None if own is None else round(own.red_cell_px, 2),
+            "own_spread": None if own is None else round(own.spread, 3), "own_arcs": None if own is None else own.arcs,
+            "own_sure": own is not None and own.sure, "note": "; ".join(n for n in notes if n)}
+
+
+def _cell_rows(path: str, found: FoundCells) -> list[dict]:
     um = found.scale.um_per_px
-    return [{"image": path, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "cx": (x0 + x1) / 2, "cy": (y0 + y1) / 2,
-             "area_um2": (x1 - x0) * (y1 - y0) * um * um, "score": score, "at_border": bool(cut), "um_per_px": um}
-            for (x0, y0, x1, y1), score, cut in zip(found.boxes, found.scores, found.at_border)]
+    areas = np.bincount(found.labels.ravel(), minlength=len(found) + 1)[1:]
+    return [{"image": path, "cell": number, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "cx": (x0 + x1) / 2,
+             "cy": (y0 + y1) / 2, "area_um2": area * um * um, "score": score, "at_border": bool(cut), "um_per_px": um}
+            for number, ((x0, y0, x1, y1), area, score, cut) in
+            enumerate(zip(found.boxes, areas, found.scores, found.at_border), start=1)]
 
 
-def _write_overlay(path: Path, image: np.ndarray, found, truth: np.ndarray | None) -> None:
+def _write_overlay(path: Path, image: np.ndarray, found: FoundCells, truth: np.ndarray | None) -> None:
     picture = image.copy()
     thickness = max(2, round(max(image.shape[:2]) / 320))
     for box in [] if truth is None else truth:
         x0, y0, x1, y1 = np.round(box).astype(int)
         cv2.rectangle(picture, (x0, y0), (x1, y1), MARKED, thickness)
-    for box, cut in zip(found.boxes, found.at_border):
-        x0, y0, x1, y1 = np.round(box).astype(int)
-        cv2.rectangle(picture, (x0, y0), (x1, y1), CUT if cut else FOUND, thickness)
+    for number, cut in enumerate(found.at_border, start=1):
+        outline, _ = cv2.findContours((found.labels == number).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                      cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(picture, outline, -1, CUT if cut else FOUND, thickness)
     cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
 
 
-def _summary(fields: FieldSet, scale: Scale, cell_class: str, table: pd.DataFrame, scored) -> dict:
-    empty = table.loc[table["cells"] == 0, "image"].tolist()
-    result = {"fields": len(table), "cells": int(table["cells"].sum()), "fields_without_cells": empty,
-              "scale": {"red_cell_px": scale.red_cell_px, "um_per_px": scale.um_per_px, "source": scale.source},
+def _summary(fields: FieldSet, given: Scale | None, run_scale: Scale | None, per_field: bool, cell_class: str,
+             table: pd.DataFrame, scored) -> dict:
+    searched = table[~table["note"].fillna("").str.startswith("left out")]
+    result = {"fields": len(table), "cells": int(table["cells"].sum()),
+              "fields_without_cells": searched.loc[searched["cells"] == 0, "image"].tolist(),
+              "fields_left_out": table.loc[~table.index.isin(searched.index), "image"].tolist(),
+              "scale": _scale_summary(given, run_scale, per_field, searched),
               "data": {"layout": fields.name, "root": fields.root, "cell_class": cell_class}}
     if scored is not None:
         result["iou_0.5"] = detection_scores([s for _, s in scored])
@@ -105,13 +179,22 @@ def _summary(fields: FieldSet, scale: Scale, cell_class: str, table: pd.DataFram
     return result
 
 
+def _scale_summary(given: Scale | None, run_scale: Scale | None, per_field: bool, searched: pd.DataFrame) -> dict:
+    sure = searched.loc[searched.get("own_sure", pd.Series(dtype=bool)).fillna(False).astype(bool), "own_red_cell_px"]
+    low, high = np.percentile(sure, [25, 75]) if len(sure) else (np.nan, np.nan)
+    summary = {"source": "given" if given is not None else "each field's own" if per_field else "median of the fields",
+               "red_cell_px": None if run_scale is None else run_scale.red_cell_px,
+               "um_per_px": None if run_scale is None else run_scale.um_per_px,
+               "fields_sure_of_their_own": int(len(sure)), "fields_not_sure": int(len(searched) - len(sure)),
+               "own_estimates_iqr": [float(low), float(high)]}
+    return summary
+
+
 def render_report(result: dict) -> str:
     """report.md of a `keras-all cells` folder, from what metrics.json holds."""
-    scale = result["scale"]
-    lines = [f"# White cells found on {result['fields']} fields", "",
-             f"Scale: a red cell = {scale['red_cell_px']:.1f} px ({scale['um_per_px']:.4f} um per pixel, "
-             f"{scale['source']}). Cells found: {result['cells']}; fields without a cell found: "
-             f"{len(result['fields_without_cells'])}.", ""]
+    lines = [f"# White cells found on {result['fields']} fields", "", scale_line(result["scale"]), "",
+             f"Cells found: {result['cells']}; fields without a cell found: {len(result['fields_without_cells'])}; "
+             f"files left out (unreadable; fields.csv says why): {len(result['fields_left_out'])}.", ""]
     if "iou_0.5" not in result:
         return "\n".join(lines + ["The fields carry no marks: nothing to score against.", ""])
     lines += [f"Against the marked {result['data']['cell_class']} cells of {result['data']['layout']} "
@@ -126,6 +209,22 @@ def render_report(result: dict) -> str:
                          f"{_with_ci(s['precision'], s['precision_ci'])} | {_with_ci(s['recall'], s['recall_ci'])} | "
                          f"{_number(s['f1'])} | {_number(s['average_precision'])} |")
     return "\n".join(lines + [""])
+
+
+def scale_line(scale: dict) -> str:
+    """The scale a `keras-all cells` run used, where it came from and how sure its fields were of their own."""
+    if scale["red_cell_px"] is None:
+        return "Scale: none needed (no field was read)."
+    used = f"a red cell = {scale['red_cell_px']:.1f} px ({scale['um_per_px']:.4f} um per pixel)"
+    low, high = scale["own_estimates_iqr"]
+    own = (f"{scale['fields_sure_of_their_own']} fields measured their own from their red cells (7.5 um each)"
+           + (f", interquartile range {low:.1f}-{high:.1f} px" if scale["fields_sure_of_their_own"] else "")
+           + f"; {scale['fields_not_sure']} had too few red cells to be sure")
+    if scale["source"] == "given":
+        return f"Scale: {used}, given; {own}."
+    if scale["source"] == "median of the fields":
+        return f"Scale: {used}, the median of the fields' sure estimates; {own}."
+    return f"Scale: each field's own where sure, else the median of the sure ones ({used}); {own}."
 
 
 def _number(value) -> str:
