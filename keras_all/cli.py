@@ -549,8 +549,8 @@ def demo(output, n, epochs, folds, seed):
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--dataset", type=click.Choice(list(FIELD_LAYOUTS)), default=None,
-              help="A set of fields with marked cells, read from --data-dir (see `keras-all datasets`).")
+@click.option("--dataset", type=click.Choice([*FIELD_LAYOUTS, "all-idb1"]), default=None,
+              help="A set of fields with marked cells (boxes, or all-idb1's blast centroids), read from --data-dir.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The folder of the --dataset.")
 @click.option("--split", default=None, help="Only the fields of this published split of the set (train, val, test).")
@@ -602,4 +602,7 @@ def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, 
         by_box, by_centre = result["iou_0.5"], result["centre_in_box"]
         click.echo(f"against {by_box['marked']} marked cells: F1 {by_box['f1']:.3f} at IoU >= 0.5 (precision "
                    f"{by_box['precision']:.3f}, recall {by_box['recall']:.3f}); F1 {by_centre['f1']:.3f} by centre")
+    if "centroids_in_cells" in result:
+        held = result["centroids_in_cells"]
+        click.echo(f"{held['inside']} of {held['marked']} marked centroids lie on a found cell")
     click.echo(f"written to {output} (cells.csv, fields.csv, overlays/, masks/, metrics.json, report.md)")

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from keras_all.data.samples import DatasetLayoutError
+from keras_all.data.synthetic import write_dataset
 from keras_all.fields.annotations import boxes_of, read_fields
 from keras_all.fields.finder import find_cells
 from keras_all.fields.scale import Scale, estimate_scale
@@ -398,3 +399,17 @@ def test_fields_of_two_magnifications_each_at_their_own_scale(shared_path, tmp_p
     assert wrong.exit_code == 0, wrong.output
     note = pd.read_csv(tmp_path / "wrong" / "fields.csv")["note"][0]
     assert "its red cells measure" in note and note.endswith("not the 250 px used (given)")
+
+
+def test_all_idb1_blast_centroids_lie_on_found_cells(tmp_path):
+    write_dataset("all-idb1", tmp_path / "slides", 4, seed=0)  # two slide sizes, as ALL-IDB1's two cameras
+    done = cli("cells", "--dataset", "all-idb1", "--data-dir", tmp_path / "slides", "--scale-per-field",
+               "--output", tmp_path / "out")
+    assert done.exit_code == 0, done.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    held = metrics["centroids_in_cells"]
+    assert held["marked"] == 8 and held["inside"] == 8 and "8 of 8 marked centroids lie on a found cell" in done.output
+    fields = pd.read_csv(tmp_path / "out" / "fields.csv")
+    assert (fields["cells"] >= fields["centroids"]).all() and fields["scale_source"].eq("this field").all()
+    assert fields.loc[fields["image"].str.endswith("_0.jpg"), "centroids"].eq(0).all()
+    assert "on a found cell's mask: 8 of 8" in (tmp_path / "out" / "report.md").read_text()

@@ -8,7 +8,7 @@
   (blue); ``masks/``: each field's cells as a 16-bit PNG label image (0 outside every cell, n on cell n);
 - ``metrics.json`` and ``report.md``: counts, the scale, and where the fields carry marks of the cell class,
   precision, recall and F1 at IoU >= 0.5 and by centre in box, with Wilson intervals, and average precision;
-  overall and per split.
+  overall and per split; where they carry centroids (ALL-IDB1's blasts), how many lie on a found cell.
 
 Every field's red cells measure its scale (``estimate_scale``), kept in fields.csv. Without a given scale the run
 uses the median of the fields' sure estimates (a run's fields come from one microscope), or, with ``per_field``,
@@ -31,6 +31,7 @@ from keras_all.fields.annotations import FieldSet, boxes_of
 from keras_all.fields.finder import FoundCells, find_cells
 from keras_all.fields.scale import Scale, estimate_scale
 from keras_all.fields.scoring import detection_scores
+from keras_all.metrics import wilson
 from keras_all.whole_folder import written_whole
 
 CELL_COLUMNS = ["image", "cell", "x0", "y0", "x1", "y1", "cx", "cy", "area_um2", "score", "at_border", "um_per_px"]
@@ -57,12 +58,13 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
         known = ", ".join(sorted(set(fields.marks["cls"]))) or "none"
         raise ValueError(f"{fields.root}: no marks of class {cell_class!r} (its classes: {known}); name the "
                          "white-cell class with --cell-class")
+    centroids = fields.marks if fields.kind == "centroids" else None
     paths, splits = fields.fields["path"].tolist(), fields.fields["split"].tolist()
     estimates, unreadable = _measured(paths, echo, warn)
     if not estimates:
         raise ValueError(f"none of the {len(paths)} files is a readable image (the warnings above say why)")
     run_scale = scale if scale is not None else _run_scale(estimates)
-    rows, cells, scored = [], [], []
+    rows, cells, scored, held = [], [], [], []
     with written_whole(output) as partial:
         (partial / "overlays").mkdir()
         (partial / "masks").mkdir()
@@ -81,6 +83,11 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
             _write_overlay(partial / "overlays" / f"{stem}.jpg", image, found, truth if marked else None)
             cv2.imwrite(str(partial / "masks" / f"{stem}.png"), found.labels)
             rows.append(_field_row(path, split, found, source, own, len(truth) if marked else None))
+            if centroids is not None:
+                points = centroids.loc[centroids["path"] == path, ["x0", "y0"]].to_numpy()
+                inside = _in_cells(found.labels, points)
+                rows[-1].update(centroids=len(points), centroids_in_cells=int(inside.sum()))
+                held.append((len(points), int(inside.sum())))
             cells += _cell_rows(path, found)
             scored.append((split, (found.boxes, found.scores, truth)))
             if (index + 1) % 50 == 0 or index + 1 == len(paths):
@@ -89,9 +96,22 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
         table = pd.DataFrame(rows)
         table.to_csv(partial / "fields.csv", index=False)
         result = _summary(fields, scale, run_scale, per_field, cell_class, table, scored if marked else None)
+        if centroids is not None:
+            points, inside = np.sum(held, axis=0) if held else (0, 0)
+            result["centroids_in_cells"] = {"marked": int(points), "inside": int(inside),
+                                            "recall": inside / points if points else None,
+                                            "recall_ci": wilson(int(inside), int(points))}
         (partial / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
         (partial / "report.md").write_text(render_report(result))
     return result
+
+
+def _in_cells(labels: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Whether each (x, y) point lies on a found cell's mask."""
+    height, width = labels.shape
+    x = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
+    y = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
+    return labels[y, x] > 0
 
 
 def _measured(paths: list[str], echo, warn) -> tuple[dict[str, Scale | None], dict[str, str]]:
@@ -195,6 +215,13 @@ def render_report(result: dict) -> str:
     lines = [f"# White cells found on {result['fields']} fields", "", scale_line(result["scale"]), "",
              f"Cells found: {result['cells']}; fields without a cell found: {len(result['fields_without_cells'])}; "
              f"files left out (unreadable; fields.csv says why): {len(result['fields_left_out'])}.", ""]
+    if "centroids_in_cells" in result:
+        c = result["centroids_in_cells"]
+        found = "n/a" if c["recall"] is None else f"{c['recall']:.3f} ({c['recall_ci'][0]:.3f}-{c['recall_ci'][1]:.3f})"
+        return "\n".join(lines + [
+            f"Marked centroids ({result['data']['layout']}'s blasts) on a found cell's mask: {c['inside']} of "
+            f"{c['marked']}, {found}. The marks name the blasts alone, so cells found without one are not counted "
+            "as errors; fields.csv has the counts per field.", ""])
     if "iou_0.5" not in result:
         return "\n".join(lines + ["The fields carry no marks: nothing to score against.", ""])
     lines += [f"Against the marked {result['data']['cell_class']} cells of {result['data']['layout']} "
