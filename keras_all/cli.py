@@ -16,6 +16,7 @@ from keras_all.config import DISTRIBUTIONS, FINALS, MAP_STORAGE, PROTOCOLS
 from keras_all.data.io import printable
 from keras_all.data.synthetic import SYNTH_LAYOUTS
 from keras_all.fields.annotations import FIELD_LAYOUTS
+from keras_all.fields.cell_data import UNITS
 from keras_all.front import MODES
 from keras_all.loader import FORMATS, load_model
 
@@ -248,6 +249,9 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, output, n, spike
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default saved_models/<timestamp>-<name>).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --output from its last finished fold.")
+@click.option("--unit", type=click.Choice(UNITS), default=None,
+              help="Learn from whole images (default) or from the white cells found on them (fields: all-idb1 by "
+                   "its blast centroids, aria and folders by each field's label).")
 @click.option("--distribute", type=click.Choice(DISTRIBUTIONS), default=None,
               help="mirrored: data-parallel over every local device (MirroredStrategy; DataParallel under JAX). "
               "multi-worker: over machines, each started with the same command (cluster from TF_CONFIG, or "
@@ -261,7 +265,7 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, output, n, spike
               "machine's memory.")
 @_user_errors
 def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, protocol, folds, epochs, batch_size,
-          image_size, max_per_class, seed, output, resume, distribute, final, maps):
+          image_size, max_per_class, seed, output, resume, unit, distribute, final, maps):
     """Train a model by cross-validation on a data set and write a run folder.
 
     The run folder holds every fold's model and scores, the delivered model at its validated cut-off, the
@@ -272,7 +276,8 @@ def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, 
 
     overrides = {"run.protocol": protocol, "run.folds": folds, "fit.epochs": epochs, "fit.batch_size": batch_size,
                  "run.seed": seed, "front.spike_size": image_size, "front.input_size": image_size,
-                 "fit.distribute": distribute, "run.max_per_class": max_per_class, "run.final": final, "fit.maps": maps}
+                 "fit.distribute": distribute, "run.max_per_class": max_per_class, "run.final": final, "fit.maps": maps,
+                 "cells.unit": unit}
     config = load_config(config_file, overrides, preset=preset)
     if resume and output is None:
         raise click.ClickException("--resume needs --output, the folder of the interrupted run")
@@ -606,3 +611,60 @@ def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, 
         held = result["centroids_in_cells"]
         click.echo(f"{held['inside']} of {held['marked']} marked centroids lie on a found cell")
     click.echo(f"written to {output} (cells.csv, fields.csv, overlays/, masks/, metrics.json, report.md)")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--model", "model_ref", required=True, type=click.Path(exists=True, path_type=Path),
+              help="A cell model: the run folder (or its export) of `train --unit cell`.")
+@click.option("--dataset", type=click.Choice(["all-idb1", "aria", "folder"]), default=None,
+              help="Labelled slides read from --data-dir (their labels, and all-idb1's blast centroids, are scored).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The folder of the --dataset.")
+@click.option("--positive-class", default=None, help="For --dataset folder: the class folder that is ALL.")
+@click.option("--um-per-px", type=float, default=None,
+              help="The slides' scale; by default each slide's red cells measure it.")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write (new): slides.csv, cells.csv, overlays/, index.html (and, labelled, "
+                   "metrics.json, report.md).")
+@_user_errors
+def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, output):
+    """Score every white cell of each slide with a cell model: blast counts, a slide probability, an overlay per
+    slide and a page to open in a browser."""
+    import pandas as pd
+
+    from keras_all.data.layout import image_files
+    from keras_all.fields.scale import Scale
+    from keras_all.fields.slides_run import score_slides
+    from keras_all.run_folder import RunFolder
+
+    if (dataset is None) != (data_dir is None) or (dataset is None) == (not inputs):
+        raise click.ClickException("give image files or folders, or --dataset with --data-dir; not both")
+    model = load_model(model_ref)
+    if model.kind not in ("run", "export") or not (model.home / "config.yaml").is_file():
+        raise click.ClickException(f"{model_ref}: give the run folder (or export folder) of a cell model, whose "
+                                   "config.yaml says how its cells were cut")
+    cells = RunFolder(model.home).config().cells
+    if cells.unit != "cell":
+        raise click.ClickException(f"{model_ref}: a model of whole images; slides needs a cell model "
+                                   "(`keras-all train ... --unit cell`)")
+    if dataset is not None:
+        table = load_with_progress(dataset, data_dir, "skip", positive_class).samples
+    else:
+        files, broken = image_files(inputs)
+        for path, reason in broken:
+            click.echo(f"warning: left out {printable(path)}: {reason}", err=True)
+        if not files:
+            raise click.ClickException(f"no image files in {', '.join(map(printable, inputs))}")
+        table = pd.DataFrame({"path": [str(f) for f in files]})
+    scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else None
+    result = score_slides(table, model, cells, output, scale, echo=click.echo,
+                          warn=lambda line: click.echo(line, err=True))
+    click.echo(f"{result['slides']} slides, {result['cells']} white cells scored; {result['left_out']} files left out")
+    if result["metrics"] is not None:
+        m = result["metrics"]["slides"]
+        auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
+        click.echo(f"slides: accuracy {m['accuracy']:.3f}, sensitivity {m['sensitivity'] or 0:.3f}, specificity "
+                   f"{m['specificity'] or 0:.3f}, AUC {auc}")
+    click.echo(f"written to {output} (slides.csv, cells.csv, overlays/, index.html"
+               + (", metrics.json, report.md)" if result["metrics"] is not None else ")"))

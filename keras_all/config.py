@@ -1,5 +1,6 @@
 """Run configuration, grouped by concern: ``run`` (the protocol and what the run delivers), ``model`` (the ResNet),
-``front`` (raw image -> the ResNet's input) and ``fit`` (how each model is trained). Built from a preset
+``front`` (raw image -> the ResNet's input), ``fit`` (how each model is trained) and ``cells`` (whether a run
+learns from whole images or from the white cells found on them, and how those are cut). Built from a preset
 (keras_all/presets.py), a YAML file and overrides; a YAML file holds the same groups:
 
     preset: paper_all_idb
@@ -19,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from keras_all.checks import check_between, check_integer, is_integer
+from keras_all.fields.cell_data import CellConfig
 from keras_all.front import FrontConfig
 from keras_all.models.resnet import PAPER_WIDTHS
 from keras_all.presets import preset_values
@@ -123,19 +125,20 @@ class FitConfig:
         check_between("learning_rate", self.learning_rate, 0, 1, high_included=True)
 
 
-GROUPS = {"run": RunConfig, "model": ModelConfig, "front": FrontConfig, "fit": FitConfig}
+GROUPS = {"run": RunConfig, "model": ModelConfig, "front": FrontConfig, "fit": FitConfig, "cells": CellConfig}
 HOME = {f.name: group for group, kind in GROUPS.items() for f in dataclasses.fields(kind)}  # each key's group
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on besides the data, in four groups. Settings the protocol decides
+    """Everything a training run depends on besides the data, in five groups. Settings the protocol decides
     (``PROTOCOL_DEFAULTS``) and left unset take its values; ``load_config`` starts from the ``honest`` preset."""
 
     run: RunConfig = field(default_factory=RunConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     front: FrontConfig = field(default_factory=FrontConfig)
     fit: FitConfig = field(default_factory=FitConfig)
+    cells: CellConfig = field(default_factory=CellConfig)
 
     def __post_init__(self):
         for group, kind in GROUPS.items():

@@ -43,6 +43,7 @@ class LoadedDataset:
     bad_files: pd.DataFrame  # path, reason (only with on_bad_image="skip")
     ignored: pd.DataFrame  # path, reason: files that carry no label (e.g. an unlabelled test folder)
     subsample_of: dict | None = None  # images per label before ``subsample``, with its settings
+    cells_of: dict | None = None  # for a data set of white cells: the fields they were found on and how
 
     @property
     def duplicate_groups(self) -> int:

@@ -33,6 +33,7 @@ def summarize(data: LoadedDataset) -> dict:
         "ignored_files": int(len(data.ignored)),
         "ignored_reasons": {str(k): int(v) for k, v in data.ignored["reason"].value_counts().items()},
         "subsample_of": data.subsample_of,
+        "cells_of": data.cells_of,
     }
 
 

@@ -100,7 +100,19 @@ def data_lines(summary: dict) -> list[str]:
         f"subjects; subjects joined: {', '.join(subjects['groups_joined_by_duplicates']) or 'none'})",
         f"- bad files skipped: {len(summary['bad_files'])}; files without labels left out: {summary['ignored_files']}",
         *_subsample_lines(summary.get("subsample_of")),
+        *_cell_lines(summary.get("cells_of")),
     ]
+
+
+def _cell_lines(cells: dict | None) -> list[str]:
+    if not cells:
+        return []
+    missed = (f"; {cells['centroids_missed']} of the {cells['centroids']} marked blast centroids on no found cell"
+              if "centroids" in cells else "")
+    return [f"- white cells: {cells['cells']} found on {cells['fields']} fields (a red cell = "
+            f"{cells['median_red_cell_px']:.1f} px, {cells['scale']}), each cut {cells['crop_red_cells']} red cells "
+            f"wide at {cells['crop_pixels']} px" + (", outside its mask blanked" if cells["blank_outside"] else "")
+            + f"; labels from the {cells['labels']}" + missed + "; a field's cells stay on one side of every split"]
 
 
 def _subsample_lines(subsample: dict | None) -> list[str]:

@@ -60,10 +60,10 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
                          "white-cell class with --cell-class")
     centroids = fields.marks if fields.kind == "centroids" else None
     paths, splits = fields.fields["path"].tolist(), fields.fields["split"].tolist()
-    estimates, unreadable = _measured(paths, echo, warn)
+    estimates, unreadable = measured_scales(paths, echo, warn)
     if not estimates:
         raise ValueError(f"none of the {len(paths)} files is a readable image (the warnings above say why)")
-    run_scale = scale if scale is not None else _run_scale(estimates)
+    run_scale = scale if scale is not None else median_scale(estimates)
     rows, cells, scored, held = [], [], [], []
     with written_whole(output) as partial:
         (partial / "overlays").mkdir()
@@ -85,7 +85,7 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
             rows.append(_field_row(path, split, found, source, own, len(truth) if marked else None))
             if centroids is not None:
                 points = centroids.loc[centroids["path"] == path, ["x0", "y0"]].to_numpy()
-                inside = _in_cells(found.labels, points)
+                inside = found.holding(points) > 0
                 rows[-1].update(centroids=len(points), centroids_in_cells=int(inside.sum()))
                 held.append((len(points), int(inside.sum())))
             cells += _cell_rows(path, found)
@@ -106,15 +106,7 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
     return result
 
 
-def _in_cells(labels: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Whether each (x, y) point lies on a found cell's mask."""
-    height, width = labels.shape
-    x = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
-    y = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
-    return labels[y, x] > 0
-
-
-def _measured(paths: list[str], echo, warn) -> tuple[dict[str, Scale | None], dict[str, str]]:
+def measured_scales(paths: list[str], echo, warn) -> tuple[dict[str, Scale | None], dict[str, str]]:
     """Each readable field's own scale estimate (None where it shows no red cell), and why each other was
     left out."""
     estimates, unreadable = {}, {}
@@ -129,7 +121,7 @@ def _measured(paths: list[str], echo, warn) -> tuple[dict[str, Scale | None], di
     return estimates, unreadable
 
 
-def _run_scale(estimates: dict[str, Scale | None]) -> Scale | None:
+def median_scale(estimates: dict[str, Scale | None]) -> Scale | None:
     """The median of the fields' sure estimates, with their spread (the interquartile range over the median)."""
     sure = [e.red_cell_px for e in estimates.values() if e is not None and e.sure]
     if not sure and estimates:

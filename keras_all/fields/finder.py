@@ -54,6 +54,14 @@ class FoundCells:
     def __len__(self) -> int:
         return len(self.boxes)
 
+    def holding(self, points: np.ndarray) -> np.ndarray:
+        """For each (x, y) point of the field, the number of the cell whose mask holds it (0: none)."""
+        points = np.asarray(points, float).reshape(-1, 2)
+        height, width = self.labels.shape
+        x = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
+        y = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
+        return self.labels[y, x].astype(int)
+
 
 def find_cells(image: np.ndarray, scale: Scale | None = None) -> FoundCells:
     """The white cells of an RGB field (uint8, height x width x 3), at ``scale`` (estimated from the field's red

@@ -24,6 +24,7 @@ import pandas as pd
 from keras_all.config import TrainConfig
 from keras_all.data import LoadedDataset
 from keras_all.data.summary import summarize
+from keras_all.fields.cell_data import cells_of
 from keras_all.front import Standardizer
 from keras_all.metrics import SUMMARY_KEYS, mean_sd
 from keras_all.training.arrays import spike_maps
@@ -57,13 +58,14 @@ def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordin
 
     On a multi-worker run every worker calls this with the same data and settings (checked); a worker other than
     the chief trains into a scratch run folder of its own and resumes the folds the chief resumes."""
-    if config.run.max_per_class is not None:
-        data = data.subsample(config.run.max_per_class, config.run.seed)
-    check_trainable(data, config)
+    if config.cells.unit == "image":
+        data = _trainable(data, config)
     run = context.run.open(context.resume and coordinator.is_chief)
     try:
         seed_everything(config.run.seed)
         run.write_or_check("config.yaml", config.to_yaml(), context.resume, "configuration")
+        if config.cells.unit == "cell":  # the fields' white cells, cut into the run folder
+            data = _trainable(cells_of(data, config.cells, run / "cells", context.echo), config)
         data_summary = summarize(data)
         run.write_json("data_summary.json", data_summary)
         samples = data.samples.reset_index(drop=True)
@@ -85,6 +87,14 @@ def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordin
     except BaseException as error:
         run.mark_failed(error)
         raise
+
+
+def _trainable(data: LoadedDataset, config: TrainConfig) -> LoadedDataset:
+    """``data`` subsampled as configured and checked to be trainable."""
+    if config.run.max_per_class is not None:
+        data = data.subsample(config.run.max_per_class, config.run.seed)
+    check_trainable(data, config)
+    return data
 
 
 def check_trainable(data: LoadedDataset, config: TrainConfig) -> None:

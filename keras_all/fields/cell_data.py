@@ -1,0 +1,136 @@
+"""A data set of fields turned into a data set of their white cells (``--unit cell``).
+
+Every field's white cells are found (``find_cells``; the scale measured on each field where it is sure of it,
+else the median of the sure fields', as ALL-IDB1's two cameras need, or given), each is cut at one physical size
+(``cell_crops``) and written as a PNG, and the crops become a data set the classifier trains on as it does on
+images. A cell's label comes from what the data set carries:
+
+- marked centroids (ALL-IDB1's blasts): a cell whose mask holds one is a blast (1), every other cell, and every
+  cell of a slide marked healthy, is not (0); a centroid on no found cell is counted as missed;
+- the field's label alone (Aria): every cell inherits it (the multiple-instance baseline).
+
+A cell's subject is its field's, or the field itself where subjects are unknown, so that a field's cells never
+fall on both sides of a split. ``cells.csv`` beside the crops lists each cell with its field, box and label.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from keras_all.checks import check_between, check_integer
+from keras_all.data.io import read_image
+from keras_all.data.layout import rows_frame
+from keras_all.data.samples import Listing, LoadedDataset, build_dataset
+from keras_all.fields.crops import CROP_PIXELS, CROP_RED_CELLS, cell_crops
+from keras_all.fields.finder import find_cells
+from keras_all.fields.scale import RED_CELL_UM, Scale, estimate_scale
+
+SINGLE_CELLS = ("c-nmc", "all-idb2")  # their images are single cells already
+CELL_NAMES = {0: "not blast", 1: "blast"}
+
+
+UNITS = ("image", "cell")
+
+
+@dataclasses.dataclass(frozen=True)
+class CellConfig:
+    """What a run learns from (``unit``: whole images, or the white cells found on them) and, for cells, the
+    crop's side in red cells and its pixels, whether what lies outside a cell's mask is blanked, and the scale
+    (None: measured from the fields' red cells)."""
+
+    unit: str = "image"
+    side: float = CROP_RED_CELLS
+    pixels: int = CROP_PIXELS
+    blank_outside: bool = False
+    um_per_px: float | None = None
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise ValueError(f"unit={self.unit!r}: use one of {', '.join(UNITS)}")
+        check_between("side", self.side, 0.5, 10, low_included=True, high_included=True)
+        check_integer("pixels", self.pixels, 16, 1024)
+        if not isinstance(self.blank_outside, bool):
+            raise ValueError(f"blank_outside={self.blank_outside!r}: must be true or false")
+        if self.um_per_px is not None:  # a red cell of 4 to 2,000 pixels, as Scale takes
+            check_between("um_per_px", self.um_per_px, RED_CELL_UM / 2000, RED_CELL_UM / 4, True, True)
+
+
+def cells_of(data: LoadedDataset, settings: CellConfig, out: Path,
+             echo: Callable[[str], None] = print) -> LoadedDataset:
+    """The white cells of ``data``'s fields as a data set, their crops written under ``out`` (reused where a
+    finished ``out/cells.csv`` is there already, as on ``--resume``)."""
+    if data.name in SINGLE_CELLS or set(data.samples["dataset"]) <= set(SINGLE_CELLS):
+        raise ValueError(f"{data.name}: its images are single cells already; train them with --unit image")
+    out = Path(out)
+    table = out / "cells.csv"
+    if not table.is_file():
+        _write_cells(data, settings, out, echo)
+    cells = pd.read_csv(table, keep_default_na=False)
+    listing = Listing(rows_frame(cells.to_dict("records")))
+    loaded = build_dataset(f"{data.name} cells", str(out), listing)
+    return dataclasses.replace(loaded, cells_of=json.loads((out / "fields.json").read_text()))
+
+
+def _measured(paths: pd.Series, echo) -> dict:
+    """Each field's own scale estimate (None where it shows no red cell outline)."""
+    own = {}
+    for number, path in enumerate(paths, start=1):
+        own[path] = estimate_scale(read_image(path))
+        if number % 200 == 0 or number == len(paths):
+            echo(f"red cells measured on {number}/{len(paths)} fields")
+    return own
+
+
+def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> None:
+    fields = data.samples
+    given = Scale.from_um_per_px(settings.um_per_px) if settings.um_per_px is not None else None
+    own = {} if given else _measured(fields["path"], echo)
+    sure = [s.red_cell_px for s in own.values() if s is not None and s.sure]
+    if given is None and not sure:
+        raise ValueError(f"{data.root}: no field shows enough red cells to measure the scale by; give it "
+                         "(cells.um_per_px)")
+    median = given or Scale(float(np.median(sure)), "median of the fields")
+    marked = "points" in fields
+    out.mkdir(parents=True, exist_ok=True)
+    rows, missed, centroids = [], 0, 0
+    for number, field in enumerate(fields.itertuples(index=False), start=1):
+        scale = own.get(field.path) if own.get(field.path) is not None and own[field.path].sure else median
+        image = read_image(field.path)
+        found = find_cells(image, scale)
+        labels = np.full(len(found), field.label)
+        if marked:
+            points = np.asarray(field.points if isinstance(field.points, list) else [], float).reshape(-1, 2)
+            holding = found.holding(points)
+            centroids += len(points)
+            missed += int((holding == 0).sum())
+            labels = np.isin(np.arange(1, len(found) + 1), holding[holding > 0]).astype(int)
+        subject = field.subject or Path(field.path).stem
+        for k, (crop, label, box) in enumerate(zip(cell_crops(image, found, settings.side, settings.pixels,
+                                                              settings.blank_outside), labels, found.boxes), start=1):
+            path = out / f"{number:05d}_{Path(field.path).stem}_c{k:03d}.png"
+            cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+            rows.append({"path": str(path), "label": int(label),
+                         "class_name": CELL_NAMES[int(label)] if marked else field.class_name,
+                         "subject": subject, "dataset": data.name, "field": field.path, "field_label": field.label,
+                         "cell": k, "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3],
+                         "at_border": bool(found.at_border[k - 1]), "red_cell_px": scale.red_cell_px})
+        if number % 200 == 0 or number == len(fields):
+            echo(f"cells found on {number}/{len(fields)} fields: {len(rows)}")
+    if not rows:
+        raise ValueError(f"{data.root}: no white cell found on any of its {len(fields)} fields")
+    summary = {"fields": int(len(fields)), "cells": len(rows), "labels": "centroids" if marked else "field label",
+               "scale": "given" if given else "each field's own where sure, else the median of the sure ones",
+               "median_red_cell_px": median.red_cell_px, "crop_red_cells": settings.side,
+               "crop_pixels": settings.pixels, "blank_outside": settings.blank_outside,
+               **({"centroids": centroids, "centroids_missed": missed} if marked else {})}
+    (out / "fields.json").write_text(json.dumps(summary, indent=2) + "\n")
+    pd.DataFrame(rows).to_csv(out / "cells.csv.partial", index=False)
+    (out / "cells.csv.partial").replace(out / "cells.csv")
+

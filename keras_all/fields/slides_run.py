@@ -1,0 +1,174 @@
+"""`keras-all slides`: every white cell of every slide scored by a cell model, counted, and shown, written whole.
+
+- ``slides.csv``: a row per slide: white cells, blasts (cells at or above the model's cut-off), their fraction,
+  the slide's probability and decision, and its label where the data set gives one;
+- ``cells.csv``: every cell with its box and P(blast);
+- ``overlays/``: each slide with its cells outlined, coloured from green (P 0) to red (P 1);
+- ``index.html``: one page, its pictures inside it: the slides by probability, each with its overlay, counts and
+  its most blast-like cells enlarged;
+- for a labelled data set, ``metrics.json`` and ``report.md``: slide accuracy, sensitivity, specificity and AUC with
+  intervals, and where blast centroids are marked (ALL-IDB1), blasts counted against them per slide.
+
+The slide's probability is its most blast-like cell's (no rule fitted on validation folds yet), so a slide is
+called ALL when at least one of its cells is called a blast.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from keras_all.data.io import read_image
+from keras_all.fields.cell_data import CellConfig
+from keras_all.fields.cells_run import measured_scales, median_scale
+from keras_all.fields.crops import cell_crops
+from keras_all.fields.finder import FoundCells, find_cells
+from keras_all.fields.scale import Scale
+from keras_all.metrics import binary_metrics
+from keras_all.whole_folder import written_whole
+
+SLIDE_COLUMNS = ["slide", "white_cells", "blasts", "blast_fraction", "probability", "decision"]
+CELL_COLUMNS = ["slide", "cell", "x0", "y0", "x1", "y1", "p_blast", "blast", "at_border"]
+SHOWN_CELLS = 4  # the most blast-like cells enlarged on the page, per slide
+THUMBNAIL = 640  # pixels across a slide's picture on the page
+
+
+def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, scale: Scale | None = None,
+                 echo: Callable[[str], None] = print, warn: Callable[[str], None] = print) -> dict:
+    """Score the slides (a table with ``path``, and ``label`` and ``points`` where known) with ``model`` (a
+    ``LoadedModel`` of a cell run, whose crops ``cells`` describes) and write the folder ``output``."""
+    paths = slides["path"].tolist()
+    estimates, unreadable = measured_scales(paths, echo, warn)
+    if not estimates:
+        raise ValueError(f"none of the {len(paths)} files is a readable image (the warnings above say why)")
+    median = scale if scale is not None else median_scale(estimates)
+    rows, cell_rows, pictures = [], [], []
+    with written_whole(output) as partial:
+        (partial / "overlays").mkdir()
+        for number, slide in enumerate(slides.itertuples(index=False), start=1):
+            if slide.path in unreadable:
+                continue
+            own = estimates[slide.path]
+            image = read_image(slide.path)
+            found = find_cells(image, scale or (own if own is not None and own.sure else median))
+            crops = cell_crops(image, found, cells.side, cells.pixels, cells.blank_outside)
+            p_blast = model.predict(crops)[0] if len(found) else np.zeros(0)
+            blast = p_blast >= model.cutoff
+            row = {"slide": slide.path, "white_cells": len(found), "blasts": int(blast.sum()),
+                   "blast_fraction": float(blast.mean()) if len(found) else None,
+                   "probability": float(p_blast.max()) if len(found) else 0.0,
+                   "decision": int(blast.any())}
+            if "label" in slides:
+                row["label"] = int(slide.label)
+            if "points" in slides:
+                row["marked_blasts"] = len(slide.points) if isinstance(slide.points, list) else 0
+            rows.append(row)
+            cell_rows += [{"slide": slide.path, "cell": k, "x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3],
+                           "p_blast": float(p), "blast": int(c), "at_border": bool(e)}
+                          for k, (b, p, c, e) in enumerate(zip(found.boxes, p_blast, blast, found.at_border), start=1)]
+            overlay = _overlay(image, found, p_blast)
+            name = f"{number:05d}_{Path(slide.path).stem}.jpg"
+            cv2.imwrite(str(partial / "overlays" / name), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+            shown = np.argsort(-p_blast)[:SHOWN_CELLS]
+            pictures.append((row, name, _thumbnail(overlay), [(_png(crops[i]), float(p_blast[i])) for i in shown]))
+            if number % 20 == 0 or number == len(slides):
+                echo(f"slides {number}/{len(slides)} scored")
+        table = pd.DataFrame(rows)
+        table.sort_values("probability", ascending=False).to_csv(partial / "slides.csv", index=False)
+        pd.DataFrame(cell_rows, columns=CELL_COLUMNS).to_csv(partial / "cells.csv", index=False)
+        (partial / "index.html").write_text(render_page(pictures, model.cutoff))
+        result = _metrics(table, model.cutoff, len(unreadable))
+        if result is not None:
+            (partial / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+            (partial / "report.md").write_text(render_report(result))
+    return {"slides": len(rows), "left_out": len(unreadable), "metrics": result,
+            "cells": int(table["white_cells"].sum()) if len(table) else 0}
+
+
+def _overlay(image: np.ndarray, found: FoundCells, p_blast: np.ndarray) -> np.ndarray:
+    picture = image.copy()
+    thickness = max(2, round(max(image.shape[:2]) / 320))
+    for number, p in enumerate(p_blast, start=1):
+        outline, _ = cv2.findContours((found.labels == number).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                      cv2.CHAIN_APPROX_SIMPLE)
+        colour = (int(round(220 * p)), int(round(200 * (1 - p))), 0)  # RGB: green (0) to red (1)
+        cv2.drawContours(picture, outline, -1, colour, thickness)
+    return picture
+
+
+def _thumbnail(image: np.ndarray) -> str:
+    factor = min(1.0, THUMBNAIL / image.shape[1])
+    small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode()
+
+
+def _png(crop: np.ndarray) -> str:
+    ok, data = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+    return "data:image/png;base64," + base64.b64encode(data.tobytes()).decode()
+
+
+def render_page(pictures: list, cutoff: float) -> str:
+    """index.html: one row per slide, by probability, with its pictures inside the page."""
+    rows = []
+    for row, name, thumbnail, shown in sorted(pictures, key=lambda p: -p[0]["probability"]):
+        fraction = "n/a" if row["blast_fraction"] is None else f"{row['blast_fraction']:.1%}"
+        label = f"<br>label: {'ALL' if row['label'] else 'healthy'}" if "label" in row else ""
+        cells = "".join(f'<figure><img src="{png}" alt="cell, P(blast) {p:.2f}"><figcaption>{p:.2f}</figcaption>'
+                        "</figure>" for png, p in shown)
+        rows.append(
+            f'<tr class="slide"><td><a href="overlays/{html.escape(name)}"><img class="field" src="{thumbnail}" '
+            f'alt="{html.escape(Path(row["slide"]).name)}"></a></td><td><b>{html.escape(Path(row["slide"]).name)}'
+            f'</b><br>P(ALL) {row["probability"]:.3f}: {"ALL" if row["decision"] else "no blast called"}<br>'
+            f'white cells {row["white_cells"]}, blasts {row["blasts"]} ({fraction}){label}</td>'
+            f'<td class="cells">{cells}</td></tr>')
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>keras-all slides</title>
+<style>body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse}} td{{border-top:1px solid #ccc;
+padding:.5em;vertical-align:top}} img.field{{width:{THUMBNAIL // 2}px}} figure{{display:inline-block;margin:0 .3em}}
+figure img{{width:96px;height:96px}} figcaption{{text-align:center}}</style></head>
+<body><h1>Slides by probability of ALL</h1>
+<p>{len(rows)} slides. A cell is called a blast at P(blast) &ge; {cutoff:.3f} (the model's validated cut-off); a
+slide's probability is its most blast-like cell's. Cells are outlined from green (P 0) to red (P 1); the most
+blast-like cells of each slide are shown enlarged, with their P(blast).</p>
+<table>
+{chr(10).join(rows)}
+</table></body></html>
+"""
+
+
+def _metrics(table: pd.DataFrame, cutoff: float, left_out: int) -> dict | None:
+    if "label" not in table or table.empty:
+        return None
+    result = {"slides": binary_metrics(table["label"], table["probability"], cutoff), "left_out": left_out,
+              "rule": "a slide's probability is its most blast-like cell's; ALL when one cell is called a blast"}
+    if "marked_blasts" in table:
+        error = table["blasts"] - table["marked_blasts"]
+        result["blast_count"] = {"mean_absolute_error": float(error.abs().mean()), "mean_error": float(error.mean()),
+                                 "marked": int(table["marked_blasts"].sum()), "called": int(table["blasts"].sum())}
+    return result
+
+
+def render_report(result: dict) -> str:
+    s = result["slides"]
+
+    def ci(key):
+        low, high = s[f"{key}_ci"] or (None, None)
+        return "n/a" if s[key] is None else f"{s[key]:.3f}" + ("" if low is None else f" ({low:.3f}-{high:.3f})")
+
+    lines = ["# Slide verdicts", "", f"{s['n']} labelled slides ({result['left_out']} files left out); "
+             f"{result['rule']}; cell cut-off {s['cutoff']:.3f}.", "",
+             "| accuracy | sensitivity | specificity | AUC |", "|---|---|---|---|",
+             f"| {ci('accuracy')} | {ci('sensitivity')} | {ci('specificity')} | {ci('auc')} |", ""]
+    if "blast_count" in result:
+        b = result["blast_count"]
+        lines += [f"Blasts called {b['called']} against {b['marked']} marked; per slide, mean absolute error "
+                  f"{b['mean_absolute_error']:.2f}, mean error {b['mean_error']:+.2f}.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,180 @@
+"""Learning from the white cells found on fields (``--unit cell``): crops, labels, subjects and the run."""
+
+import json
+import os
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from keras_all.config import load_config
+from keras_all.data import load_dataset
+from keras_all.data.synthetic import write_dataset
+from keras_all.fields.cell_data import CellConfig, cells_of
+from keras_all.fields.crops import background_colour, cell_crops
+from keras_all.fields.finder import find_cells
+from keras_all.fields.scale import Scale
+
+from .helpers import cli, shell
+
+
+@pytest.fixture(scope="module")
+def slides(tmp_path_factory):
+    """Twelve synthetic ALL-IDB1 slides (two sizes, as its two cameras) with their blast centroids."""
+    root = tmp_path_factory.mktemp("all-idb1")
+    write_dataset("all-idb1", root, 12, seed=0)
+    return load_dataset("all-idb1", root)
+
+
+def test_slides_become_cells_labelled_by_their_centroids(slides, tmp_path):
+    cells = cells_of(slides, CellConfig(unit="cell"), tmp_path / "cells", echo=lambda _: None)
+    table = cells.samples
+    centroids = int(slides.samples["n_points"].fillna(0).sum())
+    assert cells.cells_of["centroids"] == centroids > 0 and cells.cells_of["centroids_missed"] == 0
+    assert table["label"].sum() == centroids  # clean synthetic slides: one found cell per centroid
+    assert set(table["class_name"]) == {"blast", "not blast"}
+    healthy = slides.samples.loc[slides.samples["label"] == 0, "path"]
+    assert table.loc[table["field"].isin(healthy), "label"].eq(0).all() and table["field"].isin(healthy).any()
+    assert (table["subject"] == table["field"].map(lambda p: os.path.splitext(os.path.basename(p))[0])).all()
+    assert (table["height"] == 128).all() and (table["width"] == 128).all()
+    assert len(table) == cells.cells_of["cells"] == len(pd.read_csv(tmp_path / "cells" / "cells.csv"))
+    stamp = os.stat(tmp_path / "cells" / "cells.csv").st_mtime_ns
+    again = cells_of(slides, CellConfig(unit="cell"), tmp_path / "cells", echo=lambda _: None)  # as on --resume
+    assert os.stat(tmp_path / "cells" / "cells.csv").st_mtime_ns == stamp
+    assert again.samples["sha256"].tolist() == table["sha256"].tolist()
+
+
+def test_a_crop_is_one_physical_size_and_can_show_the_cell_alone(slides):
+    path = slides.samples["path"][0]
+    image = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+    scale = Scale(2 * image.shape[1] * 0.011)  # the synthetic slides' red-cell diameter
+    found = find_cells(image, scale)
+    plain, alone = cell_crops(image, found), cell_crops(image, found, blank_outside=True)
+    assert plain.shape == alone.shape == (len(found), 128, 128, 3) and len(found) >= 1
+    fill = background_colour(image)
+    corner = alone[:, :8, :8].reshape(-1, 3)
+    assert (corner == fill).all() and not (plain[:, :8, :8].reshape(-1, 3) == fill).all()
+    assert (alone[:, 64, 64] == plain[:, 64, 64]).all()  # the cell's centre is kept
+    half = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)  # another camera's magnification
+    smaller = cell_crops(half, find_cells(half, Scale(scale.red_cell_px / 2)))
+    assert len(smaller) == len(plain)
+    assert np.abs(smaller.astype(int) - plain.astype(int)).mean() < 12  # the same cells at the same size
+
+
+def test_aria_fields_pass_their_label_to_their_cells(shared_path, tmp_path):
+    aria = load_dataset("aria", shared_path("aria-all")).subsample(6, seed=0)
+    cells = cells_of(aria, CellConfig(unit="cell"), tmp_path / "cells", echo=lambda _: None)
+    table = cells.samples
+    fields = aria.samples.set_index("path")
+    assert table["label"].tolist() == table["field"].map(fields["label"]).tolist()
+    assert table["class_name"].tolist() == table["field"].map(fields["class_name"]).tolist()
+    assert cells.cells_of["labels"] == "field label" and "centroids" not in cells.cells_of
+    assert table["field"].nunique() >= 9 and table["label"].nunique() == 2
+    assert 10 < cells.cells_of["median_red_cell_px"] < 30  # Aria's 224 px fields: a red cell of about 17 px
+
+
+def test_single_cell_sets_and_bad_cell_settings_are_refused(shared_path, tmp_path):
+    cnmc = load_dataset("c-nmc", shared_path("cnmc-sample"))
+    with pytest.raises(ValueError, match="its images are single cells already; train them with --unit image"):
+        cells_of(cnmc, CellConfig(unit="cell"), tmp_path / "cells")
+    with pytest.raises(ValueError, match="cells.unit='cells': use one of image, cell"):
+        load_config(overrides={"cells.unit": "cells"})
+    with pytest.raises(ValueError, match=r"cells.um_per_px=-1: must be a number in \[0.00375, 1.875\]"):
+        load_config(overrides={"cells.um_per_px": -1})
+    assert load_config().cells.unit == "image"
+
+
+@pytest.fixture(scope="module")
+def cell_run(slides, tmp_path_factory):
+    """A cell model trained from the shell on the slides' cells (1 epoch, 2 folds), and what the shell said."""
+    run = tmp_path_factory.mktemp("cell-run") / "run"
+    done = shell("train", "--dataset", "all-idb1", "--data-dir", slides.root, "--unit", "cell", "--preset", "demo",
+                 "--epochs", 1, "--folds", 2, "--output", run)
+    assert done.returncode == 0, done.stderr
+    return run
+
+
+@pytest.mark.shell
+def test_train_on_the_cells_of_slides_from_the_shell(cell_run):
+    summary = json.loads((cell_run / "data_summary.json").read_text())
+    assert summary["dataset"] == "all-idb1 cells" and summary["cells_of"]["labels"] == "centroids"
+    predictions = pd.read_csv(cell_run / "predictions.csv")
+    cells = pd.read_csv(cell_run / "cells" / "cells.csv")
+    assert set(predictions["path"]) == set(cells["path"])
+    splits = pd.read_csv(cell_run / "splits.csv", keep_default_na=False)
+    assert (splits.groupby("subject")[["split", "fold"]].nunique() == 1).all().all()  # a slide's cells together
+    assert "white cells: " in (cell_run / "report.md").read_text() and (cell_run / "baseline.json").is_file()
+    assert "cells: unit: cell" in (cell_run / "config.yaml").read_text().replace("\n  ", " ")
+
+
+class _Rows(HTMLParser):
+    """Counts a page's slide rows and the pictures inside the page."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.embedded, self.linked = 0, 0, 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.rows += tag == "tr" and attrs.get("class") == "slide"
+        self.embedded += tag == "img" and attrs.get("src", "").startswith("data:image/")
+        self.linked += tag == "a" and attrs.get("href", "").startswith("overlays/")
+
+
+@pytest.mark.shell
+def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_path):
+    out = tmp_path / "slides"
+    done = shell("slides", "--model", cell_run, "--dataset", "all-idb1", "--data-dir", slides.root, "--output", out)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out / "slides.csv")
+    assert len(table) == len(slides.samples) and table["probability"].is_monotonic_decreasing
+    assert (table["blasts"] <= table["white_cells"]).all() and table["marked_blasts"].sum() == int(
+        slides.samples["n_points"].fillna(0).sum())
+    cells = pd.read_csv(out / "cells.csv")
+    assert len(cells) == table["white_cells"].sum() and cells["p_blast"].between(0, 1).all()
+    per_slide = cells.groupby("slide")["p_blast"].max()
+    assert np.allclose(table.set_index("slide")["probability"].loc[per_slide.index], per_slide)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["slides"]["n"] == len(table) and metrics["blast_count"]["marked"] == table["marked_blasts"].sum()
+    assert "| accuracy | sensitivity | specificity | AUC |" in (out / "report.md").read_text()
+    page = _Rows()
+    page.feed((out / "index.html").read_text())
+    assert page.rows == page.linked == len(table) and page.embedded > len(table)
+    assert len(list((out / "overlays").glob("*.jpg"))) == len(table)
+    unlabelled = shell("slides", "--model", cell_run, slides.samples["path"][0], "--output", tmp_path / "one")
+    assert unlabelled.returncode == 0, unlabelled.stderr
+    assert not (tmp_path / "one" / "metrics.json").exists() and len(pd.read_csv(tmp_path / "one" / "slides.csv")) == 1
+
+
+def test_slides_refuses_a_model_of_whole_images(cell_run, slides, tmp_path):
+    images = tmp_path / "image-run"
+    shutil.copytree(cell_run, images, ignore=shutil.ignore_patterns("cells"))
+    (images / "config.yaml").write_text((images / "config.yaml").read_text().replace("unit: cell", "unit: image"))
+    refused = cli("slides", "--model", images, slides.samples["path"][0], "--output", tmp_path / "x")
+    assert refused.exit_code == 1 and "a model of whole images; slides needs a cell model" in refused.output
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_the_slides_page_renders_in_a_real_browser(cell_run, slides, tmp_path):
+    browser = shutil.which("chromium")
+    if browser is None:
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    out = tmp_path / "slides"
+    assert cli("slides", "--model", cell_run, "--dataset", "all-idb1", "--data-dir", slides.root,
+               "--output", out).exit_code == 0
+    flags = ["--headless", "--no-sandbox", "--disable-gpu"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", (out / "index.html").as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    page = _Rows()
+    page.feed(dom)
+    assert page.rows == len(slides.samples) and "Slides by probability of ALL" in dom
+    subprocess.run([browser, *flags, f"--screenshot={tmp_path / 'page.png'}", "--window-size=1200,900",
+                    (out / "index.html").as_uri()], capture_output=True, timeout=120)
+    shot = cv2.imread(str(tmp_path / "page.png"))
+    assert shot is not None and shot.shape[:2] == (900, 1200) and shot.std() > 20  # pictures drawn, not a blank page
