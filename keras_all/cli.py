@@ -613,6 +613,18 @@ def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, 
     click.echo(f"written to {output} (cells.csv, fields.csv, overlays/, masks/, metrics.json, report.md)")
 
 
+def _trained_fields(home: Path) -> set[str]:
+    """The fields (resolved paths) whose cells a cell run trained on: its development part's."""
+    import pandas as pd
+
+    cells, splits = home / "cells" / "cells.csv", home / "splits.csv"
+    if not cells.is_file() or not splits.is_file():
+        return set()
+    dev = pd.read_csv(splits, keep_default_na=False).query("split == 'dev'")["path"]
+    fields = pd.read_csv(cells, keep_default_na=False).set_index("path")["field"]
+    return {str(Path(f).resolve()) for f in fields[fields.index.isin(dev)]}
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--model", "model_ref", required=True, type=click.Path(exists=True, path_type=Path),
@@ -658,10 +670,13 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
             raise click.ClickException(f"no image files in {', '.join(map(printable, inputs))}")
         table = pd.DataFrame({"path": [str(f) for f in files]})
     scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else None
-    result = score_slides(table, model, cells, output, scale, echo=click.echo,
+    result = score_slides(table, model, cells, output, scale, _trained_fields(model.home), echo=click.echo,
                           warn=lambda line: click.echo(line, err=True))
+    if result["trained_on"]:
+        click.echo(f"warning: {result['trained_on']} of the slides gave the model its training cells: their verdicts "
+                   "are no test (slides.csv marks them; the metrics leave them out)", err=True)
     click.echo(f"{result['slides']} slides, {result['cells']} white cells scored; {result['left_out']} files left out")
-    if result["metrics"] is not None:
+    if result["metrics"] is not None and result["metrics"]["slides"] is not None:
         m = result["metrics"]["slides"]
         auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
         click.echo(f"slides: accuracy {m['accuracy']:.3f}, sensitivity {m['sensitivity'] or 0:.3f}, specificity "

@@ -138,8 +138,13 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     assert len(cells) == table["white_cells"].sum() and cells["p_blast"].between(0, 1).all()
     per_slide = cells.groupby("slide")["p_blast"].max()
     assert np.allclose(table.set_index("slide")["probability"].loc[per_slide.index], per_slide)
+    trained = table["trained_on"]  # the run's development slides: verdicts that are no test
+    splits = pd.read_csv(cell_run / "splits.csv", keep_default_na=False)
+    assert trained.sum() == splits.query("split == 'dev'")["subject"].nunique() and not trained.all()
+    assert f"warning: {trained.sum()} of the slides gave the model its training cells" in done.stderr
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["slides"]["n"] == len(table) and metrics["blast_count"]["marked"] == table["marked_blasts"].sum()
+    assert metrics["trained_on"] == trained.sum() and metrics["slides"]["n"] == (~trained).sum()
+    assert metrics["blast_count"]["marked"] == table.loc[~trained, "marked_blasts"].sum()
     assert "| accuracy | sensitivity | specificity | AUC |" in (out / "report.md").read_text()
     page = _Rows()
     page.feed((out / "index.html").read_text())

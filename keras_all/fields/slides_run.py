@@ -1,13 +1,14 @@
 """`keras-all slides`: every white cell of every slide scored by a cell model, counted, and shown, written whole.
 
 - ``slides.csv``: a row per slide: white cells, blasts (cells at or above the model's cut-off), their fraction,
-  the slide's probability and decision, and its label where the data set gives one;
+  the slide's probability and decision, whether the model trained on its cells, and its label where known;
 - ``cells.csv``: every cell with its box and P(blast);
 - ``overlays/``: each slide with its cells outlined, coloured from green (P 0) to red (P 1);
 - ``index.html``: one page, its pictures inside it: the slides by probability, each with its overlay, counts and
   its most blast-like cells enlarged;
 - for a labelled data set, ``metrics.json`` and ``report.md``: slide accuracy, sensitivity, specificity and AUC with
-  intervals, and where blast centroids are marked (ALL-IDB1), blasts counted against them per slide.
+  intervals, and where blast centroids are marked (ALL-IDB1), blasts counted against them per slide; slides the
+  model trained on are left out of both.
 
 The slide's probability is its most blast-like cell's (no rule fitted on validation folds yet), so a slide is
 called ALL when at least one of its cells is called a blast.
@@ -41,9 +42,12 @@ THUMBNAIL = 640  # pixels across a slide's picture on the page
 
 
 def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, scale: Scale | None = None,
-                 echo: Callable[[str], None] = print, warn: Callable[[str], None] = print) -> dict:
+                 trained: set[str] = frozenset(), echo: Callable[[str], None] = print,
+                 warn: Callable[[str], None] = print) -> dict:
     """Score the slides (a table with ``path``, and ``label`` and ``points`` where known) with ``model`` (a
-    ``LoadedModel`` of a cell run, whose crops ``cells`` describes) and write the folder ``output``."""
+    ``LoadedModel`` of a cell run, whose crops ``cells`` describes) and write the folder ``output``. Slides in
+    ``trained`` (resolved paths: the fields whose cells the model trained on) are marked, and left out of the
+    metrics."""
     paths = slides["path"].tolist()
     estimates, unreadable = measured_scales(paths, echo, warn)
     if not estimates:
@@ -65,6 +69,7 @@ def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, s
                    "blast_fraction": float(blast.mean()) if len(found) else None,
                    "probability": float(p_blast.max()) if len(found) else 0.0,
                    "decision": int(blast.any())}
+            row["trained_on"] = str(Path(slide.path).resolve()) in trained
             if "label" in slides:
                 row["label"] = int(slide.label)
             if "points" in slides:
@@ -89,6 +94,7 @@ def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, s
             (partial / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
             (partial / "report.md").write_text(render_report(result))
     return {"slides": len(rows), "left_out": len(unreadable), "metrics": result,
+            "trained_on": int(table["trained_on"].sum()) if len(table) else 0,
             "cells": int(table["white_cells"].sum()) if len(table) else 0}
 
 
@@ -147,7 +153,12 @@ blast-like cells of each slide are shown enlarged, with their P(blast).</p>
 def _metrics(table: pd.DataFrame, cutoff: float, left_out: int) -> dict | None:
     if "label" not in table or table.empty:
         return None
+    trained_on = int(table["trained_on"].sum())
+    table = table[~table["trained_on"]]
+    if table.empty:
+        return {"slides": None, "left_out": left_out, "trained_on": trained_on}
     result = {"slides": binary_metrics(table["label"], table["probability"], cutoff), "left_out": left_out,
+              "trained_on": trained_on,
               "rule": "a slide's probability is its most blast-like cell's; ALL when one cell is called a blast"}
     if "marked_blasts" in table:
         error = table["blasts"] - table["marked_blasts"]
@@ -158,12 +169,16 @@ def _metrics(table: pd.DataFrame, cutoff: float, left_out: int) -> dict | None:
 
 def render_report(result: dict) -> str:
     s = result["slides"]
+    trained = (f"{result['trained_on']} slides gave the model its training cells and are left out of every figure "
+               "here: their verdicts are no test. ") if result["trained_on"] else ""
+    if s is None:
+        return f"# Slide verdicts\n\n{trained}No other labelled slide is left to score.\n"
 
     def ci(key):
         low, high = s[f"{key}_ci"] or (None, None)
         return "n/a" if s[key] is None else f"{s[key]:.3f}" + ("" if low is None else f" ({low:.3f}-{high:.3f})")
 
-    lines = ["# Slide verdicts", "", f"{s['n']} labelled slides ({result['left_out']} files left out); "
+    lines = ["# Slide verdicts", "", f"{trained}{s['n']} labelled slides ({result['left_out']} files left out); "
              f"{result['rule']}; cell cut-off {s['cutoff']:.3f}.", "",
              "| accuracy | sensitivity | specificity | AUC |", "|---|---|---|---|",
              f"| {ci('accuracy')} | {ci('sensitivity')} | {ci('specificity')} | {ci('auc')} |", ""]
