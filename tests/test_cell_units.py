@@ -98,6 +98,7 @@ def cell_run(slides, tmp_path_factory):
     return run
 
 
+@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
 @pytest.mark.shell
 def test_train_on_the_cells_of_slides_from_the_shell(cell_run):
     summary = json.loads((cell_run / "data_summary.json").read_text())
@@ -125,6 +126,7 @@ class _Rows(HTMLParser):
         self.linked += tag == "a" and attrs.get("href", "").startswith("overlays/")
 
 
+@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
 @pytest.mark.shell
 def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_path):
     out = tmp_path / "slides"
@@ -155,6 +157,7 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     assert not (tmp_path / "one" / "metrics.json").exists() and len(pd.read_csv(tmp_path / "one" / "slides.csv")) == 1
 
 
+@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
 def test_slides_refuses_a_model_of_whole_images(cell_run, slides, tmp_path):
     images = tmp_path / "image-run"
     shutil.copytree(cell_run, images, ignore=shutil.ignore_patterns("cells"))
@@ -164,6 +167,7 @@ def test_slides_refuses_a_model_of_whole_images(cell_run, slides, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
 @pytest.mark.slow
 def test_the_slides_page_renders_in_a_real_browser(cell_run, slides, tmp_path):
     browser = shutil.which("chromium")
