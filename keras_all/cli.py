@@ -647,6 +647,7 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
 
     from keras_all.data.layout import image_files
     from keras_all.fields.scale import Scale
+    from keras_all.fields.slide_rule import SLIDE_RULE
     from keras_all.fields.slides_run import score_slides
     from keras_all.run_folder import RunFolder
 
@@ -670,7 +671,9 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
             raise click.ClickException(f"no image files in {', '.join(map(printable, inputs))}")
         table = pd.DataFrame({"path": [str(f) for f in files]})
     scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else None
-    result = score_slides(table, model, cells, output, scale, _trained_fields(model.home), echo=click.echo,
+    fitted = model.home / SLIDE_RULE
+    rule = json.loads(fitted.read_text()) if fitted.is_file() else None
+    result = score_slides(table, model, cells, output, scale, _trained_fields(model.home), rule, echo=click.echo,
                           warn=lambda line: click.echo(line, err=True))
     if result["trained_on"]:
         click.echo(f"warning: {result['trained_on']} of the slides gave the model its training cells: their verdicts "

@@ -18,6 +18,7 @@ from keras_all.fields.cell_data import CellConfig, cells_of
 from keras_all.fields.crops import background_colour, cell_crops
 from keras_all.fields.finder import find_cells
 from keras_all.fields.scale import Scale
+from keras_all.fields.slide_rule import RULES, fit_slide_rule
 
 from .helpers import cli, shell
 
@@ -75,6 +76,24 @@ def test_aria_fields_pass_their_label_to_their_cells(shared_path, tmp_path):
     assert cells.cells_of["labels"] == "field label" and "centroids" not in cells.cells_of
     assert table["field"].nunique() >= 9 and table["label"].nunique() == 2
     assert 10 < cells.cells_of["median_red_cell_px"] < 30  # Aria's 224 px fields: a red cell of about 17 px
+
+
+def test_the_slide_rule_is_chosen_on_validation_fields_and_read_once_on_test():
+    rng = np.random.default_rng(0)
+    rows, cells = [], []
+    for field in range(40):  # an ALL field holds one clear blast among ordinary cells: only its most blast-like
+        label, part = field % 2, "test" if field >= 30 else "validation"  # cell tells it
+        p = rng.uniform(0.0, 0.5, 8)
+        p[0] = rng.uniform(0.8, 1.0) if label else rng.uniform(0.0, 0.5)
+        for k, value in enumerate(p):
+            rows.append({"path": f"f{field}_c{k}.png", "probability": value, "part": part})
+            cells.append({"path": f"f{field}_c{k}.png", "field": f"f{field}.jpg", "field_label": label})
+    fitted = fit_slide_rule(pd.DataFrame(rows), pd.DataFrame(cells), cell_cutoff=0.5)
+    assert fitted["rule"] == "max" and fitted["validation_auc"]["max"] == 1.0 > fitted["validation_auc"]["mean"]
+    assert 0.5 <= fitted["cutoff"] <= 1.0 and fitted["validation_fields"] == 30  # between the classes
+    assert fitted["test"]["n"] == 10 and fitted["test"]["accuracy"] == 1.0
+    healthy = pd.DataFrame(cells).assign(field_label=0)
+    assert fit_slide_rule(pd.DataFrame(rows), healthy, 0.5) is None  # one class: nothing to choose by
 
 
 def test_single_cell_sets_and_bad_cell_settings_are_refused(shared_path, tmp_path):
@@ -138,8 +157,12 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
         slides.samples["n_points"].fillna(0).sum())
     cells = pd.read_csv(out / "cells.csv")
     assert len(cells) == table["white_cells"].sum() and cells["p_blast"].between(0, 1).all()
-    per_slide = cells.groupby("slide")["p_blast"].max()
+    rule = json.loads((cell_run / "slide_rule.json").read_text())  # chosen on the run's validation fields
+    assert rule["rule"] in RULES and "## Fields judged from their cells" in (cell_run / "report.md").read_text()
+    by_rule = RULES[rule["rule"]]
+    per_slide = cells.groupby("slide")["p_blast"].apply(lambda p: by_rule(p.to_numpy(), rule["cell_cutoff"]))
     assert np.allclose(table.set_index("slide")["probability"].loc[per_slide.index], per_slide)
+    assert (table["decision"] == (table["probability"] >= rule["cutoff"])).all()
     trained = table["trained_on"]  # the run's development slides: verdicts that are no test
     splits = pd.read_csv(cell_run / "splits.csv", keep_default_na=False)
     assert trained.sum() == splits.query("split == 'dev'")["subject"].nunique() and not trained.all()

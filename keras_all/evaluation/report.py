@@ -190,9 +190,11 @@ def render_run_report(run: str | Path) -> Path:
                             folder.read_csv("predictions.csv"))
 
 
-def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict, predictions: pd.DataFrame) -> Path:
+def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict, predictions: pd.DataFrame,
+                     sections: list[str] = ()) -> Path:
     """Plots and report.md of a training run from its configuration, data summary, metrics (metrics.json's
-    layout) and predictions; the training curves come from the folds' log.csv."""
+    layout) and predictions, with ``sections`` (markdown lines) after its operating points; the training curves
+    come from the folds' log.csv."""
     logs = {p.parent.name: pd.read_csv(p) for p in sorted(run.glob("*/log.csv"))}
     final = result["final_on_test"]
     chosen = result["operating_points"][VALIDATED_POINT]
@@ -237,7 +239,7 @@ def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict
                              for k in ("sensitivity", "specificity", "accuracy")}}
                          for point in result["operating_points"].values()]),
     ]
-    lines += ["", "## Plots", "![training curves](training_curves.png)", "",
+    lines += ["", *sections, "## Plots", "![training curves](training_curves.png)", "",
               "![confusion matrix](confusion_test.png) ![ROC](roc_test.png)", ""]
     if (run / "saliency.png").exists():
         lines += ["## Where the model looks",

@@ -10,8 +10,9 @@
   intervals, and where blast centroids are marked (ALL-IDB1), blasts counted against them per slide; slides the
   model trained on are left out of both.
 
-The slide's probability is its most blast-like cell's (no rule fitted on validation folds yet), so a slide is
-called ALL when at least one of its cells is called a blast.
+A slide's probability comes from its cells' by the rule the cell run chose on its validation fields
+(``slide_rule.json``), and its decision at the slide cut-off chosen there; a run without one (its validation
+fields of one class) judges a slide by its most blast-like cell at the cell cut-off.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from keras_all.fields.cells_run import measured_scales, median_scale
 from keras_all.fields.crops import cell_crops
 from keras_all.fields.finder import FoundCells, find_cells
 from keras_all.fields.scale import Scale
+from keras_all.fields.slide_rule import RULE_NAMES, RULES
 from keras_all.metrics import binary_metrics
 from keras_all.whole_folder import written_whole
 
@@ -42,12 +44,14 @@ THUMBNAIL = 640  # pixels across a slide's picture on the page
 
 
 def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, scale: Scale | None = None,
-                 trained: set[str] = frozenset(), echo: Callable[[str], None] = print,
+                 trained: set[str] = frozenset(), rule: dict | None = None, echo: Callable[[str], None] = print,
                  warn: Callable[[str], None] = print) -> dict:
     """Score the slides (a table with ``path``, and ``label`` and ``points`` where known) with ``model`` (a
-    ``LoadedModel`` of a cell run, whose crops ``cells`` describes) and write the folder ``output``. Slides in
-    ``trained`` (resolved paths: the fields whose cells the model trained on) are marked, and left out of the
-    metrics."""
+    ``LoadedModel`` of a cell run, whose crops ``cells`` describes) and write the folder ``output``. ``rule`` is
+    the run's fitted slide rule (slide_rule.json: ``rule`` and ``cutoff``); without one a slide's probability is
+    its most blast-like cell's, at the cell cut-off. Slides in ``trained`` (resolved paths: the fields whose cells
+    the model trained on) are marked, and left out of the metrics."""
+    rule = rule or {"rule": "max", "cutoff": model.cutoff}
     paths = slides["path"].tolist()
     estimates, unreadable = measured_scales(paths, echo, warn)
     if not estimates:
@@ -67,8 +71,8 @@ def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, s
             blast = p_blast >= model.cutoff
             row = {"slide": slide.path, "white_cells": len(found), "blasts": int(blast.sum()),
                    "blast_fraction": float(blast.mean()) if len(found) else None,
-                   "probability": float(p_blast.max()) if len(found) else 0.0,
-                   "decision": int(blast.any())}
+                   "probability": RULES[rule["rule"]](p_blast, model.cutoff) if len(found) else 0.0}
+            row["decision"] = int(len(found) > 0 and row["probability"] >= rule["cutoff"])
             row["trained_on"] = str(Path(slide.path).resolve()) in trained
             if "label" in slides:
                 row["label"] = int(slide.label)
@@ -88,8 +92,8 @@ def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, s
         table = pd.DataFrame(rows)
         table.sort_values("probability", ascending=False).to_csv(partial / "slides.csv", index=False)
         pd.DataFrame(cell_rows, columns=CELL_COLUMNS).to_csv(partial / "cells.csv", index=False)
-        (partial / "index.html").write_text(render_page(pictures, model.cutoff))
-        result = _metrics(table, model.cutoff, len(unreadable))
+        (partial / "index.html").write_text(render_page(pictures, model.cutoff, _rule_text(rule)))
+        result = _metrics(table, rule["cutoff"], len(unreadable), _rule_text(rule))
         if result is not None:
             (partial / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
             (partial / "report.md").write_text(render_report(result))
@@ -121,7 +125,15 @@ def _png(crop: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(data.tobytes()).decode()
 
 
-def render_page(pictures: list, cutoff: float) -> str:
+def _rule_text(rule: dict) -> str:
+    if rule["rule"] == "max" and "validation_fields" not in rule:
+        return ("a slide's probability is its most blast-like cell's, ALL when one cell is called a blast (the run "
+                "fitted no slide rule)")
+    return (f"a slide's probability is the {RULE_NAMES[rule['rule']]}, ALL at {rule['cutoff']:.3f} or more "
+            f"(rule and cut-off chosen on the run's validation fields)")
+
+
+def render_page(pictures: list, cutoff: float, rule: str) -> str:
     """index.html: one row per slide, by probability, with its pictures inside the page."""
     rows = []
     for row, name, thumbnail, shown in sorted(pictures, key=lambda p: -p[0]["probability"]):
@@ -141,16 +153,16 @@ def render_page(pictures: list, cutoff: float) -> str:
 padding:.5em;vertical-align:top}} img.field{{width:{THUMBNAIL // 2}px}} figure{{display:inline-block;margin:0 .3em}}
 figure img{{width:96px;height:96px}} figcaption{{text-align:center}}</style></head>
 <body><h1>Slides by probability of ALL</h1>
-<p>{len(rows)} slides. A cell is called a blast at P(blast) &ge; {cutoff:.3f} (the model's validated cut-off); a
-slide's probability is its most blast-like cell's. Cells are outlined from green (P 0) to red (P 1); the most
-blast-like cells of each slide are shown enlarged, with their P(blast).</p>
+<p>{len(rows)} slides. A cell is called a blast at P(blast) &ge; {cutoff:.3f} (the model's validated cut-off);
+{html.escape(rule)}. Cells are outlined from green (P 0) to red (P 1); the most blast-like cells of each slide are
+shown enlarged, with their P(blast).</p>
 <table>
 {chr(10).join(rows)}
 </table></body></html>
 """
 
 
-def _metrics(table: pd.DataFrame, cutoff: float, left_out: int) -> dict | None:
+def _metrics(table: pd.DataFrame, cutoff: float, left_out: int, rule: str) -> dict | None:
     if "label" not in table or table.empty:
         return None
     trained_on = int(table["trained_on"].sum())
@@ -158,8 +170,7 @@ def _metrics(table: pd.DataFrame, cutoff: float, left_out: int) -> dict | None:
     if table.empty:
         return {"slides": None, "left_out": left_out, "trained_on": trained_on}
     result = {"slides": binary_metrics(table["label"], table["probability"], cutoff), "left_out": left_out,
-              "trained_on": trained_on,
-              "rule": "a slide's probability is its most blast-like cell's; ALL when one cell is called a blast"}
+              "trained_on": trained_on, "rule": rule}
     if "marked_blasts" in table:
         error = table["blasts"] - table["marked_blasts"]
         result["blast_count"] = {"mean_absolute_error": float(error.abs().mean()), "mean_error": float(error.mean()),
@@ -179,7 +190,7 @@ def render_report(result: dict) -> str:
         return "n/a" if s[key] is None else f"{s[key]:.3f}" + ("" if low is None else f" ({low:.3f}-{high:.3f})")
 
     lines = ["# Slide verdicts", "", f"{trained}{s['n']} labelled slides ({result['left_out']} files left out); "
-             f"{result['rule']}; cell cut-off {s['cutoff']:.3f}.", "",
+             f"{result['rule']}.", "",
              "| accuracy | sensitivity | specificity | AUC |", "|---|---|---|---|",
              f"| {ci('accuracy')} | {ci('sensitivity')} | {ci('specificity')} | {ci('auc')} |", ""]
     if "blast_count" in result:
