@@ -28,9 +28,10 @@ from keras_all.checks import check_between, check_integer
 from keras_all.data.io import read_image
 from keras_all.data.layout import rows_frame
 from keras_all.data.samples import Listing, LoadedDataset, build_dataset
+from keras_all.fields.cells_run import measured_scales
 from keras_all.fields.crops import CROP_PIXELS, CROP_RED_CELLS, cell_crops
 from keras_all.fields.finder import find_cells
-from keras_all.fields.scale import RED_CELL_UM, Scale, estimate_scale
+from keras_all.fields.scale import RED_CELL_UM, Scale
 
 SINGLE_CELLS = ("c-nmc", "all-idb2")  # their images are single cells already
 CELL_NAMES = {0: "not blast", 1: "blast"}
@@ -78,20 +79,10 @@ def cells_of(data: LoadedDataset, settings: CellConfig, out: Path,
     return dataclasses.replace(loaded, cells_of=json.loads((out / "fields.json").read_text()))
 
 
-def _measured(paths: pd.Series, echo) -> dict:
-    """Each field's own scale estimate (None where it shows no red cell outline)."""
-    own = {}
-    for number, path in enumerate(paths, start=1):
-        own[path] = estimate_scale(read_image(path))
-        if number % 200 == 0 or number == len(paths):
-            echo(f"red cells measured on {number}/{len(paths)} fields")
-    return own
-
-
 def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> None:
     fields = data.samples
     given = Scale.from_um_per_px(settings.um_per_px) if settings.um_per_px is not None else None
-    own = {} if given else _measured(fields["path"], echo)
+    own = {} if given else measured_scales(fields["path"].tolist(), echo, echo)[0]
     sure = [s.red_cell_px for s in own.values() if s is not None and s.sure]
     if given is None and not sure:
         raise ValueError(f"{data.root}: no field shows enough red cells to measure the scale by; give it "
