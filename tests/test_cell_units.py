@@ -175,8 +175,8 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     page.feed((out / "index.html").read_text())
     assert page.rows == page.linked == len(table) and page.embedded > len(table)
     assert len(list((out / "overlays").glob("*.jpg"))) == len(table)
-    unlabelled = shell("slides", "--model", cell_run, slides.samples["path"][0], "--output", tmp_path / "one")
-    assert unlabelled.returncode == 0, unlabelled.stderr
+    unlabelled = cli("slides", "--model", cell_run, slides.samples["path"][0], "--output", tmp_path / "one")
+    assert unlabelled.exit_code == 0, unlabelled.output
     assert not (tmp_path / "one" / "metrics.json").exists() and len(pd.read_csv(tmp_path / "one" / "slides.csv")) == 1
 
 
