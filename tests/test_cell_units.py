@@ -54,12 +54,14 @@ def test_a_crop_is_one_physical_size_and_can_show_the_cell_alone(slides):
     image = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
     scale = Scale(2 * image.shape[1] * 0.011)  # the synthetic slides' red-cell diameter
     found = find_cells(image, scale)
-    plain, alone = cell_crops(image, found), cell_crops(image, found, blank_outside=True)
-    assert plain.shape == alone.shape == (len(found), 128, 128, 3) and len(found) >= 1
+    plain, alone = cell_crops(image, found), cell_crops(image, found, show="cell")
+    around = cell_crops(image, found, show="background")
+    assert plain.shape == alone.shape == around.shape == (len(found), 128, 128, 3) and len(found) >= 1
     fill = background_colour(image)
     corner = alone[:, :8, :8].reshape(-1, 3)
     assert (corner == fill).all() and not (plain[:, :8, :8].reshape(-1, 3) == fill).all()
     assert (alone[:, 64, 64] == plain[:, 64, 64]).all()  # the cell's centre is kept
+    assert (around[:, 64, 64] == fill).all() and (around[:, :8, :8] == plain[:, :8, :8]).all()  # and blanked
     half = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)  # another camera's magnification
     smaller = cell_crops(half, find_cells(half, Scale(scale.red_cell_px / 2)))
     assert len(smaller) == len(plain)

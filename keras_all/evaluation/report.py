@@ -104,6 +104,10 @@ def data_lines(summary: dict) -> list[str]:
     ]
 
 
+CROPS_SHOW = {"all": "", "cell": ", the cell alone (outside its mask blanked)",
+              "background": ", the background alone (the cells' masks blanked)"}
+
+
 def _cell_lines(cells: dict | None) -> list[str]:
     if not cells:
         return []
@@ -111,8 +115,8 @@ def _cell_lines(cells: dict | None) -> list[str]:
               if "centroids" in cells else "")
     return [f"- white cells: {cells['cells']} found on {cells['fields']} fields (a red cell = "
             f"{cells['median_red_cell_px']:.1f} px, {cells['scale']}), each cut {cells['crop_red_cells']} red cells "
-            f"wide at {cells['crop_pixels']} px" + (", outside its mask blanked" if cells["blank_outside"] else "")
-            + f"; labels from the {cells['labels']}" + missed + "; a field's cells stay on one side of every split"]
+            f"wide at {cells['crop_pixels']} px{CROPS_SHOW[cells['show']]}; labels from the {cells['labels']}"
+            + missed + "; a field's cells stay on one side of every split"]
 
 
 def _subsample_lines(subsample: dict | None) -> list[str]:

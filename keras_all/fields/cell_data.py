@@ -29,7 +29,7 @@ from keras_all.data.io import read_image
 from keras_all.data.layout import rows_frame
 from keras_all.data.samples import Listing, LoadedDataset, build_dataset
 from keras_all.fields.cells_run import measured_scales
-from keras_all.fields.crops import CROP_PIXELS, CROP_RED_CELLS, cell_crops
+from keras_all.fields.crops import CROP_PIXELS, CROP_RED_CELLS, SHOWN, cell_crops
 from keras_all.fields.finder import find_cells
 from keras_all.fields.scale import RED_CELL_UM, Scale
 
@@ -43,13 +43,13 @@ UNITS = ("image", "cell")
 @dataclasses.dataclass(frozen=True)
 class CellConfig:
     """What a run learns from (``unit``: whole images, or the white cells found on them) and, for cells, the
-    crop's side in red cells and its pixels, whether what lies outside a cell's mask is blanked, and the scale
-    (None: measured from the fields' red cells)."""
+    crop's side in red cells and its pixels, what a crop shows (``all``; the ``cell`` alone or the
+    ``background`` alone, for the background controls), and the scale (None: measured from the red cells)."""
 
     unit: str = "image"
     side: float = CROP_RED_CELLS
     pixels: int = CROP_PIXELS
-    blank_outside: bool = False
+    show: str = "all"
     um_per_px: float | None = None
 
     def __post_init__(self):
@@ -57,8 +57,8 @@ class CellConfig:
             raise ValueError(f"unit={self.unit!r}: use one of {', '.join(UNITS)}")
         check_between("side", self.side, 0.5, 10, low_included=True, high_included=True)
         check_integer("pixels", self.pixels, 16, 1024)
-        if not isinstance(self.blank_outside, bool):
-            raise ValueError(f"blank_outside={self.blank_outside!r}: must be true or false")
+        if self.show not in SHOWN:
+            raise ValueError(f"show={self.show!r}: use one of {', '.join(SHOWN)}")
         if self.um_per_px is not None:  # a red cell of 4 to 2,000 pixels, as Scale takes
             check_between("um_per_px", self.um_per_px, RED_CELL_UM / 2000, RED_CELL_UM / 4, True, True)
 
@@ -104,7 +104,7 @@ def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> 
             labels = np.isin(np.arange(1, len(found) + 1), holding[holding > 0]).astype(int)
         subject = field.subject or Path(field.path).stem
         for k, (crop, label, box) in enumerate(zip(cell_crops(image, found, settings.side, settings.pixels,
-                                                              settings.blank_outside), labels, found.boxes), start=1):
+                                                              settings.show), labels, found.boxes), start=1):
             path = out / f"{number:05d}_{Path(field.path).stem}_c{k:03d}.png"
             cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
             rows.append({"path": str(path), "label": int(label),
@@ -119,7 +119,7 @@ def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> 
     summary = {"fields": int(len(fields)), "cells": len(rows), "labels": "centroids" if marked else "field label",
                "scale": "given" if given else "each field's own where sure, else the median of the sure ones",
                "median_red_cell_px": median.red_cell_px, "crop_red_cells": settings.side,
-               "crop_pixels": settings.pixels, "blank_outside": settings.blank_outside,
+               "crop_pixels": settings.pixels, "show": settings.show,
                **({"centroids": centroids, "centroids_missed": missed} if marked else {})}
     (out / "fields.json").write_text(json.dumps(summary, indent=2) + "\n")
     pd.DataFrame(rows).to_csv(out / "cells.csv.partial", index=False)

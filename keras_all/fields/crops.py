@@ -3,8 +3,9 @@
 A crop is a square of ``side`` red cells (2.5 by default: 19 um, a large blast and a rim of what lies beside it)
 centred on the cell's box, resized by area averaging to ``pixels`` across, so that crops of every microscope
 show cells at one size. Where the square reaches past the field, the field's background colour (its 99th
-percentile, as the finder's optical density takes it) fills in; with ``blank_outside`` so does every pixel
-outside the cell's own mask (the background control's "cells only").
+percentile, as the finder's optical density takes it) fills in. ``show`` picks what a crop keeps, for the
+background controls: ``all`` of it, the ``cell`` alone (every pixel outside its own mask filled in) or the
+``background`` alone (every found cell's mask filled in).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from keras_all.fields.finder import FoundCells
 
 CROP_RED_CELLS = 2.5
 CROP_PIXELS = 128
+SHOWN = ("all", "cell", "background")
 
 
 def background_colour(image: np.ndarray) -> np.ndarray:
@@ -25,7 +27,7 @@ def background_colour(image: np.ndarray) -> np.ndarray:
 
 
 def cell_crops(image: np.ndarray, found: FoundCells, side: float = CROP_RED_CELLS, pixels: int = CROP_PIXELS,
-               blank_outside: bool = False) -> np.ndarray:
+               show: str = "all") -> np.ndarray:
     """(n, pixels, pixels, 3) uint8: cell i of ``found`` centred in a square of ``side`` red cells."""
     span = max(1, int(round(side * found.scale.red_cell_px)))
     fill = background_colour(image)
@@ -36,7 +38,8 @@ def cell_crops(image: np.ndarray, found: FoundCells, side: float = CROP_RED_CELL
         left = int(round((x0 + x1) / 2 - span / 2)) + span
         top = int(round((y0 + y1) / 2 - span / 2)) + span
         square = padded[top:top + span, left:left + span].copy()
-        if blank_outside:
-            square[labels[top:top + span, left:left + span] != number] = fill
+        if show != "all":
+            cells = labels[top:top + span, left:left + span]
+            square[cells != number if show == "cell" else cells > 0] = fill
         crops[number - 1] = cv2.resize(square, (pixels, pixels), interpolation=cv2.INTER_AREA)
     return crops

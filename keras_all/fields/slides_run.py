@@ -66,7 +66,7 @@ def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, s
             own = estimates[slide.path]
             image = read_image(slide.path)
             found = find_cells(image, scale or (own if own is not None and own.sure else median))
-            crops = cell_crops(image, found, cells.side, cells.pixels, cells.blank_outside)
+            crops = cell_crops(image, found, cells.side, cells.pixels, cells.show)
             p_blast = model.predict(crops)[0] if len(found) else np.zeros(0)
             blast = p_blast >= model.cutoff
             row = {"slide": slide.path, "white_cells": len(found), "blasts": int(blast.sum()),
