@@ -573,7 +573,6 @@ def demo(output, n, epochs, folds, seed):
 def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, scale_per_field, output):
     """Find the white cells on smear fields (image files, folders, or a set of fields with marks, which they are
     then scored against) and write a cell table, a picture per field and, against marks, their scores."""
-    from keras_all.data.layout import image_files
     from keras_all.fields.annotations import read_fields
     from keras_all.fields.cells_run import find_in_fields, scale_line, unmarked_fields
     from keras_all.fields.scale import Scale
@@ -592,12 +591,7 @@ def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, 
     if dataset is not None:
         fields = read_fields(dataset, data_dir).only(split)
     else:
-        files, broken = image_files(inputs)
-        for path, reason in broken:
-            click.echo(f"warning: left out {printable(path)}: {reason}", err=True)
-        if not files:
-            raise click.ClickException(f"no image files in {', '.join(map(printable, inputs))}")
-        fields = unmarked_fields(files)
+        fields = unmarked_fields(_image_files(inputs))
     result = find_in_fields(fields, scale, output, cell_class, per_field=scale_per_field, echo=click.echo,
                             warn=lambda line: click.echo(line, err=True))
     click.echo(f"{result['cells']} cells on {result['fields']} fields; "
@@ -611,6 +605,18 @@ def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, 
         held = result["centroids_in_cells"]
         click.echo(f"{held['inside']} of {held['marked']} marked centroids lie on a found cell")
     click.echo(f"written to {output} (cells.csv, fields.csv, overlays/, masks/, metrics.json, report.md)")
+
+
+def _image_files(inputs) -> list[Path]:
+    """The image files named or under the folders named; links leading nowhere warned of; none is an error."""
+    from keras_all.data.layout import image_files
+
+    files, broken = image_files(inputs)
+    for path, reason in broken:
+        click.echo(f"warning: left out {printable(path)}: {reason}", err=True)
+    if not files:
+        raise click.ClickException(f"no image files in {', '.join(map(printable, inputs))}")
+    return files
 
 
 def _trained_fields(home: Path) -> set[str]:
@@ -645,7 +651,6 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
     slide and a page to open in a browser."""
     import pandas as pd
 
-    from keras_all.data.layout import image_files
     from keras_all.fields.scale import Scale
     from keras_all.fields.slide_rule import SLIDE_RULE
     from keras_all.fields.slides_run import score_slides
@@ -664,12 +669,7 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
     if dataset is not None:
         table = load_with_progress(dataset, data_dir, "skip", positive_class).samples
     else:
-        files, broken = image_files(inputs)
-        for path, reason in broken:
-            click.echo(f"warning: left out {printable(path)}: {reason}", err=True)
-        if not files:
-            raise click.ClickException(f"no image files in {', '.join(map(printable, inputs))}")
-        table = pd.DataFrame({"path": [str(f) for f in files]})
+        table = pd.DataFrame({"path": [str(f) for f in _image_files(inputs)]})
     scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else None
     fitted = model.home / SLIDE_RULE
     rule = json.loads(fitted.read_text()) if fitted.is_file() else None

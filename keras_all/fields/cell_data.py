@@ -28,7 +28,7 @@ from keras_all.checks import check_between, check_integer
 from keras_all.data.io import read_image
 from keras_all.data.layout import rows_frame
 from keras_all.data.samples import Listing, LoadedDataset, build_dataset
-from keras_all.fields.cells_run import measured_scales
+from keras_all.fields.cells_run import for_field, measured_scales, median_scale
 from keras_all.fields.crops import CROP_PIXELS, CROP_RED_CELLS, SHOWN, cell_crops
 from keras_all.fields.finder import find_cells
 from keras_all.fields.scale import RED_CELL_UM, Scale
@@ -83,16 +83,12 @@ def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> 
     fields = data.samples
     given = Scale.from_um_per_px(settings.um_per_px) if settings.um_per_px is not None else None
     own = {} if given else measured_scales(fields["path"].tolist(), echo, echo)[0]
-    sure = [s.red_cell_px for s in own.values() if s is not None and s.sure]
-    if given is None and not sure:
-        raise ValueError(f"{data.root}: no field shows enough red cells to measure the scale by; give it "
-                         "(cells.um_per_px)")
-    median = given or Scale(float(np.median(sure)), "median of the fields")
+    median = given or median_scale(own, "cells.um_per_px (micrometres per pixel)")
     marked = "points" in fields
     out.mkdir(parents=True, exist_ok=True)
     rows, missed, centroids = [], 0, 0
     for number, field in enumerate(fields.itertuples(index=False), start=1):
-        scale = own.get(field.path) if own.get(field.path) is not None and own[field.path].sure else median
+        scale = for_field(own.get(field.path), median)
         image = read_image(field.path)
         found = find_cells(image, scale)
         labels = np.full(len(found), field.label)

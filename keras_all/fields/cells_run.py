@@ -75,8 +75,9 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
                              "note": f"left out: {unreadable[path]}"})
                 continue
             own = estimates[path]
-            field_scale, source = ((own, "this field") if per_field and own is not None and own.sure
-                                   else (run_scale, "given" if scale is not None else "median of the fields"))
+            field_scale = for_field(own, run_scale) if per_field else run_scale
+            source = ("this field" if field_scale is own else "given" if scale is not None
+                      else "median of the fields")
             image = read_image(path)
             found = find_cells(image, field_scale)
             stem = f"{index + 1:05d}_{Path(path).stem}"
@@ -121,16 +122,21 @@ def measured_scales(paths: list[str], echo, warn) -> tuple[dict[str, Scale | Non
     return estimates, unreadable
 
 
-def median_scale(estimates: dict[str, Scale | None]) -> Scale | None:
-    """The median of the fields' sure estimates, with their spread (the interquartile range over the median)."""
+def median_scale(estimates: dict[str, Scale | None],
+                 remedy: str = "--um-per-px (micrometres per pixel) or --red-cell-px (a red cell's diameter)") -> Scale:
+    """The median of the fields' sure estimates, with their spread (the interquartile range over the median);
+    where none is sure, an error asking for the scale by ``remedy``."""
     sure = [e.red_cell_px for e in estimates.values() if e is not None and e.sure]
-    if not sure and estimates:
-        raise ValueError(f"no field shows enough red cells to measure the scale by ({len(estimates)} tried); "
-                         "give it: --um-per-px (micrometres per pixel) or --red-cell-px (a red cell's diameter)")
     if not sure:
-        return None
+        raise ValueError(f"no field shows enough red cells to measure the scale by ({len(estimates)} tried); "
+                         f"give it: {remedy}")
     low, middle, high = np.percentile(sure, [25, 50, 75])
     return Scale(float(middle), "median of the fields", float((high - low) / middle))
+
+
+def for_field(own: Scale | None, fallback: Scale) -> Scale:
+    """A field's own estimate where it is sure of it, else ``fallback``."""
+    return own if own is not None and own.sure else fallback
 
 
 def _field_row(path: str, split: str, found: FoundCells, source: str, own: Scale | None,
@@ -164,14 +170,12 @@ def _write_overlay(path: Path, image: np.ndarray, found: FoundCells, truth: np.n
     for box in [] if truth is None else truth:
         x0, y0, x1, y1 = np.round(box).astype(int)
         cv2.rectangle(picture, (x0, y0), (x1, y1), MARKED, thickness)
-    for number, cut in enumerate(found.at_border, start=1):
-        outline, _ = cv2.findContours((found.labels == number).astype(np.uint8), cv2.RETR_EXTERNAL,
-                                      cv2.CHAIN_APPROX_SIMPLE)
+    for outline, cut in zip(found.outlines(), found.at_border):
         cv2.drawContours(picture, outline, -1, CUT if cut else FOUND, thickness)
     cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
 
 
-def _summary(fields: FieldSet, given: Scale | None, run_scale: Scale | None, per_field: bool, cell_class: str,
+def _summary(fields: FieldSet, given: Scale | None, run_scale: Scale, per_field: bool, cell_class: str,
              table: pd.DataFrame, scored) -> dict:
     searched = table[~table["note"].fillna("").str.startswith("left out")]
     result = {"fields": len(table), "cells": int(table["cells"].sum()),
@@ -191,12 +195,11 @@ def _summary(fields: FieldSet, given: Scale | None, run_scale: Scale | None, per
     return result
 
 
-def _scale_summary(given: Scale | None, run_scale: Scale | None, per_field: bool, searched: pd.DataFrame) -> dict:
-    sure = searched.loc[searched.get("own_sure", pd.Series(dtype=bool)).fillna(False).astype(bool), "own_red_cell_px"]
+def _scale_summary(given: Scale | None, run_scale: Scale, per_field: bool, searched: pd.DataFrame) -> dict:
+    sure = searched.loc[searched["own_sure"].fillna(False).astype(bool), "own_red_cell_px"]
     low, high = np.percentile(sure, [25, 75]) if len(sure) else (np.nan, np.nan)
     summary = {"source": "given" if given is not None else "each field's own" if per_field else "median of the fields",
-               "red_cell_px": None if run_scale is None else run_scale.red_cell_px,
-               "um_per_px": None if run_scale is None else run_scale.um_per_px,
+               "red_cell_px": run_scale.red_cell_px, "um_per_px": run_scale.um_per_px,
                "fields_sure_of_their_own": int(len(sure)), "fields_not_sure": int(len(searched) - len(sure)),
                "own_estimates_iqr": [float(low), float(high)]}
     return summary
@@ -232,8 +235,6 @@ def render_report(result: dict) -> str:
 
 def scale_line(scale: dict) -> str:
     """The scale a `keras-all cells` run used, where it came from and how sure its fields were of their own."""
-    if scale["red_cell_px"] is None:
-        return "Scale: none needed (no field was read)."
     used = f"a red cell = {scale['red_cell_px']:.1f} px ({scale['um_per_px']:.4f} um per pixel)"
     low, high = scale["own_estimates_iqr"]
     own = (f"{scale['fields_sure_of_their_own']} fields measured their own from their red cells (7.5 um each)"

@@ -54,6 +54,15 @@ class FoundCells:
     def __len__(self) -> int:
         return len(self.boxes)
 
+    def outlines(self) -> list:
+        """Each cell's outline (OpenCV contours in the field's pixels), traced within its box only."""
+        traced = []
+        for number, (x0, y0, x1, y1) in enumerate(np.round(self.boxes).astype(int), start=1):
+            x0, y0 = max(0, x0 - 1), max(0, y0 - 1)
+            inside = (self.labels[y0:y1 + 1, x0:x1 + 1] == number).astype(np.uint8)
+            traced.append(cv2.findContours(inside, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=(x0, y0))[0])
+        return traced
+
     def holding(self, points: np.ndarray) -> np.ndarray:
         """For each (x, y) point of the field, the number of the cell whose mask holds it (0: none)."""
         points = np.asarray(points, float).reshape(-1, 2)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from keras_all.data.io import read_image
 from keras_all.fields.cell_data import CellConfig
-from keras_all.fields.cells_run import measured_scales, median_scale
+from keras_all.fields.cells_run import for_field, measured_scales, median_scale
 from keras_all.fields.crops import cell_crops
 from keras_all.fields.finder import FoundCells, find_cells
 from keras_all.fields.scale import Scale
@@ -37,7 +37,6 @@ from keras_all.fields.slide_rule import RULE_NAMES, RULES
 from keras_all.metrics import binary_metrics
 from keras_all.whole_folder import written_whole
 
-SLIDE_COLUMNS = ["slide", "white_cells", "blasts", "blast_fraction", "probability", "decision"]
 CELL_COLUMNS = ["slide", "cell", "x0", "y0", "x1", "y1", "p_blast", "blast", "at_border"]
 SHOWN_CELLS = 4  # the most blast-like cells enlarged on the page, per slide
 THUMBNAIL = 640  # pixels across a slide's picture on the page
@@ -65,7 +64,7 @@ def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, s
                 continue
             own = estimates[slide.path]
             image = read_image(slide.path)
-            found = find_cells(image, scale or (own if own is not None and own.sure else median))
+            found = find_cells(image, scale or for_field(own, median))
             crops = cell_crops(image, found, cells.side, cells.pixels, cells.show)
             p_blast = model.predict(crops)[0] if len(found) else np.zeros(0)
             blast = p_blast >= model.cutoff
@@ -105,9 +104,7 @@ def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, s
 def _overlay(image: np.ndarray, found: FoundCells, p_blast: np.ndarray) -> np.ndarray:
     picture = image.copy()
     thickness = max(2, round(max(image.shape[:2]) / 320))
-    for number, p in enumerate(p_blast, start=1):
-        outline, _ = cv2.findContours((found.labels == number).astype(np.uint8), cv2.RETR_EXTERNAL,
-                                      cv2.CHAIN_APPROX_SIMPLE)
+    for outline, p in zip(found.outlines(), p_blast):
         colour = (int(round(220 * p)), int(round(200 * (1 - p))), 0)  # RGB: green (0) to red (1)
         cv2.drawContours(picture, outline, -1, colour, thickness)
     return picture
@@ -116,12 +113,12 @@ def _overlay(image: np.ndarray, found: FoundCells, p_blast: np.ndarray) -> np.nd
 def _thumbnail(image: np.ndarray) -> str:
     factor = min(1.0, THUMBNAIL / image.shape[1])
     small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    _, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode()
 
 
 def _png(crop: np.ndarray) -> str:
-    ok, data = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+    _, data = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
     return "data:image/png;base64," + base64.b64encode(data.tobytes()).decode()
 
 
