@@ -15,7 +15,8 @@ from keras_all.data import LoadedDataset
 from keras_all.evaluation.report import environment, write_run_report
 from keras_all.evaluation.run_result import RunResult, assess
 from keras_all.evaluation.saliency import saliency_figure
-from keras_all.fields.slide_rule import SLIDE_RULE, fit_slide_rule, slide_rule_lines
+from keras_all.fields.field_controls import CONTROLS_FILE, field_controls
+from keras_all.fields.slide_rule import SLIDE_RULE, fit_slide_rule
 from keras_all.loader import load_model
 from keras_all.models import FoldEnsemble
 from keras_all.run_folder import RunFolder
@@ -74,18 +75,23 @@ def finish(run: RunFolder, trained: cross_validate.TrainedRun, samples: pd.DataF
     model.save(run / "model.keras")
     saliency_figure(model, result.predictions[result.predictions["part"] == "test"], run / "saliency.png")
     _preprocessing_figure(samples, config, run)
-    write_run_report(run.path, config, trained.data, metrics, result.predictions, _slide_rule(run, config, result))
+    _cell_run_files(run, trained, result)
+    write_run_report(run.path, config, trained.data, metrics, result.predictions)
 
 
-def _slide_rule(run: RunFolder, config: TrainConfig, result: RunResult) -> list[str]:
-    """For a cell run: the rule from cells to their field's verdict, fitted on the validation folds and written as
-    slide_rule.json; the report's lines on it."""
-    if config.cells.unit != "cell":
-        return []
+def _cell_run_files(run: RunFolder, trained: cross_validate.TrainedRun, result: RunResult) -> None:
+    """For a cell run: the rule from cells to their field's verdict fitted on the validation folds
+    (slide_rule.json), and the fields' verdicts of the model beside its controls (controls.json)."""
+    if trained.config.cells.unit != "cell":
+        return
     fitted = fit_slide_rule(result.predictions, run.read_csv("cells/cells.csv", keep_default_na=False), result.cutoff)
     if fitted is not None:
         run.write_json(SLIDE_RULE, fitted)
-    return slide_rule_lines(fitted)
+    baseline_cutoff = None if result.baseline is None else result.baseline.cutoff
+    controls = field_controls(run, trained, result.predictions, result.cutoff, result.baseline_predictions,
+                              baseline_cutoff)
+    if controls is not None:
+        run.write_json(CONTROLS_FILE, controls)
 
 
 def _delivered_model(run: RunFolder, config: TrainConfig, result: RunResult):

@@ -16,7 +16,7 @@ from keras_all.config import DISTRIBUTIONS, FINALS, MAP_STORAGE, PROTOCOLS
 from keras_all.data.io import printable
 from keras_all.data.synthetic import SYNTH_LAYOUTS
 from keras_all.fields.annotations import FIELD_LAYOUTS
-from keras_all.fields.cell_data import UNITS
+from keras_all.fields.cell_data import CONTROLS, UNITS
 from keras_all.front import MODES
 from keras_all.loader import FORMATS, load_model
 
@@ -252,6 +252,10 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, output, n, spike
 @click.option("--unit", type=click.Choice(UNITS), default=None,
               help="Learn from whole images (default) or from the white cells found on them (fields: all-idb1 by "
                    "its blast centroids, aria and folders by each field's label).")
+@click.option("--controls", default=None, metavar="NAMES",
+              help="With --unit cell: the pipeline controls trained beside the model by its splits, comma-separated "
+              f"out of {', '.join(CONTROLS)} (the cells alone, the background alone, whole fields; all by default), "
+              "or none.")
 @click.option("--distribute", type=click.Choice(DISTRIBUTIONS), default=None,
               help="mirrored: data-parallel over every local device (MirroredStrategy; DataParallel under JAX). "
               "multi-worker: over machines, each started with the same command (cluster from TF_CONFIG, or "
@@ -265,7 +269,7 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, output, n, spike
               "machine's memory.")
 @_user_errors
 def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, protocol, folds, epochs, batch_size,
-          image_size, max_per_class, seed, output, resume, unit, distribute, final, maps):
+          image_size, max_per_class, seed, output, resume, unit, controls, distribute, final, maps):
     """Train a model by cross-validation on a data set and write a run folder.
 
     The run folder holds every fold's model and scores, the delivered model at its validated cut-off, the
@@ -277,7 +281,8 @@ def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, 
     overrides = {"run.protocol": protocol, "run.folds": folds, "fit.epochs": epochs, "fit.batch_size": batch_size,
                  "run.seed": seed, "front.spike_size": image_size, "front.input_size": image_size,
                  "fit.distribute": distribute, "run.max_per_class": max_per_class, "run.final": final, "fit.maps": maps,
-                 "cells.unit": unit}
+                 "cells.unit": unit, "cells.controls": None if controls is None else [
+                     name for name in controls.split(",") if name not in ("", "none")]}
     config = load_config(config_file, overrides, preset=preset)
     if resume and output is None:
         raise click.ClickException("--resume needs --output, the folder of the interrupted run")
@@ -384,7 +389,20 @@ def _echo_result(run) -> None:
                                          f"{auc['p_value']:.3g}")
         click.echo(f"colour-histogram baseline, same splits: accuracy {na(base['accuracy'])}, AUC {na(base['auc'])}"
                    f"{versus}")
+    _echo_controls(run)
     click.echo(f"run folder: {run} (report.md, metrics.json, model.keras)")
+
+
+def _echo_controls(run) -> None:
+    """A cell run's fields on the holdout test: the model's AUC beside each control's."""
+    from keras_all.evaluation.report import na
+    from keras_all.fields.field_controls import CONTROLS_FILE
+
+    if not (run / CONTROLS_FILE).is_file():
+        return
+    contenders = run.read_json(CONTROLS_FILE)["contenders"]
+    click.echo("fields of the holdout test, AUC: " + "; ".join(
+        f"{name} {na((c['test'] or {}).get('auc'))}" for name, c in contenders.items()))
 
 
 @main.command()
@@ -635,8 +653,9 @@ def _trained_fields(home: Path) -> set[str]:
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--model", "model_ref", required=True, type=click.Path(exists=True, path_type=Path),
               help="A cell model: the run folder (or its export) of `train --unit cell`.")
-@click.option("--dataset", type=click.Choice(["all-idb1", "aria", "folder"]), default=None,
-              help="Labelled slides read from --data-dir (their labels, and all-idb1's blast centroids, are scored).")
+@click.option("--dataset", type=click.Choice(["all-idb1", "aria", "c-nmc", "bccd", "folder"]), default=None,
+              help="Labelled slides read from --data-dir (their labels, and all-idb1's blast centroids, are scored; "
+              "c-nmc's single cells take their image's label; bccd's fields, normal blood, are all healthy).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The folder of the --dataset.")
 @click.option("--positive-class", default=None, help="For --dataset folder: the class folder that is ALL.")
@@ -651,6 +670,7 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
     slide and a page to open in a browser."""
     import pandas as pd
 
+    from keras_all.evaluation.report import na
     from keras_all.fields.scale import Scale
     from keras_all.fields.slide_rule import SLIDE_RULE
     from keras_all.fields.slides_run import score_slides
@@ -666,7 +686,12 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
     if cells.unit != "cell":
         raise click.ClickException(f"{model_ref}: a model of whole images; slides needs a cell model "
                                    "(`keras-all train ... --unit cell`)")
-    if dataset is not None:
+    if dataset == "bccd":
+        from keras_all.fields.annotations import read_fields
+
+        table = read_fields("bccd", data_dir).fields[["path"]].assign(label=0)
+        click.echo(f"bccd: {len(table)} fields of normal blood (no leukaemia), every one labelled healthy")
+    elif dataset is not None:
         table = load_with_progress(dataset, data_dir, "skip", positive_class).samples
     else:
         table = pd.DataFrame({"path": [str(f) for f in _image_files(inputs)]})
@@ -680,9 +705,10 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
                    "are no test (slides.csv marks them; the metrics leave them out)", err=True)
     click.echo(f"{result['slides']} slides, {result['cells']} white cells scored; {result['left_out']} files left out")
     if result["metrics"] is not None and result["metrics"]["slides"] is not None:
-        m = result["metrics"]["slides"]
-        auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
-        click.echo(f"slides: accuracy {m['accuracy']:.3f}, sensitivity {m['sensitivity'] or 0:.3f}, specificity "
-                   f"{m['specificity'] or 0:.3f}, AUC {auc}")
+        for what in ("slides", "cells"):
+            m = result["metrics"].get(what)
+            if m is not None:
+                click.echo(f"{what}: {m['n']}, accuracy {na(m['accuracy'])}, sensitivity {na(m['sensitivity'])}, "
+                           f"specificity {na(m['specificity'])}, AUC {na(m['auc'])}")
     click.echo(f"written to {output} (slides.csv, cells.csv, overlays/, index.html"
                + (", metrics.json, report.md)" if result["metrics"] is not None else ")"))

@@ -107,6 +107,9 @@ def test_single_cell_sets_and_bad_cell_settings_are_refused(shared_path, tmp_pat
     with pytest.raises(ValueError, match=r"cells.um_per_px=-1: must be a number in \[0.00375, 1.875\]"):
         load_config(overrides={"cells.um_per_px": -1})
     assert load_config().cells.unit == "image"
+    with pytest.raises(ValueError, match=r"controls=\['cells'\]: give a list of distinct names out of cell, "):
+        load_config(overrides={"cells.controls": ["cells"]})
+    assert load_config(overrides={"cells.controls": []}).cells.controls == ()
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +175,9 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["trained_on"] == trained.sum() and metrics["slides"]["n"] == (~trained).sum()
     assert metrics["blast_count"]["marked"] == table.loc[~trained, "marked_blasts"].sum()
+    tested = cells[cells["slide"].isin(table.loc[~trained, "slide"])]  # labelled cell by cell by the centroids
+    assert metrics["cells"]["n"] == len(tested) and metrics["cells"]["tp"] + metrics["cells"]["fn"] == tested[
+        "label"].sum() <= metrics["blast_count"]["marked"]
     assert "| accuracy | sensitivity | specificity | AUC |" in (out / "report.md").read_text()
     page = _Rows()
     page.feed((out / "index.html").read_text())
@@ -180,6 +186,68 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     unlabelled = cli("slides", "--model", cell_run, slides.samples["path"][0], "--output", tmp_path / "one")
     assert unlabelled.exit_code == 0, unlabelled.output
     assert not (tmp_path / "one" / "metrics.json").exists() and len(pd.read_csv(tmp_path / "one" / "slides.csv")) == 1
+
+
+@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
+@pytest.mark.shell
+def test_a_cell_run_trains_its_controls_by_its_own_splits(cell_run):
+    splits = pd.read_csv(cell_run / "splits.csv", keep_default_na=False)
+    cells = pd.read_csv(cell_run / "cells" / "cells.csv", keep_default_na=False).set_index("path").loc[splits["path"]]
+    for control in ("cell", "background"):  # the same cells, each in its split and fold, seen otherwise
+        theirs = pd.read_csv(cell_run / "controls" / control / "splits.csv", keep_default_na=False)
+        assert (theirs["path"] == cells[f"path_{control}"].to_numpy()).all()
+        assert (theirs[["split", "fold", "label"]].to_numpy() == splits[["split", "fold", "label"]].to_numpy()).all()
+        assert (cell_run / "controls" / control / "final" / "metrics.json").is_file()
+    fields = pd.read_csv(cell_run / "controls" / "image" / "splits.csv", keep_default_na=False).set_index("path")
+    by_cells = splits.assign(field=cells["field"].to_numpy()).groupby("field")[["split", "fold"]].agg(set)
+    assert set(fields.index) == set(by_cells.index)  # every field holding a cell of the run, and no other
+    assert all(by_cells.loc[f, "split"] == {row.split} and by_cells.loc[f, "fold"] == {row.fold}
+               for f, row in fields.iterrows())
+    features = pd.read_csv(cell_run / "cells" / "field_features.csv", keep_default_na=False).set_index("field")
+    counted = cells.groupby("field").size()
+    assert (features.loc[counted.index, "white_cells"] == counted).all()
+    controls = json.loads((cell_run / "controls.json").read_text())
+    assert list(controls["contenders"]) == ["the cell model", "cell pipeline", "background pipeline",
+                                            "image pipeline", "cell crop histogram", "whole field histogram",
+                                            "background histogram", "white-cell count"]
+    test_fields = splits.query("split == 'test'").assign(field=lambda t: cells.loc[t["path"], "field"].to_numpy())
+    assert controls["test_fields"] == test_fields["field"].nunique()
+    assert all(c["test"]["n"] == controls["test_fields"] for c in controls["contenders"].values())
+    report = (cell_run / "report.md").read_text()
+    assert "## Controls: what the fields' verdict reads" in report and "| background pipeline |" in report
+
+
+@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
+@pytest.mark.shell
+def test_single_cells_of_another_set_are_scored_by_their_image_label(cell_run, shared_path, tmp_path):
+    out = tmp_path / "c-nmc"
+    done = shell("slides", "--model", cell_run, "--dataset", "c-nmc", "--data-dir", shared_path("cnmc-sample"),
+                 "--um-per-px", "0.075", "--output", out)  # C-NMC states no scale
+    assert done.returncode == 0, done.stderr
+    table, cells = pd.read_csv(out / "slides.csv"), pd.read_csv(out / "cells.csv")
+    assert len(table) == len(cells) == 52 and (table["white_cells"] == 1).all()
+    joined = cells.merge(table[["slide", "label"]], on="slide", suffixes=("", "_slide"))
+    assert (joined["label"] == joined["label_slide"]).all() and joined["label"].sum() == 26
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["cells"]["n"] == 52 and metrics["cells"]["auc"] is not None
+    assert "cells: 52," in done.stdout
+
+
+@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
+def test_cells_of_healthy_fields_are_not_blasts_and_are_counted(cell_run, shared_path, tmp_path):
+    from keras_all.fields.annotations import read_fields
+    from keras_all.fields.slides_run import score_slides
+    from keras_all.loader import load_model
+
+    fields = read_fields("bccd", shared_path("bccd")).fields.head(4)[["path"]].assign(label=0)
+    model = load_model(cell_run)
+    result = score_slides(fields, model, load_config(cell_run / "config.yaml").cells, tmp_path / "out",
+                          echo=lambda _: None)
+    cells = pd.read_csv(tmp_path / "out" / "cells.csv")
+    assert len(cells) == result["cells"] >= 4 and (cells["label"] == 0).all()
+    called = result["metrics"]["cells"]
+    assert called["n"] == len(cells) and called["sensitivity"] is None
+    assert called["fp"] == (cells["p_blast"] >= model.cutoff).sum()
 
 
 @pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all

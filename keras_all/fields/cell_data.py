@@ -10,7 +10,11 @@ images. A cell's label comes from what the data set carries:
 - the field's label alone (Aria): every cell inherits it (the multiple-instance baseline).
 
 A cell's subject is its field's, or the field itself where subjects are unknown, so that a field's cells never
-fall on both sides of a split. ``cells.csv`` beside the crops lists each cell with its field, box and label.
+fall on both sides of a split. ``cells.csv`` beside the crops lists each cell with its field, box and label, and
+the crops of the pipeline controls (``path_cell``, ``path_background``: the cell alone, the background alone)
+where they are asked for. ``field_features.csv`` holds what the field-level controls read: each field's white
+cells, and the colour histograms of the whole field and of its background alone (every found cell's pixels left
+out).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from keras_all.checks import check_between, check_integer
 from keras_all.data.io import read_image
 from keras_all.data.layout import rows_frame
 from keras_all.data.samples import Listing, LoadedDataset, build_dataset
+from keras_all.evaluation.baseline import hsv_histogram
 from keras_all.fields.cells_run import for_field, measured_scales, median_scale
 from keras_all.fields.crops import CROP_PIXELS, CROP_RED_CELLS, SHOWN, cell_crops
 from keras_all.fields.finder import find_cells
@@ -38,19 +43,24 @@ CELL_NAMES = {0: "not blast", 1: "blast"}
 
 
 UNITS = ("image", "cell")
+CONTROLS = ("cell", "background", "image")  # the pipeline fed the cells alone, the background alone, whole fields
+FIELD_FEATURES = "field_features.csv"
 
 
 @dataclasses.dataclass(frozen=True)
 class CellConfig:
     """What a run learns from (``unit``: whole images, or the white cells found on them) and, for cells, the
     crop's side in red cells and its pixels, what a crop shows (``all``; the ``cell`` alone or the
-    ``background`` alone, for the background controls), and the scale (None: measured from the red cells)."""
+    ``background`` alone), the scale (None: measured from the red cells), and the pipeline controls a cell run
+    trains beside its model by the same splits (``controls``: crops of the cell alone, of the background alone,
+    and the whole fields)."""
 
     unit: str = "image"
     side: float = CROP_RED_CELLS
     pixels: int = CROP_PIXELS
     show: str = "all"
     um_per_px: float | None = None
+    controls: tuple = CONTROLS
 
     def __post_init__(self):
         if self.unit not in UNITS:
@@ -61,6 +71,17 @@ class CellConfig:
             raise ValueError(f"show={self.show!r}: use one of {', '.join(SHOWN)}")
         if self.um_per_px is not None:  # a red cell of 4 to 2,000 pixels, as Scale takes
             check_between("um_per_px", self.um_per_px, RED_CELL_UM / 2000, RED_CELL_UM / 4, True, True)
+        controls = self.controls
+        if not isinstance(controls, list | tuple) or len(set(controls)) != len(controls) or any(
+                c not in CONTROLS for c in controls):
+            raise ValueError(f"controls={controls!r}: give a list of distinct names out of {', '.join(CONTROLS)} "
+                             "(or [] for none)")
+        object.__setattr__(self, "controls", tuple(controls))
+
+    @property
+    def crop_controls(self) -> tuple[str, ...]:
+        """The controls that are crops (the others train on whole fields)."""
+        return tuple(c for c in self.controls if c != "image")
 
 
 def cells_of(data: LoadedDataset, settings: CellConfig, out: Path,
@@ -86,7 +107,7 @@ def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> 
     median = given or median_scale(own, "cells.um_per_px (micrometres per pixel)")
     marked = "points" in fields
     out.mkdir(parents=True, exist_ok=True)
-    rows, missed, centroids = [], 0, 0
+    rows, features, missed, centroids = [], [], 0, 0
     for number, field in enumerate(fields.itertuples(index=False), start=1):
         scale = for_field(own.get(field.path), median)
         image = read_image(field.path)
@@ -94,20 +115,24 @@ def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> 
         labels = np.full(len(found), field.label)
         if marked:
             points = np.asarray(field.points if isinstance(field.points, list) else [], float).reshape(-1, 2)
-            holding = found.holding(points)
             centroids += len(points)
-            missed += int((holding == 0).sum())
-            labels = np.isin(np.arange(1, len(found) + 1), holding[holding > 0]).astype(int)
+            missed += int((found.holding(points) == 0).sum())
+            labels = found.marked(points)
         subject = field.subject or Path(field.path).stem
-        for k, (crop, label, box) in enumerate(zip(cell_crops(image, found, settings.side, settings.pixels,
-                                                              settings.show), labels, found.boxes), start=1):
-            path = out / f"{number:05d}_{Path(field.path).stem}_c{k:03d}.png"
-            cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-            rows.append({"path": str(path), "label": int(label),
+        features.append(_field_features(field, image, found))
+        shown = {show: cell_crops(image, found, settings.side, settings.pixels, show)
+                 for show in (settings.show, *settings.crop_controls)}
+        for k, (label, box) in enumerate(zip(labels, found.boxes), start=1):
+            paths = {show: out / f"{number:05d}_{Path(field.path).stem}_c{k:03d}"
+                     f"{'' if show == settings.show else '_' + show}.png" for show in shown}
+            for show, path in paths.items():
+                cv2.imwrite(str(path), cv2.cvtColor(shown[show][k - 1], cv2.COLOR_RGB2BGR))
+            rows.append({"path": str(paths[settings.show]), "label": int(label),
                          "class_name": CELL_NAMES[int(label)] if marked else field.class_name,
                          "subject": subject, "dataset": data.name, "field": field.path, "field_label": field.label,
                          "cell": k, "x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3],
-                         "at_border": bool(found.at_border[k - 1]), "red_cell_px": scale.red_cell_px})
+                         "at_border": bool(found.at_border[k - 1]), "red_cell_px": scale.red_cell_px,
+                         **{f"path_{show}": str(paths[show]) for show in settings.crop_controls}})
         if number % 200 == 0 or number == len(fields):
             echo(f"cells found on {number}/{len(fields)} fields: {len(rows)}")
     if not rows:
@@ -118,6 +143,18 @@ def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> 
                "crop_pixels": settings.pixels, "show": settings.show,
                **({"centroids": centroids, "centroids_missed": missed} if marked else {})}
     (out / "fields.json").write_text(json.dumps(summary, indent=2) + "\n")
+    pd.DataFrame(features).to_csv(out / FIELD_FEATURES, index=False)
     pd.DataFrame(rows).to_csv(out / "cells.csv.partial", index=False)
     (out / "cells.csv.partial").replace(out / "cells.csv")
 
+
+
+def _field_features(field, image: np.ndarray, found) -> dict:
+    """What the field-level controls read of a field: its white cells, and the colour histograms of the whole
+    field and of its background (the pixels of no found cell)."""
+    background = image[found.labels == 0][:, None, :]
+    background = background if len(background) else image  # a field all cells has no background to tell apart
+    return {"field": field.path, "field_label": int(field.label), "subject": field.subject,
+            "white_cells": len(found),
+            **{f"whole_{k}": v for k, v in enumerate(hsv_histogram(image))},
+            **{f"background_{k}": v for k, v in enumerate(hsv_histogram(background))}}

@@ -71,6 +71,11 @@ class FoundCells:
         y = np.clip(np.round(points[:, 1]).astype(int), 0, height - 1)
         return self.labels[y, x].astype(int)
 
+    def marked(self, points) -> np.ndarray:
+        """1 for each cell whose mask holds one of the (x, y) ``points`` (a marked blast's centroid), else 0."""
+        holding = self.holding(points)
+        return np.isin(np.arange(1, len(self) + 1), holding[holding > 0]).astype(int)
+
 
 def find_cells(image: np.ndarray, scale: Scale | None = None) -> FoundCells:
     """The white cells of an RGB field (uint8, height x width x 3), at ``scale`` (estimated from the field's red

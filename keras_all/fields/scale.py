@@ -29,6 +29,7 @@ SMOOTHING = 0.25  # the outline is smoothed over this share of the red cells' ra
 BOX_PER_OUTLINE = 1.09  # a red cell's box over its stained outline's diameter (BCCD's training list)
 LEAST_ARCS = 12
 MOST_SPREAD = 0.55
+MOST_OUTLINES = 200  # stained outlines measured per field, taken evenly from all
 WORK_SIDE = 480  # the first look is at most this many pixels across
 WORK_RED_CELL = 48  # where red cells span fewer work pixels than this, a second look is closer
 
@@ -92,8 +93,9 @@ def _resized(image: np.ndarray, factor: float) -> np.ndarray:
 def _red_cell_radius(image: np.ndarray) -> tuple[float, float, int]:
     density = optical_density(cv2.GaussianBlur(image, (0, 0), 1.0))
     stained = (density[..., 1] > STAINED_OD).astype(np.uint8)
-    outlines = [c[:, 0, :].astype(float) for c in
-                cv2.findContours(stained, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0]]
+    found = cv2.findContours(stained, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0]
+    every = max(1, -(-len(found) // MOST_OUTLINES))  # a large field's outlines, spread over it: enough for a median
+    outlines = [c[:, 0, :].astype(float) for c in found[::every]]
     shape = stained.shape
     first = [_radii_of_curvature(outlines, shape, sigma) for sigma in (2, 4, 8, 16, 32) if 6 * sigma < min(shape)]
     radius = _commonest(np.concatenate(first) if first else np.zeros(0), 2.0, min(shape) / 2)

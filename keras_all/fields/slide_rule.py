@@ -43,23 +43,31 @@ def slide_scores(cells: pd.DataFrame, rule: str, cutoff: float) -> pd.DataFrame:
                          "score": grouped["probability"].apply(lambda p: RULES[rule](p.to_numpy(), cutoff))})
 
 
+def field_table(predictions: pd.DataFrame, cells: pd.DataFrame, rule: str, cell_cutoff: float) -> pd.DataFrame:
+    """Per field and part (validation: out-of-fold; test) of ``predictions`` (cells' path, probability, part):
+    its label and its score by ``rule`` from its cells (``cells``: path, field, field_label)."""
+    scored = predictions.merge(cells[["path", "field", "field_label"]], on="path")
+    return pd.concat([slide_scores(scored[scored["part"] == part], rule, cell_cutoff).assign(part=part)
+                      for part in ("validation", "test") if (scored["part"] == part).any()]).rename_axis("field")
+
+
 def fit_slide_rule(predictions: pd.DataFrame, cells: pd.DataFrame, cell_cutoff: float) -> dict | None:
     """The rule and slide cut-off chosen on the development fields' out-of-fold validation probabilities, and
     what they give on the holdout test's fields; None where the validation fields hold one class only."""
-    scored = predictions.merge(cells[["path", "field", "field_label"]], on="path")
-    validation, test = scored[scored["part"] == "validation"], scored[scored["part"] == "test"]
-    if validation.groupby("field")["field_label"].first().nunique() < 2:
+    tables = {rule: field_table(predictions, cells, rule, cell_cutoff) for rule in RULES}
+    validation = {rule: table[table["part"] == "validation"] for rule, table in tables.items()}
+    if validation["max"]["label"].nunique() < 2:
         return None
-    aucs = {rule: auc_with_ci(*_columns(slide_scores(validation, rule, cell_cutoff))) for rule in RULES}
-    chosen = max(RULES, key=lambda rule: aucs[rule]["auc"])
-    labels, scores = _columns(slide_scores(validation, chosen, cell_cutoff))
+    aucs = {rule: auc_with_ci(*_columns(validation[rule]))["auc"] for rule in RULES}
+    chosen = max(RULES, key=lambda rule: aucs[rule])
+    labels, scores = _columns(validation[chosen])
     cutoff = youden_cutoff(labels, scores)
     result = {"rule": chosen, "cutoff": float(cutoff), "cell_cutoff": float(cell_cutoff),
-              "validation_fields": int(len(labels)),
-              "validation_auc": {rule: aucs[rule]["auc"] for rule in RULES},
+              "validation_fields": int(len(labels)), "validation_auc": aucs,
               "validation": binary_metrics(labels, scores, cutoff)}
+    test = tables[chosen][tables[chosen]["part"] == "test"]
     if len(test):
-        result["test"] = binary_metrics(*_columns(slide_scores(test, chosen, cell_cutoff)), cutoff)
+        result["test"] = binary_metrics(*_columns(test), cutoff)
     return result
 
 

@@ -7,8 +7,10 @@
 - ``index.html``: one page, its pictures inside it: the slides by probability, each with its overlay, counts and
   its most blast-like cells enlarged;
 - for a labelled data set, ``metrics.json`` and ``report.md``: slide accuracy, sensitivity, specificity and AUC with
-  intervals, and where blast centroids are marked (ALL-IDB1), blasts counted against them per slide; slides the
-  model trained on are left out of both.
+  intervals; cell metrics where the cells' own labels are known (a cell holding a marked blast centroid is a blast,
+  ALL-IDB1's; every cell of a healthy slide is not; a single cell cut out on black, C-NMC's, takes its image's
+  label; a cell of an ALL field that is not marked cell by cell has no label of its own); and where centroids are
+  marked, blasts counted against them per slide. Slides the model trained on are left out of all of them.
 
 A slide's probability comes from its cells' by the rule the cell run chose on its validation fields
 (``slide_rule.json``), and its decision at the slide cut-off chosen there; a run without one (its validation
@@ -37,7 +39,7 @@ from keras_all.fields.slide_rule import RULE_NAMES, RULES
 from keras_all.metrics import binary_metrics
 from keras_all.whole_folder import written_whole
 
-CELL_COLUMNS = ["slide", "cell", "x0", "y0", "x1", "y1", "p_blast", "blast", "at_border"]
+CELL_COLUMNS = ["slide", "cell", "x0", "y0", "x1", "y1", "p_blast", "blast", "at_border", "label"]
 SHOWN_CELLS = 4  # the most blast-like cells enlarged on the page, per slide
 THUMBNAIL = 640  # pixels across a slide's picture on the page
 
@@ -78,9 +80,11 @@ def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, s
             if "points" in slides:
                 row["marked_blasts"] = len(slide.points) if isinstance(slide.points, list) else 0
             rows.append(row)
+            labels = cell_labels(slide, found)
             cell_rows += [{"slide": slide.path, "cell": k, "x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3],
-                           "p_blast": float(p), "blast": int(c), "at_border": bool(e)}
-                          for k, (b, p, c, e) in enumerate(zip(found.boxes, p_blast, blast, found.at_border), start=1)]
+                           "p_blast": float(p), "blast": int(c), "at_border": bool(e), "label": y}
+                          for k, (b, p, c, e, y) in enumerate(zip(found.boxes, p_blast, blast, found.at_border, labels),
+                                                              start=1)]
             overlay = _overlay(image, found, p_blast)
             name = f"{number:05d}_{Path(slide.path).stem}.jpg"
             cv2.imwrite(str(partial / "overlays" / name), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
@@ -90,15 +94,35 @@ def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, s
                 echo(f"slides {number}/{len(slides)} scored")
         table = pd.DataFrame(rows)
         table.sort_values("probability", ascending=False).to_csv(partial / "slides.csv", index=False)
-        pd.DataFrame(cell_rows, columns=CELL_COLUMNS).to_csv(partial / "cells.csv", index=False)
+        cell_table = pd.DataFrame(cell_rows, columns=CELL_COLUMNS)
+        cell_table.to_csv(partial / "cells.csv", index=False)
         (partial / "index.html").write_text(render_page(pictures, model.cutoff, _rule_text(rule)))
         result = _metrics(table, rule["cutoff"], len(unreadable), _rule_text(rule))
+        if result is not None and result["slides"] is not None:
+            result["cells"] = _cell_metrics(cell_table, table, model.cutoff)
         if result is not None:
             (partial / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
             (partial / "report.md").write_text(render_report(result))
     return {"slides": len(rows), "left_out": len(unreadable), "metrics": result,
             "trained_on": int(table["trained_on"].sum()) if len(table) else 0,
             "cells": int(table["white_cells"].sum()) if len(table) else 0}
+
+
+def cell_labels(slide, found: FoundCells) -> list:
+    """Each found cell's own label where it is known (1 blast, 0 not), else None: by marked centroids where the
+    slide has them; 0 on a healthy slide; a single cell cut out on black takes its image's label."""
+    if hasattr(slide, "points"):
+        return found.marked(slide.points if isinstance(slide.points, list) else []).tolist()
+    if hasattr(slide, "label") and (slide.label == 0 or found.field == "cut out on black"):
+        return [int(slide.label)] * len(found)
+    return [None] * len(found)
+
+
+def _cell_metrics(cells: pd.DataFrame, slides: pd.DataFrame, cutoff: float) -> dict | None:
+    """The cells with labels of their own, on slides the model did not train on, at the cell cut-off."""
+    tested = set(slides.loc[~slides["trained_on"], "slide"])
+    known = cells[cells["slide"].isin(tested) & cells["label"].notna()]
+    return None if known.empty else binary_metrics(known["label"].astype(int), known["p_blast"], cutoff)
 
 
 def _overlay(image: np.ndarray, found: FoundCells, p_blast: np.ndarray) -> np.ndarray:
@@ -182,16 +206,25 @@ def render_report(result: dict) -> str:
     if s is None:
         return f"# Slide verdicts\n\n{trained}No other labelled slide is left to score.\n"
 
-    def ci(key):
-        low, high = s[f"{key}_ci"] or (None, None)
-        return "n/a" if s[key] is None else f"{s[key]:.3f}" + ("" if low is None else f" ({low:.3f}-{high:.3f})")
-
     lines = ["# Slide verdicts", "", f"{trained}{s['n']} labelled slides ({result['left_out']} files left out); "
              f"{result['rule']}.", "",
              "| accuracy | sensitivity | specificity | AUC |", "|---|---|---|---|",
-             f"| {ci('accuracy')} | {ci('sensitivity')} | {ci('specificity')} | {ci('auc')} |", ""]
+             f"| {_ci(s, 'accuracy')} | {_ci(s, 'sensitivity')} | {_ci(s, 'specificity')} | {_ci(s, 'auc')} |", ""]
+    if result.get("cells") is not None:
+        c = result["cells"]
+        lines += [f"Cells with labels of their own (marked blasts, cells of healthy slides, single cells cut out): "
+                  f"{c['n']} ({c['tp'] + c['fn']} blasts), at the cell cut-off {c['cutoff']:.3g}:", "",
+                  "| accuracy | sensitivity | specificity | AUC |", "|---|---|---|---|",
+                  f"| {_ci(c, 'accuracy')} | {_ci(c, 'sensitivity')} | {_ci(c, 'specificity')} | {_ci(c, 'auc')} |",
+                  ""]
     if "blast_count" in result:
         b = result["blast_count"]
         lines += [f"Blasts called {b['called']} against {b['marked']} marked; per slide, mean absolute error "
                   f"{b['mean_absolute_error']:.2f}, mean error {b['mean_error']:+.2f}.", ""]
     return "\n".join(lines)
+
+
+def _ci(metrics: dict, key: str) -> str:
+    low, high = metrics[f"{key}_ci"] or (None, None)
+    value = metrics[key]
+    return "n/a" if value is None else f"{value:.3f}" + ("" if low is None else f" ({low:.3f}-{high:.3f})")

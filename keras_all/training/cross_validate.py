@@ -42,7 +42,8 @@ LEAK_WARNING = ("LEAKY: paper protocol. Augmented copies of one image sit in tra
 @dataclass(frozen=True)
 class TrainedRun:
     """What the folds of a run give back: the configuration they were trained by, the summary metrics.json starts
-    from, every fold's result and the final model's, the splits they were cut by and the data's summary."""
+    from, every fold's result and the final model's, the splits they were cut by, the data's summary and, for a
+    cell run, its pipeline controls."""
 
     config: TrainConfig
     summary: dict
@@ -50,6 +51,7 @@ class TrainedRun:
     final: FoldResult
     splits: pd.DataFrame
     data: dict | None = None  # data_summary.json
+    controls: dict | None = None  # a cell run's pipeline controls, by name: each a TrainedRun by the run's splits
 
 
 def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordinator: Coordinator) -> TrainedRun:
@@ -64,29 +66,66 @@ def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordin
     try:
         seed_everything(config.run.seed)
         run.write_or_check("config.yaml", config.to_yaml(), context.resume, "configuration")
+        fields = data
         if config.cells.unit == "cell":  # the fields' white cells, cut into the run folder
             data = _trainable(cells_of(data, config.cells, run / "cells", context.echo), config)
         data_summary = summarize(data)
         run.write_json("data_summary.json", data_summary)
         samples = data.samples.reset_index(drop=True)
-        storage, why = choose_storage(config.fit.maps, len(samples), config.front, config.run.protocol)
-        coordinator.check_same("images, labels or settings", config.to_yaml() + samples[["sha256", "label"]].to_csv())
-        storage, why = coordinator.from_chief([storage, why])
-        held = "held in memory" if storage == "memory" else "streamed from a cache in the run folder"
-        context.echo(f"computing spike maps of {len(samples)} images at {config.front.spike_size} px, {held}: {why}")
-        if storage == "memory":
-            source = InMemoryMaps(samples, spike_maps(samples["path"], config.front))
-        else:
-            cache = cached_maps(samples["path"], config.front, run, context.resume, context.echo, config.fit.batch_size)
-            source = CachedMaps(samples, cache, run)
+        source, storage, why = _map_source(samples, config, context, coordinator)
         protocol = _honest if config.run.protocol == "honest" else _paper
         trained = protocol(source, config, context, coordinator)
         source.close()  # every fold is finished: a cache has served its purpose
         trained.summary["maps"] = {"storage": storage, "why": why}
-        return dataclasses.replace(trained, data=data_summary)
+        controls = config.cells.controls if config.cells.unit == "cell" and config.run.protocol == "honest" else ()
+        trained = dataclasses.replace(trained, data=data_summary, controls={
+            control: _control(control, samples, fields.samples, trained.splits, config, context, coordinator)
+            for control in controls})
+        return trained
     except BaseException as error:
         run.mark_failed(error)
         raise
+
+
+def _map_source(samples: pd.DataFrame, config: TrainConfig, context: RunContext, coordinator: Coordinator):
+    """The spike maps of ``samples`` held in memory or streamed from a cache in the run folder, as
+    ``choose_storage`` decides; with the storage and why."""
+    storage, why = choose_storage(config.fit.maps, len(samples), config.front, config.run.protocol)
+    coordinator.check_same("images, labels or settings", config.to_yaml() + samples[["sha256", "label"]].to_csv())
+    storage, why = coordinator.from_chief([storage, why])
+    held = "held in memory" if storage == "memory" else "streamed from a cache in the run folder"
+    context.echo(f"computing spike maps of {len(samples)} images at {config.front.spike_size} px, {held}: {why}")
+    if storage == "memory":
+        return InMemoryMaps(samples, spike_maps(samples["path"], config.front)), storage, why
+    cache = cached_maps(samples["path"], config.front, context.run, context.resume, context.echo,
+                        config.fit.batch_size)
+    return CachedMaps(samples, cache, context.run), storage, why
+
+
+CONTROL_INPUTS = {"cell": "the cells alone (the background of each crop blanked)",
+                  "background": "the background alone (every found cell of each crop blanked)",
+                  "image": "whole fields"}
+
+
+def _control(control: str, cells: pd.DataFrame, fields: pd.DataFrame, splits: pd.DataFrame, config: TrainConfig,
+             context: RunContext, coordinator: Coordinator) -> TrainedRun:
+    """The pipeline fed one control's input (``CONTROL_INPUTS``) and trained by the cell run's splits, into
+    ``controls/<control>/`` of the run: a cell crop control on each cell's other crop, the whole-image control on
+    the fields holding the run's cells, each in the split and fold of its cells."""
+    if control == "image":
+        place = splits.assign(field=cells["field"]).groupby("field", sort=True)[["split", "fold"]].first()
+        samples = fields[fields["path"].isin(place.index)].reset_index(drop=True)
+        control_splits = samples[["path", "subject", "label", "sha256"]].assign(
+            split=place.loc[samples["path"], "split"].to_numpy(), fold=place.loc[samples["path"], "fold"].to_numpy())
+    else:
+        samples = cells.assign(path=cells[f"path_{control}"])
+        control_splits = splits.assign(path=samples["path"])
+    context.echo(f"control: the pipeline fed {CONTROL_INPUTS[control]}, {len(samples)} items, by the run's splits")
+    place = dataclasses.replace(context, run=context.run.part("controls").part(control))
+    source = _map_source(samples, config, place, coordinator)[0]
+    trained = _honest(source, config, place, coordinator, control_splits)
+    source.close()
+    return trained
 
 
 def _trainable(data: LoadedDataset, config: TrainConfig) -> LoadedDataset:
@@ -116,9 +155,12 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def _honest(source: InMemoryMaps, config: TrainConfig, context: RunContext, coordinator: Coordinator) -> TrainedRun:
+def _honest(source: InMemoryMaps, config: TrainConfig, context: RunContext, coordinator: Coordinator,
+            splits: pd.DataFrame | None = None) -> TrainedRun:
+    """The honest protocol on ``source``, by ``splits`` where given (a control's: its run's), else its own."""
     samples = source.samples
-    splits = assign_splits(samples, config.run.folds, config.run.test_fraction, config.run.seed)
+    if splits is None:
+        splits = assign_splits(samples, config.run.folds, config.run.test_fraction, config.run.seed)
     context.run.write_or_check("splits.csv", splits.to_csv(index=False), context.resume, "split assignment")
     test = np.flatnonzero(splits["split"] == "test")
     dev = np.flatnonzero(splits["split"] == "dev")
