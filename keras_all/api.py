@@ -71,7 +71,7 @@ def finish(run: RunFolder, trained: cross_validate.TrainedRun, samples: pd.DataF
     if result.baseline is not None:
         run.write_json("baseline.json", result.baseline.to_dict())
         run.write_csv("baseline_predictions.csv", result.baseline_predictions)
-    model = _delivered_model(run, config, result)
+    model = _delivered_model(run, trained, result)
     model.save(run / "model.keras")
     saliency_figure(model, result.predictions[result.predictions["part"] == "test"], run / "saliency.png")
     _preprocessing_figure(samples, config, run)
@@ -94,13 +94,15 @@ def _cell_run_files(run: RunFolder, trained: cross_validate.TrainedRun, result: 
         run.write_json(CONTROLS_FILE, controls)
 
 
-def _delivered_model(run: RunFolder, config: TrainConfig, result: RunResult):
+def _delivered_model(run: RunFolder, trained: cross_validate.TrainedRun, result: RunResult):
     """The final model, or the fold models' ensemble, at the run's validated cut-off."""
+    config = trained.config
+    home = run.path / trained.folder  # the kept way of learning's fold models (top-instance training's: top/)
     if config.run.final == "refit":
-        model = load_model(run / "final" / "model.keras").classifier
+        model = load_model(home / "final" / "model.keras").classifier
     else:
         folds = range(config.run.folds)
-        model = FoldEnsemble([load_model(run / f"fold_{k}" / "model.keras").classifier for k in folds],
+        model = FoldEnsemble([load_model(home / f"fold_{k}" / "model.keras").classifier for k in folds],
                              name="keras_all_ensemble")
     model.cutoff = result.cutoff
     return model

@@ -19,6 +19,7 @@ from keras_all.fields.crops import background_colour, cell_crops
 from keras_all.fields.finder import find_cells
 from keras_all.fields.scale import Scale
 from keras_all.fields.slide_rule import RULES, fit_slide_rule
+from keras_all.training.bags import top_cells
 
 from .helpers import cli, shell
 
@@ -280,3 +281,33 @@ def test_the_slides_page_renders_in_a_real_browser(cell_run, slides, tmp_path):
                     (out / "index.html").as_uri()], capture_output=True, timeout=120)
     shot = cv2.imread(str(tmp_path / "page.png"))
     assert shot is not None and shot.shape[:2] == (900, 1200) and shot.std() > 20  # pictures drawn, not a blank page
+
+
+def test_top_instances_are_the_most_blast_like_cells_of_each_all_field():
+    fields = ["a"] * 8 + ["b"] * 2 + ["c"] * 5  # a and b ALL fields, c a healthy one
+    samples = pd.DataFrame({"path": [f"{f}{k}.png" for k, f in enumerate(fields)], "field": fields,
+                            "label": [1] * 10 + [0] * 5})
+    scores = samples[["path"]].assign(probability=[.1, .9, .3, .8, .2, .4, .5, .6, .7, .2, .1, .1, .1, .1, .1])
+    kept = top_cells(np.arange(15), samples, scores, share=0.25)
+    assert kept.tolist() == [1, 3, 8, *range(10, 15)]  # a: 2 of 8; b: 1 of 2 (at least one); c: all
+    assert top_cells(np.array([0, 2, 4, 10]), samples, scores, 0.25).tolist() == [2, 10]  # within the fold only
+    with pytest.raises(ValueError, match="scored only some of its training cells"):
+        top_cells(np.arange(15), samples, scores.head(3), 0.25)
+
+
+@pytest.mark.shell
+def test_train_on_the_cells_of_fields_labelled_as_a_whole_from_the_shell(tmp_path):
+    write_dataset("aria", tmp_path / "aria", 40, seed=0)
+    run = tmp_path / "run"
+    done = shell("train", "--dataset", "aria", "--data-dir", tmp_path / "aria", "--unit", "cell", "--preset", "demo",
+                 "--epochs", 1, "--folds", 2, "--controls", "none", "--output", run)
+    assert done.returncode == 0, done.stderr
+    bags = json.loads((run / "metrics.json").read_text())["bags"]
+    auc = bags["validation_field_auc"]
+    assert bags["asked"] == "best" and bags["kept"] == ("top" if auc["top"] > auc["inherit"] else "inherit")
+    assert all(t <= i for t, i in zip(bags["fold_training_cells"]["top"], bags["fold_training_cells"]["inherit"]))
+    kept = run / ("top" if bags["kept"] == "top" else "") / "final" / "predictions.csv"
+    delivered = pd.read_csv(run / "predictions.csv").query("part == 'test'")
+    assert np.allclose(delivered["probability"], pd.read_csv(kept)["probability"])  # the figures are the kept's
+    assert (run / "top" / "final" / "model.keras").is_file() and not (run / "controls").exists()
+    assert "## How the cells learned their field's label" in (run / "report.md").read_text()

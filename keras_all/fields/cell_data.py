@@ -37,6 +37,7 @@ from keras_all.fields.cells_run import for_field, measured_scales, median_scale
 from keras_all.fields.crops import CROP_PIXELS, CROP_RED_CELLS, SHOWN, cell_crops
 from keras_all.fields.finder import find_cells
 from keras_all.fields.scale import RED_CELL_UM, Scale
+from keras_all.training.bags import BAGS
 
 SINGLE_CELLS = ("c-nmc", "all-idb2")  # their images are single cells already
 CELL_NAMES = {0: "not blast", 1: "blast"}
@@ -61,6 +62,8 @@ class CellConfig:
     show: str = "all"
     um_per_px: float | None = None
     controls: tuple = CONTROLS
+    bags: str = "best"
+    top_share: float = 0.25
 
     def __post_init__(self):
         if self.unit not in UNITS:
@@ -77,6 +80,9 @@ class CellConfig:
             raise ValueError(f"controls={controls!r}: give a list of distinct names out of {', '.join(CONTROLS)} "
                              "(or [] for none)")
         object.__setattr__(self, "controls", tuple(controls))
+        if self.bags not in BAGS:
+            raise ValueError(f"bags={self.bags!r}: use one of {', '.join(BAGS)}")
+        check_between("top_share", self.top_share, 0, 1, high_included=True)
 
     @property
     def crop_controls(self) -> tuple[str, ...]:

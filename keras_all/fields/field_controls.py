@@ -154,6 +154,22 @@ def controls_lines(result: dict | None) -> list[str]:
 
 def cell_run_lines(run: Path) -> list[str]:
     """A cell run report's sections, from its slide_rule.json and controls.json (none for an image run)."""
-    files = [Path(run) / SLIDE_RULE, Path(run) / CONTROLS_FILE]
-    return [*slide_rule_lines(read_json(files[0]) if files[0].is_file() else None),
+    files = [Path(run) / SLIDE_RULE, Path(run) / CONTROLS_FILE, Path(run) / "metrics.json"]
+    bags = read_json(files[2]).get("bags") if files[2].is_file() else None
+    return [*bags_lines(bags), *slide_rule_lines(read_json(files[0]) if files[0].is_file() else None),
             *controls_lines(read_json(files[1]) if files[1].is_file() else None)]
+
+
+def bags_lines(bags: dict | None) -> list[str]:
+    """How cells labelled by their field learned it (``training.bags``), for the cell run's report."""
+    if bags is None:
+        return []
+    auc = {name: "n/a" if value is None else f"{value:.3f}" for name, value in bags["validation_field_auc"].items()}
+    cells = {name: sum(n) / len(n) for name, n in bags["fold_training_cells"].items()}
+    return ["## How the cells learned their field's label",
+            f"Out-of-fold validation field AUC (each by its best slide rule): {auc['inherit']} with every cell "
+            f"inheriting its field's label ({cells['inherit']:.0f} training cells a fold); {auc['top']} trained again "
+            f"on every cell of the healthy fields and only the {bags['top_share']:.0%} most blast-like cells of each "
+            f"ALL field, as the inheriting fold model scored them ({cells['top']:.0f} a fold). Kept: "
+            f"`{bags['kept']}` (asked: `{bags['asked']}`); the figures above and below are its. The controls "
+            "learn by inheritance.", ""]

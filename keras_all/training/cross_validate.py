@@ -28,12 +28,13 @@ from keras_all.fields.cell_data import cells_of
 from keras_all.front import Standardizer
 from keras_all.metrics import SUMMARY_KEYS, mean_sd
 from keras_all.training.arrays import spike_maps
+from keras_all.training.bags import top_cells, validation_field_auc
 from keras_all.training.coordinator import Coordinator
 from keras_all.training.map_source import CachedMaps, InMemoryMaps
 from keras_all.training.model import augmentation
 from keras_all.training.splits import assign_splits, check_no_leak, fold_indices
 from keras_all.training.streaming import cached_maps, choose_storage
-from keras_all.training.trainer import Fold, FoldResult, RunContext, Trainer
+from keras_all.training.trainer import TRAINING_SCORES, Fold, FoldResult, RunContext, Trainer
 
 LEAK_WARNING = ("LEAKY: paper protocol. Augmented copies of one image sit in training and test, z-score and "
                 "PCA saw the test images, and images (not subjects) were split. For comparison only.")
@@ -52,6 +53,7 @@ class TrainedRun:
     splits: pd.DataFrame
     data: dict | None = None  # data_summary.json
     controls: dict | None = None  # a cell run's pipeline controls, by name: each a TrainedRun by the run's splits
+    folder: str = ""  # where its fold models lie under the run folder (top-instance training's: top)
 
 
 def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordinator: Coordinator) -> TrainedRun:
@@ -73,8 +75,10 @@ def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordin
         run.write_json("data_summary.json", data_summary)
         samples = data.samples.reset_index(drop=True)
         source, storage, why = _map_source(samples, config, context, coordinator)
-        protocol = _honest if config.run.protocol == "honest" else _paper
-        trained = protocol(source, config, context, coordinator)
+        if config.run.protocol == "honest":
+            trained = _honest(source, config, context, coordinator, bags=_bags(data, config))
+        else:
+            trained = _paper(source, config, context, coordinator)
         source.close()  # every fold is finished: a cache has served its purpose
         trained.summary["maps"] = {"storage": storage, "why": why}
         controls = config.cells.controls if config.cells.unit == "cell" and config.run.protocol == "honest" else ()
@@ -85,6 +89,13 @@ def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordin
     except BaseException as error:
         run.mark_failed(error)
         raise
+
+
+def _bags(data: LoadedDataset, config: TrainConfig) -> str:
+    """How the cells learn their field's label: the configured ``cells.bags`` where cells carry only their field's
+    label, else ``inherit`` (each its own label, or whole images)."""
+    labelled_by_field = config.cells.unit == "cell" and data.cells_of["labels"] == "field label"
+    return config.cells.bags if labelled_by_field else "inherit"
 
 
 def _map_source(samples: pd.DataFrame, config: TrainConfig, context: RunContext, coordinator: Coordinator):
@@ -156,8 +167,9 @@ def seed_everything(seed: int) -> None:
 
 
 def _honest(source: InMemoryMaps, config: TrainConfig, context: RunContext, coordinator: Coordinator,
-            splits: pd.DataFrame | None = None) -> TrainedRun:
-    """The honest protocol on ``source``, by ``splits`` where given (a control's: its run's), else its own."""
+            splits: pd.DataFrame | None = None, bags: str = "inherit") -> TrainedRun:
+    """The honest protocol on ``source``, by ``splits`` where given (a control's: its run's), else its own; cells
+    labelled by their field learn by ``bags`` (``training.bags``)."""
     samples = source.samples
     if splits is None:
         splits = assign_splits(samples, config.run.folds, config.run.test_fraction, config.run.seed)
@@ -165,10 +177,57 @@ def _honest(source: InMemoryMaps, config: TrainConfig, context: RunContext, coor
     test = np.flatnonzero(splits["split"] == "test")
     dev = np.flatnonzero(splits["split"] == "dev")
     check_no_leak(samples, dev, test, "dev vs holdout test")
-    folds = cross_validation_folds(splits, config, samples, test=test)
+    mil = bags != "inherit"
+    folds = [dataclasses.replace(f, score_training=mil)
+             for f in cross_validation_folds(splits, config, samples, test=test)]
+    final = _final(dev, test, config, "", None, mil)
     trainer = Trainer(config, context, source, coordinator, balance=config.fit.balance)
-    results = folds_then_final(trainer, folds, lambda epochs: _final(dev, test, config, "", epochs))
-    return _summary(config, results, len(dev), len(test), splits)
+    results = folds_then_final(trainer, folds, lambda epochs: dataclasses.replace(final, epochs=epochs))
+    inherited = _summary(config, results, len(dev), len(test), splits)
+    if not mil:
+        return inherited
+    context.run.part("top")
+    top_folds = [_top_fold(fold, trainer) for fold in folds]
+    top_final = _top_fold(final, trainer)
+    top = _summary(config, folds_then_final(trainer, top_folds, lambda epochs: dataclasses.replace(
+        top_final, epochs=epochs)), len(dev), len(test), splits)
+    return _kept_bags(inherited, dataclasses.replace(top, folder="top"), bags, samples, trainer)
+
+
+def _top_fold(fold: Fold, trainer: Trainer) -> Fold:
+    """``fold`` again, trained on its top instances (``bags.top_cells``) as its inheriting model scored them."""
+    config, run = trainer.config, trainer.context.run
+    kept = None
+    if trainer.coordinator.is_chief:
+        scores = run.part(fold.name).read_csv(TRAINING_SCORES)
+        kept = top_cells(fold.train, trainer.source.samples, scores, config.cells.top_share).tolist()
+    kept = np.asarray(trainer.coordinator.from_chief(kept), int)
+    return dataclasses.replace(fold, label=f"{fold.label} (top cells)", name=f"top/{fold.name}", train=kept,
+                               score_training=False)
+
+
+def _kept_bags(inherited: TrainedRun, top: TrainedRun, bags: str, samples: pd.DataFrame,
+               trainer: Trainer) -> TrainedRun:
+    """Of the two ways the cells learned, the one ``bags`` asks for (``best``: the higher out-of-fold validation
+    field AUC), its summary saying what both gave."""
+    cells = samples[["path", "field", "field_label"]]
+    auc = {name: validation_field_auc(pd.concat([f.predictions.query("part == 'validation'") for f in run.folds]),
+                                      cells) if trainer.coordinator.is_chief else None
+           for name, run in (("inherit", inherited), ("top", top))}
+    auc = trainer.coordinator.from_chief(auc)
+    keep = bags if bags != "best" else ("top" if (auc["top"] or 0) > (auc["inherit"] or 0) else "inherit")
+    kept = top if keep == "top" else inherited
+    n_train = {name: [f.metrics["n_train"] for f in run.folds] for name, run in (("inherit", inherited), ("top", top))}
+    kept.summary["bags"] = {"asked": bags, "kept": keep, "top_share": trainer.config.cells.top_share,
+                            "validation_field_auc": auc, "fold_training_cells": n_train}
+    trainer.context.echo(f"cells learned from their field's label: validation field AUC "
+                         f"{_shown(auc['inherit'])} every cell inheriting it, {_shown(auc['top'])} the ALL fields' top "
+                         f"cells only; kept: {keep}")
+    return kept
+
+
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def cross_validation_folds(splits: pd.DataFrame, config: TrainConfig, samples: pd.DataFrame | None = None,
@@ -185,8 +244,8 @@ def cross_validation_folds(splits: pd.DataFrame, config: TrainConfig, samples: p
     return folds
 
 
-def _final(dev, test, config, suffix, epochs) -> Fold:
-    return Fold(f"final model{suffix}", "final", dev, None, test, config.run.seed + 1000, epochs)
+def _final(dev, test, config, suffix, epochs, score_training: bool = False) -> Fold:
+    return Fold(f"final model{suffix}", "final", dev, None, test, config.run.seed + 1000, epochs, score_training)
 
 
 def final_epochs(config: TrainConfig, folds: list[dict]) -> int:

@@ -24,6 +24,7 @@ from keras_all.training.streaming import EpochOrder, MapBatches
 # A small set's epoch is a handful of optimizer steps (130 images per class: 5), too few to judge a plateau by:
 # under early stopping, patience is counted in epochs but never spans fewer than these many steps.
 STOP_PATIENCE_STEPS = 150
+TRAINING_SCORES = "training_scores.csv"  # a fold's own training rows, scored where its Fold asks
 LR_PATIENCE_STEPS = 75
 
 
@@ -38,6 +39,7 @@ class Fold:
     test: np.ndarray | None
     seed: int
     epochs: int | None = None  # trained every epoch up to this many (the final model's); None: the config's budget
+    score_training: bool = False  # also score its own training rows, into training_scores.csv (path, probability)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,10 @@ class Trainer:
                      if index is not None}
             scored = np.concatenate(list(parts.values()))
             probability = source.predict(model, source.rows(scored), config.fit.batch_size)[:, 1]
+            if fold.score_training:
+                own = source.predict(model, source.rows(fold.train), config.fit.batch_size)[:, 1]
+                folder.write_csv(TRAINING_SCORES, source.samples.iloc[fold.train][["path"]].assign(
+                    probability=as_written(own)))
         tables, start = [], 0
         for part, index in parts.items():
             p = probability[start : start + len(index)]
