@@ -27,9 +27,8 @@ from keras_all.data.synthetic import write_dataset
 from keras_all.fields.crops import cell_crops
 from keras_all.fields.finder import find_cells
 from keras_all.fields.scale import estimate_scale
+from keras_all.fields.slide_judge import SlideJudge
 from keras_all.fields.slides_run import score_slides
-from keras_all.loader import load_model
-from keras_all.run_folder import RunFolder
 
 SIZE = (2592, 1944)
 GOAL_SECONDS = 2.0
@@ -80,15 +79,15 @@ def main():
     args = parser.parse_args()
     machine = pin_to_one_core() if args.one_core else (
         f"Machine: {describe()}, all used; Python {platform.python_version()}, OpenCV {cv2.__version__}")
-    model = load_model(args.model)
-    cells = RunFolder(model.home).config().cells
+    judge = SlideJudge.from_run(args.model)
+    model, cells = judge.model, judge.cells
     with tempfile.TemporaryDirectory() as tmp:
         paths = large_slides(Path(tmp) / "slides", args.slides)
         model.predict(np.zeros((1, cells.pixels, cells.pixels, 3), np.uint8))  # the first call builds the graph
         whole = float("inf")
         for repeat in range(args.repeats):
             clock = time.perf_counter()
-            result = score_slides(pd.DataFrame({"path": paths}), model, cells, Path(tmp) / f"out{repeat}",
+            result = score_slides(pd.DataFrame({"path": paths}), judge, Path(tmp) / f"out{repeat}",
                                   echo=lambda _: None, warn=print)
             whole = min(whole, (time.perf_counter() - clock) / len(paths))
         parts = min((stages(paths, model, cells) for _ in range(args.repeats)), key=lambda s: sum(s.values()))

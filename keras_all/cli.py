@@ -638,15 +638,12 @@ def _image_files(inputs) -> list[Path]:
 
 
 def _trained_fields(home: Path) -> set[str]:
-    """The fields (resolved paths) whose cells a cell run trained on: its development part's."""
-    import pandas as pd
+    """The fields (resolved paths) whose cells a cell run trained on: its development part's (an export lists
+    them as its run found them)."""
+    from keras_all.export import TRAINING_FIELDS, training_fields
 
-    cells, splits = home / "cells" / "cells.csv", home / "splits.csv"
-    if not cells.is_file() or not splits.is_file():
-        return set()
-    dev = pd.read_csv(splits, keep_default_na=False).query("split == 'dev'")["path"]
-    fields = pd.read_csv(cells, keep_default_na=False).set_index("path")["field"]
-    return {str(Path(f).resolve()) for f in fields[fields.index.isin(dev)]}
+    listed = home / TRAINING_FIELDS
+    return set(listed.read_text().split("\n")) - {""} if listed.is_file() else training_fields(home)
 
 
 @main.command()
@@ -672,20 +669,12 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
 
     from keras_all.evaluation.report import na
     from keras_all.fields.scale import Scale
-    from keras_all.fields.slide_rule import SLIDE_RULE
+    from keras_all.fields.slide_judge import SlideJudge
     from keras_all.fields.slides_run import score_slides
-    from keras_all.run_folder import RunFolder
 
     if (dataset is None) != (data_dir is None) or (dataset is None) == (not inputs):
         raise click.ClickException("give image files or folders, or --dataset with --data-dir; not both")
-    model = load_model(model_ref)
-    if model.kind not in ("run", "export") or not (model.home / "config.yaml").is_file():
-        raise click.ClickException(f"{model_ref}: give the run folder (or export folder) of a cell model, whose "
-                                   "config.yaml says how its cells were cut")
-    cells = RunFolder(model.home).config().cells
-    if cells.unit != "cell":
-        raise click.ClickException(f"{model_ref}: a model of whole images; slides needs a cell model "
-                                   "(`keras-all train ... --unit cell`)")
+    judge = SlideJudge.from_run(model_ref)
     if dataset == "bccd":
         from keras_all.fields.annotations import read_fields
 
@@ -696,9 +685,7 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
     else:
         table = pd.DataFrame({"path": [str(f) for f in _image_files(inputs)]})
     scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else None
-    fitted = model.home / SLIDE_RULE
-    rule = json.loads(fitted.read_text()) if fitted.is_file() else None
-    result = score_slides(table, model, cells, output, scale, _trained_fields(model.home), rule, echo=click.echo,
+    result = score_slides(table, judge, output, scale, _trained_fields(judge.model.home), echo=click.echo,
                           warn=lambda line: click.echo(line, err=True))
     if result["trained_on"]:
         click.echo(f"warning: {result['trained_on']} of the slides gave the model its training cells: their verdicts "

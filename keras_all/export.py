@@ -12,10 +12,13 @@ from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, decode_image, print
 from keras_all.data.layout import image_files
 from keras_all.evaluation.comparison import paired_lines
 from keras_all.evaluation.report import na
+from keras_all.fields.slide_rule import SLIDE_RULE
 from keras_all.front import FrontConfig
 from keras_all.loader import BASELINE, EXPORT_INFO, FORMATS, TRAINING_HASHES, export_info, load_model
 from keras_all.run_folder import RunFolder
 from keras_all.whole_folder import written_whole
+
+TRAINING_FIELDS = "training_fields.txt"  # a cell model's export: the fields its cells came from
 
 
 def export_run(run: str | Path, output: str | Path | None = None, fmt: str = "both") -> Path:
@@ -47,8 +50,11 @@ def export_run(run: str | Path, output: str | Path | None = None, fmt: str = "bo
         if fmt in ("saved_model", "both"):
             model.export(str(partial / "saved_model"), format="tf_saved_model", verbose=False)
         shutil.copy(run / "config.yaml", partial / "config.yaml")
-        if (run / BASELINE).is_file():
-            shutil.copy(run / BASELINE, partial / BASELINE)
+        for kept in (BASELINE, SLIDE_RULE):
+            if (run / kept).is_file():
+                shutil.copy(run / kept, partial / kept)
+        if run.config().cells.unit == "cell":
+            (partial / TRAINING_FIELDS).write_text("\n".join(sorted(training_fields(run.path))) + "\n")
         (partial / TRAINING_HASHES).write_text("\n".join(sorted(run.training_hashes())) + "\n")
         (partial / EXPORT_INFO).write_text(export_info(delivered.cutoff, "the exported model's own (chosen on its "
                                                                          "run's validation predictions)"))
@@ -148,3 +154,13 @@ def predict_files(model: str | Path, inputs) -> pd.DataFrame:
             rows.append({"path": printable(path), "probability": None, "decision": None, "error": err.reason})
     table = pd.DataFrame(rows, columns=["path", "probability", "decision", "error"])
     return table.astype({"decision": "Int64"})  # whole numbers, empty for unreadable files
+
+
+def training_fields(run: Path) -> set[str]:
+    """The fields (resolved paths) whose cells a cell run trained on: its development part's."""
+    cells, splits = Path(run) / "cells" / "cells.csv", Path(run) / "splits.csv"
+    if not cells.is_file() or not splits.is_file():
+        return set()
+    dev = pd.read_csv(splits, keep_default_na=False).query("split == 'dev'")["path"]
+    fields = pd.read_csv(cells, keep_default_na=False).set_index("path")["field"]
+    return {str(Path(f).resolve()) for f in fields[fields.index.isin(dev)]}

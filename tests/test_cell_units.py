@@ -13,11 +13,13 @@ import pytest
 
 from keras_all.config import load_config
 from keras_all.data import load_dataset
+from keras_all.data.io import read_image
 from keras_all.data.synthetic import write_dataset
 from keras_all.fields.cell_data import CellConfig, cells_of
 from keras_all.fields.crops import background_colour, cell_crops
 from keras_all.fields.finder import find_cells
 from keras_all.fields.scale import Scale
+from keras_all.fields.slide_judge import SlideJudge
 from keras_all.fields.slide_rule import RULES, fit_slide_rule
 from keras_all.training.bags import top_cells
 
@@ -184,9 +186,18 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     page.feed((out / "index.html").read_text())
     assert page.rows == page.linked == len(table) and page.embedded > len(table)
     assert len(list((out / "overlays").glob("*.jpg"))) == len(table)
-    unlabelled = cli("slides", "--model", cell_run, slides.samples["path"][0], "--output", tmp_path / "one")
-    assert unlabelled.exit_code == 0, unlabelled.output
-    assert not (tmp_path / "one" / "metrics.json").exists() and len(pd.read_csv(tmp_path / "one" / "slides.csv")) == 1
+    first = slides.samples["path"][0]
+    verdict = SlideJudge.from_run(cell_run)(first)  # the same verdict from Python, in a few lines
+    row = table.set_index("slide").loc[first]
+    assert (verdict.white_cells, verdict.blasts, verdict.decision) == (row["white_cells"], row["blasts"],
+                                                                       row["decision"])
+    assert np.isclose(verdict.probability, row["probability"]) and verdict.overlay(read_image(first)).shape[2] == 3
+    assert cli("export", "--model", cell_run, "--format", "keras", "--output", tmp_path / "export").exit_code == 0
+    unlabelled = cli("slides", "--model", tmp_path / "export", first, "--output", tmp_path / "one")
+    assert unlabelled.exit_code == 0, unlabelled.output  # an export judges as its run, trained slides known
+    one = pd.read_csv(tmp_path / "one" / "slides.csv").iloc[0]
+    assert np.isclose(one["probability"], row["probability"]) and one["trained_on"] == row["trained_on"]
+    assert not (tmp_path / "one" / "metrics.json").exists()
 
 
 @pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
@@ -238,17 +249,15 @@ def test_single_cells_of_another_set_are_scored_by_their_image_label(cell_run, s
 def test_cells_of_healthy_fields_are_not_blasts_and_are_counted(cell_run, shared_path, tmp_path):
     from keras_all.fields.annotations import read_fields
     from keras_all.fields.slides_run import score_slides
-    from keras_all.loader import load_model
 
     fields = read_fields("bccd", shared_path("bccd")).fields.head(4)[["path"]].assign(label=0)
-    model = load_model(cell_run)
-    result = score_slides(fields, model, load_config(cell_run / "config.yaml").cells, tmp_path / "out",
-                          echo=lambda _: None)
+    judge = SlideJudge.from_run(cell_run)
+    result = score_slides(fields, judge, tmp_path / "out", echo=lambda _: None)
     cells = pd.read_csv(tmp_path / "out" / "cells.csv")
     assert len(cells) == result["cells"] >= 4 and (cells["label"] == 0).all()
     called = result["metrics"]["cells"]
     assert called["n"] == len(cells) and called["sensitivity"] is None
-    assert called["fp"] == (cells["p_blast"] >= model.cutoff).sum()
+    assert called["fp"] == (cells["p_blast"] >= judge.cutoff).sum()
 
 
 @pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all

@@ -12,9 +12,7 @@
   label; a cell of an ALL field that is not marked cell by cell has no label of its own); and where centroids are
   marked, blasts counted against them per slide. Slides the model trained on are left out of all of them.
 
-A slide's probability comes from its cells' by the rule the cell run chose on its validation fields
-(``slide_rule.json``), and its decision at the slide cut-off chosen there; a run without one (its validation
-fields of one class) judges a slide by its most blast-like cell at the cell cut-off.
+Each slide is judged by ``SlideJudge`` (``slide_judge``), the path Python users take too.
 """
 
 from __future__ import annotations
@@ -30,12 +28,10 @@ import numpy as np
 import pandas as pd
 
 from keras_all.data.io import read_image
-from keras_all.fields.cell_data import CellConfig
 from keras_all.fields.cells_run import for_field, measured_scales, median_scale
-from keras_all.fields.crops import cell_crops
-from keras_all.fields.finder import FoundCells, find_cells
+from keras_all.fields.finder import FoundCells
 from keras_all.fields.scale import Scale
-from keras_all.fields.slide_rule import RULE_NAMES, RULES
+from keras_all.fields.slide_judge import SlideJudge
 from keras_all.metrics import binary_metrics
 from keras_all.whole_folder import written_whole
 
@@ -44,15 +40,13 @@ SHOWN_CELLS = 4  # the most blast-like cells enlarged on the page, per slide
 THUMBNAIL = 640  # pixels across a slide's picture on the page
 
 
-def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, scale: Scale | None = None,
-                 trained: set[str] = frozenset(), rule: dict | None = None, echo: Callable[[str], None] = print,
+def score_slides(slides: pd.DataFrame, judge: SlideJudge, output: Path, scale: Scale | None = None,
+                 trained: set[str] = frozenset(), echo: Callable[[str], None] = print,
                  warn: Callable[[str], None] = print) -> dict:
-    """Score the slides (a table with ``path``, and ``label`` and ``points`` where known) with ``model`` (a
-    ``LoadedModel`` of a cell run, whose crops ``cells`` describes) and write the folder ``output``. ``rule`` is
-    the run's fitted slide rule (slide_rule.json: ``rule`` and ``cutoff``); without one a slide's probability is
-    its most blast-like cell's, at the cell cut-off. Slides in ``trained`` (resolved paths: the fields whose cells
+    """Judge the slides (a table with ``path``, and ``label`` and ``points`` where known) with ``judge`` and write
+    the folder ``output``. Each slide is searched at ``scale`` if given, else at its own red cells' where they are
+    sure of it, else at the median of the slides'. Slides in ``trained`` (resolved paths: the fields whose cells
     the model trained on) are marked, and left out of the metrics."""
-    rule = rule or {"rule": "max", "cutoff": model.cutoff}
     paths = slides["path"].tolist()
     estimates, unreadable = measured_scales(paths, echo, warn)
     if not estimates:
@@ -64,42 +58,37 @@ def score_slides(slides: pd.DataFrame, model, cells: CellConfig, output: Path, s
         for number, slide in enumerate(slides.itertuples(index=False), start=1):
             if slide.path in unreadable:
                 continue
-            own = estimates[slide.path]
             image = read_image(slide.path)
-            found = find_cells(image, scale or for_field(own, median))
-            crops = cell_crops(image, found, cells.side, cells.pixels, cells.show)
-            p_blast = model.predict(crops)[0] if len(found) else np.zeros(0)
-            blast = p_blast >= model.cutoff
-            row = {"slide": slide.path, "white_cells": len(found), "blasts": int(blast.sum()),
-                   "blast_fraction": float(blast.mean()) if len(found) else None,
-                   "probability": RULES[rule["rule"]](p_blast, model.cutoff) if len(found) else 0.0}
-            row["decision"] = int(len(found) > 0 and row["probability"] >= rule["cutoff"])
-            row["trained_on"] = str(Path(slide.path).resolve()) in trained
+            verdict = judge(image, scale or for_field(estimates[slide.path], median))
+            row = {"slide": slide.path, "white_cells": verdict.white_cells, "blasts": verdict.blasts,
+                   "blast_fraction": verdict.blast_fraction, "probability": verdict.probability,
+                   "decision": verdict.decision, "trained_on": str(Path(slide.path).resolve()) in trained}
             if "label" in slides:
                 row["label"] = int(slide.label)
             if "points" in slides:
                 row["marked_blasts"] = len(slide.points) if isinstance(slide.points, list) else 0
             rows.append(row)
-            labels = cell_labels(slide, found)
+            found, p_blast = verdict.cells, verdict.p_blast
             cell_rows += [{"slide": slide.path, "cell": k, "x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3],
                            "p_blast": float(p), "blast": int(c), "at_border": bool(e), "label": y}
-                          for k, (b, p, c, e, y) in enumerate(zip(found.boxes, p_blast, blast, found.at_border, labels),
-                                                              start=1)]
-            overlay = _overlay(image, found, p_blast)
+                          for k, (b, p, c, e, y) in enumerate(zip(found.boxes, p_blast, verdict.blast, found.at_border,
+                                                                  cell_labels(slide, found)), start=1)]
+            overlay = verdict.overlay(image)
             name = f"{number:05d}_{Path(slide.path).stem}.jpg"
             cv2.imwrite(str(partial / "overlays" / name), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
             shown = np.argsort(-p_blast)[:SHOWN_CELLS]
-            pictures.append((row, name, _thumbnail(overlay), [(_png(crops[i]), float(p_blast[i])) for i in shown]))
+            pictures.append((row, name, _thumbnail(overlay), [(_png(verdict.crops[i]), float(p_blast[i]))
+                                                              for i in shown]))
             if number % 20 == 0 or number == len(slides):
                 echo(f"slides {number}/{len(slides)} scored")
         table = pd.DataFrame(rows)
         table.sort_values("probability", ascending=False).to_csv(partial / "slides.csv", index=False)
         cell_table = pd.DataFrame(cell_rows, columns=CELL_COLUMNS)
         cell_table.to_csv(partial / "cells.csv", index=False)
-        (partial / "index.html").write_text(render_page(pictures, model.cutoff, _rule_text(rule)))
-        result = _metrics(table, rule["cutoff"], len(unreadable), _rule_text(rule))
+        (partial / "index.html").write_text(render_page(pictures, judge.cutoff, judge.rule_text))
+        result = _metrics(table, judge.rule["cutoff"], len(unreadable), judge.rule_text)
         if result is not None and result["slides"] is not None:
-            result["cells"] = _cell_metrics(cell_table, table, model.cutoff)
+            result["cells"] = _cell_metrics(cell_table, table, judge.cutoff)
         if result is not None:
             (partial / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
             (partial / "report.md").write_text(render_report(result))
@@ -125,15 +114,6 @@ def _cell_metrics(cells: pd.DataFrame, slides: pd.DataFrame, cutoff: float) -> d
     return None if known.empty else binary_metrics(known["label"].astype(int), known["p_blast"], cutoff)
 
 
-def _overlay(image: np.ndarray, found: FoundCells, p_blast: np.ndarray) -> np.ndarray:
-    picture = image.copy()
-    thickness = max(2, round(max(image.shape[:2]) / 320))
-    for outline, p in zip(found.outlines(), p_blast):
-        colour = (int(round(220 * p)), int(round(200 * (1 - p))), 0)  # RGB: green (0) to red (1)
-        cv2.drawContours(picture, outline, -1, colour, thickness)
-    return picture
-
-
 def _thumbnail(image: np.ndarray) -> str:
     factor = min(1.0, THUMBNAIL / image.shape[1])
     small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
@@ -144,14 +124,6 @@ def _thumbnail(image: np.ndarray) -> str:
 def _png(crop: np.ndarray) -> str:
     _, data = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
     return "data:image/png;base64," + base64.b64encode(data.tobytes()).decode()
-
-
-def _rule_text(rule: dict) -> str:
-    if rule["rule"] == "max" and "validation_fields" not in rule:
-        return ("a slide's probability is its most blast-like cell's, ALL when one cell is called a blast (the run "
-                "fitted no slide rule)")
-    return (f"a slide's probability is the {RULE_NAMES[rule['rule']]}, ALL at {rule['cutoff']:.3f} or more "
-            f"(rule and cut-off chosen on the run's validation fields)")
 
 
 def render_page(pictures: list, cutoff: float, rule: str) -> str:
