@@ -164,7 +164,8 @@ def test_when_every_image_is_bad_the_error_says_none_is_left(tmp_path):
     ({"fit": {"epoch": 3}}, "preset.yaml: unknown key fit.epoch; fit takes augment, balance, batch_size"),
     ({"slides": {"size": 3}}, "preset.yaml: unknown key slides; a configuration holds the groups run, model, front, "
                               "fit, cells"),
-    ({"cells": {"size": 3}}, "preset.yaml: unknown key cells.size; cells takes pixels, show, side"),
+    ({"cells": {"size": 3}}, "preset.yaml: unknown key cells.size; cells takes bags, controls, pixels, show, side, "
+                             "top_share"),
 ])
 def test_configuration_values_are_checked_with_one_line(values, message):
     with pytest.raises(ValueError) as info:
