@@ -320,3 +320,18 @@ def test_train_on_the_cells_of_fields_labelled_as_a_whole_from_the_shell(tmp_pat
     assert np.allclose(delivered["probability"], pd.read_csv(kept)["probability"])  # the figures are the kept's
     assert (run / "top" / "final" / "model.keras").is_file() and not (run / "controls").exists()
     assert "## How the cells learned their field's label" in (run / "report.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.shell
+def test_blast_counts_are_exact_on_clean_synthetic_slides(tmp_path):
+    write_dataset("all-idb1", tmp_path / "slides", 40, seed=3)
+    run, out = tmp_path / "run", tmp_path / "verdicts"
+    done = shell("train", "--dataset", "all-idb1", "--data-dir", tmp_path / "slides", "--unit", "cell", "--preset",
+                 "demo", "--epochs", 15, "--controls", "none", "--output", run)
+    assert done.returncode == 0, done.stderr
+    done = shell("slides", "--model", run, "--dataset", "all-idb1", "--data-dir", tmp_path / "slides", "--output", out)
+    assert done.returncode == 0, done.stderr
+    tested = pd.read_csv(out / "slides.csv").query("not trained_on")
+    assert len(tested) >= 8 and (tested["blasts"] == tested["marked_blasts"]).all(), tested.to_string()
+    assert json.loads((out / "metrics.json").read_text())["blast_count"]["mean_absolute_error"] == 0
