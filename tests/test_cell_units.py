@@ -335,3 +335,17 @@ def test_blast_counts_are_exact_on_clean_synthetic_slides(tmp_path):
     tested = pd.read_csv(out / "slides.csv").query("not trained_on")
     assert len(tested) >= 8 and (tested["blasts"] == tested["marked_blasts"]).all(), tested.to_string()
     assert json.loads((out / "metrics.json").read_text())["blast_count"]["mean_absolute_error"] == 0
+
+
+def test_a_page_of_many_slides_holds_the_pictures_of_the_most_probable_only(monkeypatch):
+    from keras_all.fields import slides_run
+
+    monkeypatch.setattr(slides_run, "PAGE_PICTURES", 2)
+    picture = "data:image/jpeg;base64,AAAA"
+    rows = [{"slide": f"s{k}.jpg", "probability": p, "decision": int(p > .5), "white_cells": 3, "blasts": 1,
+             "blast_fraction": 1 / 3} for k, p in enumerate([.2, .9, .5, .7])]
+    pictures = [(row, f"{k}.jpg", picture, [(picture, row["probability"])]) for k, row in enumerate(rows)]
+    page = _Rows()
+    page.feed(slides_run.render_page(pictures, 0.5, "a rule"))
+    assert page.rows == page.linked == 4 and page.embedded == 2 * 2  # s1 and s3: a field and a cell each
+    assert "the others link to their overlay" in slides_run.render_page(pictures, 0.5, "a rule")

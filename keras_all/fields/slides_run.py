@@ -37,7 +37,9 @@ from keras_all.whole_folder import written_whole
 
 CELL_COLUMNS = ["slide", "cell", "x0", "y0", "x1", "y1", "p_blast", "blast", "at_border", "label"]
 SHOWN_CELLS = 4  # the most blast-like cells enlarged on the page, per slide
-THUMBNAIL = 640  # pixels across a slide's picture on the page
+THUMBNAIL = 320  # pixels across a slide's picture on the page
+CELL_PICTURE = 96  # pixels across an enlarged cell on the page
+PAGE_PICTURES = 200  # slides whose pictures the page holds (the most probable); the others link to their overlay
 
 
 def score_slides(slides: pd.DataFrame, judge: SlideJudge, output: Path, scale: Scale | None = None,
@@ -77,8 +79,8 @@ def score_slides(slides: pd.DataFrame, judge: SlideJudge, output: Path, scale: S
             name = f"{number:05d}_{Path(slide.path).stem}.jpg"
             cv2.imwrite(str(partial / "overlays" / name), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
             shown = np.argsort(-p_blast)[:SHOWN_CELLS]
-            pictures.append((row, name, _thumbnail(overlay), [(_png(verdict.crops[i]), float(p_blast[i]))
-                                                              for i in shown]))
+            pictures.append((row, name, _jpeg(overlay, THUMBNAIL), [(_jpeg(verdict.crops[i], CELL_PICTURE),
+                                                                     float(p_blast[i])) for i in shown]))
             if number % 20 == 0 or number == len(slides):
                 echo(f"slides {number}/{len(slides)} scored")
         table = pd.DataFrame(rows)
@@ -114,41 +116,42 @@ def _cell_metrics(cells: pd.DataFrame, slides: pd.DataFrame, cutoff: float) -> d
     return None if known.empty else binary_metrics(known["label"].astype(int), known["p_blast"], cutoff)
 
 
-def _thumbnail(image: np.ndarray) -> str:
-    factor = min(1.0, THUMBNAIL / image.shape[1])
+def _jpeg(image: np.ndarray, width: int) -> str:
+    """``image`` shrunk to ``width`` pixels across (where wider), as a JPEG data URI for the page."""
+    factor = min(1.0, width / image.shape[1])
     small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
     _, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode()
 
 
-def _png(crop: np.ndarray) -> str:
-    _, data = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
-    return "data:image/png;base64," + base64.b64encode(data.tobytes()).decode()
-
-
 def render_page(pictures: list, cutoff: float, rule: str) -> str:
-    """index.html: one row per slide, by probability, with its pictures inside the page."""
+    """index.html: one row per slide, by probability, with its pictures inside the page (the PAGE_PICTURES most
+    probable slides'; the others' rows link to their overlay, so that a page of thousands of slides stays light)."""
     rows = []
-    for row, name, thumbnail, shown in sorted(pictures, key=lambda p: -p[0]["probability"]):
+    for rank, (row, name, thumbnail, shown) in enumerate(sorted(pictures, key=lambda p: -p[0]["probability"])):
         fraction = "n/a" if row["blast_fraction"] is None else f"{row['blast_fraction']:.1%}"
         label = f"<br>label: {'ALL' if row['label'] else 'healthy'}" if "label" in row else ""
-        cells = "".join(f'<figure><img src="{png}" alt="cell, P(blast) {p:.2f}"><figcaption>{p:.2f}</figcaption>'
-                        "</figure>" for png, p in shown)
+        title = html.escape(Path(row["slide"]).name)
+        pictured = rank < PAGE_PICTURES
+        cells = "".join(f'<figure><img src="{jpeg}" alt="cell, P(blast) {p:.2f}"><figcaption>{p:.2f}</figcaption>'
+                        "</figure>" for jpeg, p in shown) if pictured else ""
+        picture = f'<img class="field" src="{thumbnail}" alt="{title}">' if pictured else "overlay"
         rows.append(
-            f'<tr class="slide"><td><a href="overlays/{html.escape(name)}"><img class="field" src="{thumbnail}" '
-            f'alt="{html.escape(Path(row["slide"]).name)}"></a></td><td><b>{html.escape(Path(row["slide"]).name)}'
+            f'<tr class="slide"><td><a href="overlays/{html.escape(name)}">{picture}</a></td><td><b>{title}'
             f'</b><br>P(ALL) {row["probability"]:.3f}: {"ALL" if row["decision"] else "no blast called"}<br>'
             f'white cells {row["white_cells"]}, blasts {row["blasts"]} ({fraction}){label}</td>'
             f'<td class="cells">{cells}</td></tr>')
+    beyond = (f" Pictures are on this page for the {PAGE_PICTURES} most probable slides; the others link to their "
+              "overlay in overlays/." if len(rows) > PAGE_PICTURES else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>keras-all slides</title>
 <style>body{{font-family:sans-serif;margin:1em}} table{{border-collapse:collapse}} td{{border-top:1px solid #ccc;
-padding:.5em;vertical-align:top}} img.field{{width:{THUMBNAIL // 2}px}} figure{{display:inline-block;margin:0 .3em}}
-figure img{{width:96px;height:96px}} figcaption{{text-align:center}}</style></head>
+padding:.5em;vertical-align:top}} img.field{{width:{THUMBNAIL}px}} figure{{display:inline-block;margin:0 .3em}}
+figure img{{width:{CELL_PICTURE}px;height:{CELL_PICTURE}px}} figcaption{{text-align:center}}</style></head>
 <body><h1>Slides by probability of ALL</h1>
 <p>{len(rows)} slides. A cell is called a blast at P(blast) &ge; {cutoff:.3f} (the model's validated cut-off);
 {html.escape(rule)}. Cells are outlined from green (P 0) to red (P 1); the most blast-like cells of each slide are
-shown enlarged, with their P(blast).</p>
+shown enlarged, with their P(blast).{beyond}</p>
 <table>
 {chr(10).join(rows)}
 </table></body></html>
