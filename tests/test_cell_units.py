@@ -178,6 +178,8 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["trained_on"] == trained.sum() and metrics["slides"]["n"] == (~trained).sum()
     assert metrics["blast_count"]["marked"] == table.loc[~trained, "marked_blasts"].sum()
+    own = cells.groupby("slide")["label"].sum().reindex(table["slide"]).fillna(0).to_numpy()
+    assert (own == table["marked_blasts"]).all()  # each marked blast on a found cell of its own: counts can be exact
     tested = cells[cells["slide"].isin(table.loc[~trained, "slide"])]  # labelled cell by cell by the centroids
     assert metrics["cells"]["n"] == len(tested) and metrics["cells"]["tp"] + metrics["cells"]["fn"] == tested[
         "label"].sum() <= metrics["blast_count"]["marked"]
@@ -320,21 +322,6 @@ def test_train_on_the_cells_of_fields_labelled_as_a_whole_from_the_shell(tmp_pat
     assert np.allclose(delivered["probability"], pd.read_csv(kept)["probability"])  # the figures are the kept's
     assert (run / "top" / "final" / "model.keras").is_file() and not (run / "controls").exists()
     assert "## How the cells learned their field's label" in (run / "report.md").read_text()
-
-
-@pytest.mark.slow
-@pytest.mark.shell
-def test_blast_counts_are_exact_on_clean_synthetic_slides(tmp_path):
-    write_dataset("all-idb1", tmp_path / "slides", 40, seed=3)
-    run, out = tmp_path / "run", tmp_path / "verdicts"
-    done = shell("train", "--dataset", "all-idb1", "--data-dir", tmp_path / "slides", "--unit", "cell", "--preset",
-                 "demo", "--epochs", 15, "--controls", "none", "--output", run)
-    assert done.returncode == 0, done.stderr
-    done = shell("slides", "--model", run, "--dataset", "all-idb1", "--data-dir", tmp_path / "slides", "--output", out)
-    assert done.returncode == 0, done.stderr
-    tested = pd.read_csv(out / "slides.csv").query("not trained_on")
-    assert len(tested) >= 8 and (tested["blasts"] == tested["marked_blasts"]).all(), tested.to_string()
-    assert json.loads((out / "metrics.json").read_text())["blast_count"]["mean_absolute_error"] == 0
 
 
 def test_a_page_of_many_slides_holds_the_pictures_of_the_most_probable_only(monkeypatch):

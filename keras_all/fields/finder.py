@@ -104,7 +104,7 @@ def find_cells(image: np.ndarray, scale: Scale | None = None) -> FoundCells:
     numbers[1:][kept] = np.arange(1, kept.sum() + 1)
     seeds = numbers[np.concatenate([[0], group + 1])][parts]
     area = area[kept]
-    labels = _holes_filled(seeds if field != "smear" else _with_cytoplasm(seeds, CYTOPLASM * WORK_RED_CELL))
+    labels = _filled(seeds if field != "smear" else _with_cytoplasm(seeds, CYTOPLASM * WORK_RED_CELL))
     boxes, at_border = _boxes(labels, int(kept.sum()))
     scale_back = np.array([width / small.shape[1], height / small.shape[0]] * 2)
     full = cv2.resize(labels.astype(np.uint16), (width, height), interpolation=cv2.INTER_NEAREST)
@@ -151,13 +151,21 @@ def _with_cytoplasm(nuclei: np.ndarray, reach: float) -> np.ndarray:
     return np.where(distance <= reach, nuclei[rows, cols], 0)
 
 
-def _holes_filled(labels: np.ndarray) -> np.ndarray:
-    """Cells without holes: a pixel enclosed by cells (a nucleus's pale centre) goes to the nearest of them."""
-    holes = ndimage.binary_fill_holes(labels > 0) & (labels == 0)
-    if not holes.any():
+def _filled(labels: np.ndarray) -> np.ndarray:
+    """Cells without holes or bays: a pixel within a cell's convex hull that no cell holds (a blast nucleus's pale
+    centre, open to the outside where its chromatin is faint; the gap between a granulocyte's lobes) goes to the
+    nearest cell."""
+    hulls = np.zeros(labels.shape, np.uint8)
+    for number, where in enumerate(ndimage.find_objects(labels), start=1):
+        if where is not None:
+            rows, cols = where
+            points = cv2.findNonZero((labels[where] == number).astype(np.uint8))
+            cv2.fillConvexPoly(hulls, cv2.convexHull(points) + np.array([cols.start, rows.start]), 1)
+    inside = (hulls > 0) & (labels == 0)
+    if not inside.any():
         return labels
     _, (rows, cols) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
-    return np.where(holes, labels[rows, cols], labels)
+    return np.where(inside, labels[rows, cols], labels)
 
 
 def _boxes(labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
