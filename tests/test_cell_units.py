@@ -50,6 +50,10 @@ def test_slides_become_cells_labelled_by_their_centroids(slides, tmp_path):
     again = cells_of(slides, CellConfig(unit="cell"), tmp_path / "cells", echo=lambda _: None)  # as on --resume
     assert os.stat(tmp_path / "cells" / "cells.csv").st_mtime_ns == stamp
     assert again.samples["sha256"].tolist() == table["sha256"].tolist()
+    drawn = cells.subsample(8, seed=0, whole="field").samples  # as --max-per-class draws a cell run's cells
+    assert drawn["label"].value_counts().max() <= 8 and len(drawn) >= 8
+    per_field = table.groupby("field").size()
+    assert (drawn.groupby("field").size() == per_field.loc[drawn["field"].unique()]).all()  # whole fields only
 
 
 def test_a_crop_is_one_physical_size_and_can_show_the_cell_alone(slides):

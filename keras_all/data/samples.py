@@ -49,15 +49,32 @@ class LoadedDataset:
     def duplicate_groups(self) -> int:
         return self.duplicates["sha256"].nunique()
 
-    def subsample(self, max_per_class: int, seed: int) -> LoadedDataset:
+    def subsample(self, max_per_class: int, seed: int, whole: str | None = None) -> LoadedDataset:
         """At most ``max_per_class`` images of each label, drawn without replacement with ``seed`` (a class with
-        fewer keeps all of them); the table keeps its order."""
+        fewer keeps all of them); the table keeps its order. With ``whole`` (a column: a cell's ``field``), groups
+        are drawn whole, in a random order, each kept while no label goes past ``max_per_class``."""
         rng = np.random.default_rng(seed)
-        keep = np.concatenate([rng.choice(index, min(max_per_class, len(index)), replace=False)
-                               for index in self.samples.groupby("label").indices.values()])
+        if whole is None:
+            keep = np.concatenate([rng.choice(index, min(max_per_class, len(index)), replace=False)
+                                   for index in self.samples.groupby("label").indices.values()])
+        else:
+            keep = _whole_groups(self.samples, whole, max_per_class, rng)
         before = {str(k): int(v) for k, v in self.samples["label"].value_counts().sort_index().items()}
         return dataclasses.replace(self, samples=self.samples.iloc[np.sort(keep)].reset_index(drop=True),
                                    subsample_of={"max_per_class": max_per_class, "seed": seed, "per_label": before})
+
+
+def _whole_groups(samples: pd.DataFrame, column: str, most: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows of whole groups of ``samples[column]``, drawn in a random order while no label goes past ``most``."""
+    groups = samples.groupby(column, sort=True)
+    per_group = groups["label"].value_counts().unstack(fill_value=0)
+    taken = pd.Series(0, index=per_group.columns)
+    kept = []
+    for name in per_group.index[rng.permutation(len(per_group))]:
+        if (taken + per_group.loc[name] <= most).all():
+            taken += per_group.loc[name]
+            kept.append(groups.indices[name])
+    return np.concatenate(kept) if kept else np.zeros(0, int)
 
 
 def build_dataset(

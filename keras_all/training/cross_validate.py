@@ -140,9 +140,11 @@ def _control(control: str, cells: pd.DataFrame, fields: pd.DataFrame, splits: pd
 
 
 def _trainable(data: LoadedDataset, config: TrainConfig) -> LoadedDataset:
-    """``data`` subsampled as configured and checked to be trainable."""
+    """``data`` subsampled as configured (a cell run draws whole fields: their cells stay bags) and checked to be
+    trainable."""
     if config.run.max_per_class is not None:
-        data = data.subsample(config.run.max_per_class, config.run.seed)
+        data = data.subsample(config.run.max_per_class, config.run.seed,  # a field's cells drawn together
+                              "field" if config.cells.unit == "cell" else None)
     check_trainable(data, config)
     return data
 
