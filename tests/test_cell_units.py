@@ -34,8 +34,9 @@ def slides(tmp_path_factory):
     return load_dataset("all-idb1", root)
 
 
-def test_slides_become_cells_labelled_by_their_centroids(slides, tmp_path):
-    cells = cells_of(slides, CellConfig(unit="cell", controls=()), tmp_path / "cells", echo=lambda _: None)
+@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
+def test_slides_become_cells_labelled_by_their_centroids(slides, cell_run):
+    cells = cells_of(slides, CellConfig(unit="cell", controls=()), cell_run / "cells", echo=lambda _: None)
     table = cells.samples
     centroids = int(slides.samples["n_points"].fillna(0).sum())
     assert cells.cells_of["centroids"] == centroids > 0 and cells.cells_of["centroids_missed"] == 0
@@ -45,10 +46,10 @@ def test_slides_become_cells_labelled_by_their_centroids(slides, tmp_path):
     assert table.loc[table["field"].isin(healthy), "label"].eq(0).all() and table["field"].isin(healthy).any()
     assert (table["subject"] == table["field"].map(lambda p: os.path.splitext(os.path.basename(p))[0])).all()
     assert (table["height"] == 128).all() and (table["width"] == 128).all()
-    assert len(table) == cells.cells_of["cells"] == len(pd.read_csv(tmp_path / "cells" / "cells.csv"))
-    stamp = os.stat(tmp_path / "cells" / "cells.csv").st_mtime_ns
-    again = cells_of(slides, CellConfig(unit="cell", controls=()), tmp_path / "cells", echo=lambda _: None)
-    assert os.stat(tmp_path / "cells" / "cells.csv").st_mtime_ns == stamp
+    assert len(table) == cells.cells_of["cells"] == len(pd.read_csv(cell_run / "cells" / "cells.csv"))
+    stamp = os.stat(cell_run / "cells" / "cells.csv").st_mtime_ns
+    again = cells_of(slides, CellConfig(unit="cell", controls=()), cell_run / "cells", echo=lambda _: None)
+    assert os.stat(cell_run / "cells" / "cells.csv").st_mtime_ns == stamp  # the crops a run cut are reused
     assert again.samples["sha256"].tolist() == table["sha256"].tolist()
     drawn = cells.subsample(8, seed=0, whole="field").samples  # as --max-per-class draws a cell run's cells
     assert drawn["label"].value_counts().max() <= 8 and len(drawn) >= 8
@@ -121,11 +122,11 @@ def test_single_cell_sets_and_bad_cell_settings_are_refused(shared_path, tmp_pat
 
 @pytest.fixture(scope="module")
 def cell_run(slides, tmp_path_factory):
-    """A cell model trained from the shell on the slides' cells (1 epoch, 2 folds) with two of its controls (the
-    third, the cells alone, trains in the slow Aria test)."""
+    """A cell model trained from the shell on the slides' cells (1 epoch, 2 folds; its controls train in the slow
+    Aria test)."""
     run = tmp_path_factory.mktemp("cell-run") / "run"
     done = shell("train", "--dataset", "all-idb1", "--data-dir", slides.root, "--unit", "cell", "--preset", "demo",
-                 "--epochs", 1, "--folds", 2, "--controls", "background,image", "--output", run)
+                 "--epochs", 1, "--folds", 2, "--controls", "none", "--output", run)
     assert done.returncode == 0, done.stderr
     return run
 
@@ -208,36 +209,7 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
 
 
 @pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
-@pytest.mark.shell
-def test_a_cell_run_trains_its_controls_by_its_own_splits(cell_run):
-    splits = pd.read_csv(cell_run / "splits.csv", keep_default_na=False)
-    cells = pd.read_csv(cell_run / "cells" / "cells.csv", keep_default_na=False).set_index("path").loc[splits["path"]]
-    for control in ("background",):  # the same cells, each in its split and fold, seen otherwise
-        theirs = pd.read_csv(cell_run / "controls" / control / "splits.csv", keep_default_na=False)
-        assert (theirs["path"] == cells[f"path_{control}"].to_numpy()).all()
-        assert (theirs[["split", "fold", "label"]].to_numpy() == splits[["split", "fold", "label"]].to_numpy()).all()
-        assert (cell_run / "controls" / control / "final" / "metrics.json").is_file()
-    fields = pd.read_csv(cell_run / "controls" / "image" / "splits.csv", keep_default_na=False).set_index("path")
-    by_cells = splits.assign(field=cells["field"].to_numpy()).groupby("field")[["split", "fold"]].agg(set)
-    assert set(fields.index) == set(by_cells.index)  # every field holding a cell of the run, and no other
-    assert all(by_cells.loc[f, "split"] == {row.split} and by_cells.loc[f, "fold"] == {row.fold}
-               for f, row in fields.iterrows())
-    features = pd.read_csv(cell_run / "cells" / "field_features.csv", keep_default_na=False).set_index("field")
-    counted = cells.groupby("field").size()
-    assert (features.loc[counted.index, "white_cells"] == counted).all()
-    controls = json.loads((cell_run / "controls.json").read_text())
-    assert list(controls["contenders"]) == ["the cell model", "background pipeline", "image pipeline",
-                                            "cell crop histogram", "whole field histogram", "background histogram",
-                                            "white-cell count"]
-    assert "path_cell" not in cells and not (cell_run / "controls" / "cell").exists()  # only the controls asked for
-    test_fields = splits.query("split == 'test'").assign(field=lambda t: cells.loc[t["path"], "field"].to_numpy())
-    assert controls["test_fields"] == test_fields["field"].nunique()
-    assert all(c["test"]["n"] == controls["test_fields"] for c in controls["contenders"].values())
-    report = (cell_run / "report.md").read_text()
-    assert "## Controls: what the fields' verdict reads" in report and "| background pipeline |" in report
-
-
-@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
+@pytest.mark.slow
 def test_single_cells_of_another_set_are_scored_by_their_image_label(cell_run, shared_path, tmp_path):
     out = tmp_path / "c-nmc"
     done = cli("slides", "--model", cell_run, "--dataset", "c-nmc", "--data-dir", shared_path("cnmc-sample"),
@@ -313,16 +285,13 @@ def test_top_instances_are_the_most_blast_like_cells_of_each_all_field():
 
 @pytest.mark.slow
 @pytest.mark.shell
-def test_train_on_the_cells_of_fields_labelled_as_a_whole_from_the_shell(tmp_path):
+def test_train_on_the_cells_of_fields_labelled_as_a_whole_with_its_controls_from_the_shell(tmp_path):
     write_dataset("aria", tmp_path / "aria", 40, seed=0)
     run = tmp_path / "run"
     done = shell("train", "--dataset", "aria", "--data-dir", tmp_path / "aria", "--unit", "cell", "--preset", "demo",
-                 "--epochs", 1, "--folds", 2, "--controls", "cell", "--output", run)
+                 "--epochs", 1, "--folds", 2, "--output", run)
     assert done.returncode == 0, done.stderr
-    cells = pd.read_csv(run / "cells" / "cells.csv").set_index("path")
-    control = pd.read_csv(run / "controls" / "cell" / "splits.csv")  # the cells alone, by the run's splits
-    assert (control["path"] == cells.loc[pd.read_csv(run / "splits.csv")["path"], "path_cell"].to_numpy()).all()
-    assert "| cell pipeline |" in (run / "report.md").read_text()
+    _controls_by_the_runs_own_splits(run)
     bags = json.loads((run / "metrics.json").read_text())["bags"]
     auc = bags["validation_field_auc"]
     assert bags["asked"] == "best" and bags["kept"] == ("top" if auc["top"] > auc["inherit"] else "inherit")
@@ -330,7 +299,7 @@ def test_train_on_the_cells_of_fields_labelled_as_a_whole_from_the_shell(tmp_pat
     kept = run / ("top" if bags["kept"] == "top" else "") / "final" / "predictions.csv"
     delivered = pd.read_csv(run / "predictions.csv").query("part == 'test'")
     assert np.allclose(delivered["probability"], pd.read_csv(kept)["probability"])  # the figures are the kept's
-    assert (run / "top" / "final" / "model.keras").is_file() and not (run / "controls" / "image").exists()
+    assert (run / "top" / "final" / "model.keras").is_file()
     assert "## How the cells learned their field's label" in (run / "report.md").read_text()
 
 
@@ -346,3 +315,31 @@ def test_a_page_of_many_slides_holds_the_pictures_of_the_most_probable_only(monk
     page.feed(slides_run.render_page(pictures, 0.5, "a rule"))
     assert page.rows == page.linked == 4 and page.embedded == 2 * 2  # s1 and s3: a field and a cell each
     assert "the others link to their overlay" in slides_run.render_page(pictures, 0.5, "a rule")
+
+
+def _controls_by_the_runs_own_splits(cell_run):
+    """A cell run trained its three controls by its own splits, and its report judges the same fields by each."""
+    splits = pd.read_csv(cell_run / "splits.csv", keep_default_na=False)
+    cells = pd.read_csv(cell_run / "cells" / "cells.csv", keep_default_na=False).set_index("path").loc[splits["path"]]
+    for control in ("cell", "background"):  # the same cells, each in its split and fold, seen otherwise
+        theirs = pd.read_csv(cell_run / "controls" / control / "splits.csv", keep_default_na=False)
+        assert (theirs["path"] == cells[f"path_{control}"].to_numpy()).all()
+        assert (theirs[["split", "fold", "label"]].to_numpy() == splits[["split", "fold", "label"]].to_numpy()).all()
+        assert (cell_run / "controls" / control / "final" / "metrics.json").is_file()
+    fields = pd.read_csv(cell_run / "controls" / "image" / "splits.csv", keep_default_na=False).set_index("path")
+    by_cells = splits.assign(field=cells["field"].to_numpy()).groupby("field")[["split", "fold"]].agg(set)
+    assert set(fields.index) == set(by_cells.index)  # every field holding a cell of the run, and no other
+    assert all(by_cells.loc[f, "split"] == {row.split} and by_cells.loc[f, "fold"] == {row.fold}
+               for f, row in fields.iterrows())
+    features = pd.read_csv(cell_run / "cells" / "field_features.csv", keep_default_na=False).set_index("field")
+    counted = cells.groupby("field").size()
+    assert (features.loc[counted.index, "white_cells"] == counted).all()
+    controls = json.loads((cell_run / "controls.json").read_text())
+    assert list(controls["contenders"]) == ["the cell model", "cell pipeline", "background pipeline",
+                                            "image pipeline", "cell crop histogram", "whole field histogram",
+                                            "background histogram", "white-cell count"]
+    test_fields = splits.query("split == 'test'").assign(field=lambda t: cells.loc[t["path"], "field"].to_numpy())
+    assert controls["test_fields"] == test_fields["field"].nunique()
+    assert all(c["test"]["n"] == controls["test_fields"] for c in controls["contenders"].values())
+    report = (cell_run / "report.md").read_text()
+    assert "## Controls: what the fields' verdict reads" in report and "| background pipeline |" in report
