@@ -15,7 +15,7 @@ from keras_all.data import LoadedDataset
 from keras_all.evaluation.report import environment, write_run_report
 from keras_all.evaluation.run_result import RunResult, assess
 from keras_all.evaluation.saliency import saliency_figure
-from keras_all.fields.field_controls import CONTROLS_FILE, field_controls
+from keras_all.fields.field_controls import CONTROLS_FILE, cell_run_lines, field_controls
 from keras_all.fields.slide_rule import SLIDE_RULE, fit_slide_rule
 from keras_all.loader import load_model
 from keras_all.models import FoldEnsemble
@@ -76,7 +76,7 @@ def finish(run: RunFolder, trained: cross_validate.TrainedRun, samples: pd.DataF
     saliency_figure(model, result.predictions[result.predictions["part"] == "test"], run / "saliency.png")
     _preprocessing_figure(samples, config, run)
     _cell_run_files(run, trained, result)
-    write_run_report(run.path, config, trained.data, metrics, result.predictions)
+    write_run_report(run.path, config, trained.data, metrics, result.predictions, cell_run_lines(run.path))
 
 
 def _cell_run_files(run: RunFolder, trained: cross_validate.TrainedRun, result: RunResult) -> None:

@@ -438,13 +438,16 @@ def report(folder):
     """Re-render report.md and the plots of a run (or an evaluation) folder from its saved files."""
     from keras_all.evaluation.evaluate import render_evaluation_report
     from keras_all.evaluation.report import render_run_report
+    from keras_all.fields.field_controls import cell_run_lines
     from keras_all.run_folder import RunFolder
 
     if RunFolder(folder).incomplete:
         raise click.ClickException(f"{folder}: the run has not finished; `keras-all train ... --resume` first")
     if RunFolder(folder).is_run():
         load_model(folder)  # a run whose metrics.json is cut short is refused here, naming it
-        render = render_run_report
+
+        def render(run):
+            return render_run_report(run, cell_run_lines(run))  # a cell run's sections, from its files
     elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
         render = render_evaluation_report
     else:

@@ -143,6 +143,9 @@ def test_train_on_the_cells_of_slides_from_the_shell(cell_run):
     assert (splits.groupby("subject")[["split", "fold"]].nunique() == 1).all().all()  # a slide's cells together
     assert "white cells: " in (cell_run / "report.md").read_text() and (cell_run / "baseline.json").is_file()
     assert "cells: unit: cell" in (cell_run / "config.yaml").read_text().replace("\n  ", " ")
+    (cell_run / "report.md").unlink()
+    assert cli("report", cell_run).exit_code == 0  # rendered again from the run's files, its cell sections too
+    assert "## Fields judged from their cells" in (cell_run / "report.md").read_text()
 
 
 class _Rows(HTMLParser):

@@ -10,7 +10,6 @@ import pandas as pd
 from keras_all.config import TrainConfig
 from keras_all.evaluation.comparison import paired_lines
 from keras_all.evaluation.plots import confusion_plot, roc_plot, training_curves
-from keras_all.fields.field_controls import cell_run_lines
 from keras_all.metrics import TABLE_KEYS
 from keras_all.run_folder import VALIDATED_POINT, RunFolder
 
@@ -187,18 +186,20 @@ def _baseline_lines(result: dict) -> list[str]:
             "predictions:", "", *paired_lines(result["versus_baseline"], "model", "baseline"), ""]
 
 
-def render_run_report(run: str | Path) -> Path:
+def render_run_report(run: str | Path, sections: list[str] = ()) -> Path:
     """Plots and report.md of a finished training run, from its config.yaml, data_summary.json, metrics.json and
-    predictions.csv (so `keras-all report RUN` gives the same page again)."""
+    predictions.csv (so `keras-all report RUN` gives the same page again), with ``sections`` as
+    ``write_run_report`` takes them."""
     folder = RunFolder(run)
     return write_run_report(folder.path, folder.config(), folder.read_json("data_summary.json"), folder.metrics(),
-                            folder.read_csv("predictions.csv"))
+                            folder.read_csv("predictions.csv"), sections)
 
 
-def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict, predictions: pd.DataFrame) -> Path:
+def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict, predictions: pd.DataFrame,
+                     sections: list[str] = ()) -> Path:
     """Plots and report.md of a training run from its configuration, data summary, metrics (metrics.json's
-    layout) and predictions, with a cell run's sections (its slide rule and controls, from their files) after its
-    operating points; the training curves
+    layout) and predictions, with ``sections`` (markdown lines: a cell run's, ``fields.field_controls.cell_run_lines``)
+    after its operating points; the training curves
     come from the folds' log.csv."""
     logs = {p.parent.name: pd.read_csv(p) for p in sorted(run.glob("*/log.csv"))}
     final = result["final_on_test"]
@@ -244,7 +245,7 @@ def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict
                              for k in ("sensitivity", "specificity", "accuracy")}}
                          for point in result["operating_points"].values()]),
     ]
-    lines += ["", *cell_run_lines(run), "## Plots", "![training curves](training_curves.png)", "",
+    lines += ["", *sections, "## Plots", "![training curves](training_curves.png)", "",
               "![confusion matrix](confusion_test.png) ![ROC](roc_test.png)", ""]
     if (run / "saliency.png").exists():
         lines += ["## Where the model looks",
