@@ -640,15 +640,6 @@ def _image_files(inputs) -> list[Path]:
     return files
 
 
-def _trained_fields(home: Path) -> set[str]:
-    """The fields (resolved paths) whose cells a cell run trained on: its development part's (an export lists
-    them as its run found them)."""
-    from keras_all.export import TRAINING_FIELDS, training_fields
-
-    listed = home / TRAINING_FIELDS
-    return set(listed.read_text().split("\n")) - {""} if listed.is_file() else training_fields(home)
-
-
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--model", "model_ref", required=True, type=click.Path(exists=True, path_type=Path),
@@ -671,6 +662,7 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
     import pandas as pd
 
     from keras_all.evaluation.report import na
+    from keras_all.export import training_fields
     from keras_all.fields.scale import Scale
     from keras_all.fields.slide_judge import SlideJudge
     from keras_all.fields.slides_run import score_slides
@@ -688,7 +680,7 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
     else:
         table = pd.DataFrame({"path": [str(f) for f in _image_files(inputs)]})
     scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else None
-    result = score_slides(table, judge, output, scale, _trained_fields(judge.model.home), echo=click.echo,
+    result = score_slides(table, judge, output, scale, training_fields(judge.model.home), echo=click.echo,
                           warn=lambda line: click.echo(line, err=True))
     if result["trained_on"]:
         click.echo(f"warning: {result['trained_on']} of the slides gave the model its training cells: their verdicts "

@@ -156,9 +156,13 @@ def predict_files(model: str | Path, inputs) -> pd.DataFrame:
     return table.astype({"decision": "Int64"})  # whole numbers, empty for unreadable files
 
 
-def training_fields(run: Path) -> set[str]:
-    """The fields (resolved paths) whose cells a cell run trained on: its development part's."""
-    cells, splits = Path(run) / "cells" / "cells.csv", Path(run) / "splits.csv"
+def training_fields(home: Path) -> set[str]:
+    """The fields (resolved paths) whose cells a cell model trained on: its run's development part's, or as its
+    export lists them."""
+    listed = Path(home) / TRAINING_FIELDS
+    if listed.is_file():
+        return set(listed.read_text().split("\n")) - {""}
+    cells, splits = Path(home) / "cells" / "cells.csv", Path(home) / "splits.csv"
     if not cells.is_file() or not splits.is_file():
         return set()
     dev = pd.read_csv(splits, keep_default_na=False).query("split == 'dev'")["path"]

@@ -132,9 +132,9 @@ def _control(control: str, cells: pd.DataFrame, fields: pd.DataFrame, splits: pd
         samples = cells.assign(path=cells[f"path_{control}"])
         control_splits = splits.assign(path=samples["path"])
     context.echo(f"control: the pipeline fed {CONTROL_INPUTS[control]}, {len(samples)} items, by the run's splits")
-    place = dataclasses.replace(context, run=context.run.part("controls").part(control))
-    source = _map_source(samples, config, place, coordinator)[0]
-    trained = _honest(source, config, place, coordinator, control_splits)
+    inside = dataclasses.replace(context, run=context.run.part("controls").part(control))
+    source = _map_source(samples, config, inside, coordinator)[0]
+    trained = _honest(source, config, inside, coordinator, control_splits)
     source.close()
     return trained
 
