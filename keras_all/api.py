@@ -12,12 +12,14 @@ import pandas as pd
 
 from keras_all.config import TrainConfig, load_config
 from keras_all.data import LoadedDataset
+from keras_all.evaluation.familiarity import FAMILIARITY, by_splits, familiarity_lines, statistics_of_files
 from keras_all.evaluation.report import environment, write_run_report
 from keras_all.evaluation.run_result import RunResult, assess
 from keras_all.evaluation.saliency import saliency_figure
+from keras_all.evaluation.stress import stress_lines, write_stress
 from keras_all.fields.field_controls import CONTROLS_FILE, cell_run_lines, field_controls
 from keras_all.fields.slide_rule import SLIDE_RULE, fit_slide_rule
-from keras_all.loader import load_model
+from keras_all.loader import LoadedModel, load_model
 from keras_all.models import FoldEnsemble
 from keras_all.run_folder import RunFolder
 from keras_all.training import cross_validate
@@ -76,7 +78,21 @@ def finish(run: RunFolder, trained: cross_validate.TrainedRun, samples: pd.DataF
     saliency_figure(model, result.predictions[result.predictions["part"] == "test"], run / "saliency.png")
     _preprocessing_figure(samples, config, run)
     _cell_run_files(run, trained, result)
-    write_run_report(run.path, config, trained.data, metrics, result.predictions, cell_run_lines(run.path))
+    if config.run.protocol == "honest":
+        statistics = statistics_of_files(trained.splits["path"], config.front)
+        familiarity, summary = by_splits(statistics, trained.splits, config.front.image_size)
+        run.write_json(FAMILIARITY, {**familiarity.to_dict(), "summary": summary})
+    if config.run.protocol == "honest" and config.run.stress:
+        test = result.predictions[result.predictions["part"] == "test"]
+        write_stress(run.path, LoadedModel(run / "model.keras", "run", run.path), test["path"], test["label"],
+                     config.run.seed, echo=lambda line: None)
+    write_run_report(run.path, config, trained.data, metrics, result.predictions, report_sections(run.path))
+
+
+def report_sections(run: Path) -> list[str]:
+    """The sections a run's report adds after its operating points, from its files: the refusal of unfamiliar
+    inputs, the stress test, and a cell run's fields beside their controls."""
+    return familiarity_lines(run) + stress_lines(run) + cell_run_lines(run)
 
 
 def _cell_run_files(run: RunFolder, trained: cross_validate.TrainedRun, result: RunResult) -> None:

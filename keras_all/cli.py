@@ -412,9 +412,15 @@ def _echo_controls(run) -> None:
               help="The cut-off on the ALL probability (default: the model's validated one, else 0.5).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The folder for the report (default saved_models/<timestamp>-evaluate-<dataset>).")
+@click.option("--label-map", default=None, metavar="CLASS=LABEL,...",
+              help="Relabel the set's classes for another source: each class 1 (ALL), 0 (healthy) or - (left "
+                   "out), e.g. 'ALL=1,HEM=0' or 'blast=1,lymphocyte=0,other=-'.")
 @_user_errors
-def evaluate(model, dataset, data_dir, on_bad_image, positive_class, cutoff, output):
-    """Score a trained model on a labelled data set and write a report like a run's."""
+def evaluate(model, dataset, data_dir, on_bad_image, positive_class, cutoff, output, label_map):
+    """Score a trained model on a labelled data set and write a report like a run's.
+
+    A set of another source than the model's training set is reported as a cross-set evaluation, beside the
+    model's own stress test."""
     from keras_all.evaluation.evaluate import evaluate as run_evaluation
     from keras_all.evaluation.report import na
 
@@ -422,12 +428,63 @@ def evaluate(model, dataset, data_dir, on_bad_image, positive_class, cutoff, out
     if output.exists() and any(output.iterdir()):
         raise click.ClickException(f"{output}: folder exists and is not empty; pass a new --output")
     data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    if label_map is not None:
+        data = data.relabelled(parse_label_map(label_map))
     result = run_evaluation(model, data, output, cutoff)
     m = result["metrics"]
     click.echo(f"{m['n']} images at cut-off {result['cutoff']:.4g}: accuracy {na(m['accuracy'])}, sensitivity "
                f"{na(m['sensitivity'])}, specificity {na(m['specificity'])}, AUC {na(m['auc'])}")
     if result["images_used_in_training"]:
         click.echo(f"warning: {result['images_used_in_training']} of these images were used to train the model")
+    if result.get("unfamiliar", {}).get("n"):
+        click.echo(f"warning: {result['unfamiliar']['n']} of {m['n']} images are unlike the model's training images "
+                   "(their verdicts would be flagged)")
+    if result.get("trained_on") not in (None, data.name):
+        click.echo(f"cross-set: trained on {result['trained_on']}, scored on {data.name}")
+    click.echo(f"report: {output / 'report.md'}")
+
+
+def parse_label_map(text: str) -> dict[str, int | None]:
+    """'ALL=1,HEM=0,other=-' -> {"ALL": 1, "HEM": 0, "other": None}; a malformed entry is one line naming it."""
+    mapping = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, _, label = entry.rpartition("=")
+        if not name or label not in ("0", "1", "-"):
+            raise click.ClickException(f"--label-map {entry!r}: write CLASS=1 (ALL), CLASS=0 (healthy) or CLASS=- "
+                                       "(left out), entries separated by commas")
+        mapping[name] = None if label == "-" else int(label)
+    if not mapping:
+        raise click.ClickException("--label-map is empty: map each class of the set, e.g. 'ALL=1,HEM=0'")
+    return mapping
+
+
+@main.command()
+@model_option
+@dataset_options(required=False)
+@click.option("--seed", default=None, type=int,
+              help="Seed of every drawn shift (default: a run's own seed, as its report's stress test; else 0).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The folder for stress.json, stress.png and report.md (default saved_models/<timestamp>-stress).")
+@_user_errors
+def stress(model, dataset, data_dir, on_bad_image, positive_class, seed, output):
+    """Re-score images under another lab's stain, light, focus, JPEG and scale, beside the colour histogram.
+
+    Without --dataset, a run's own holdout test."""
+    from keras_all.evaluation.report import na
+    from keras_all.evaluation.stress import stress_command
+
+    if (dataset is None) != (data_dir is None):
+        raise click.ClickException("give --dataset and --data-dir together, or neither (a run's holdout test)")
+    output = output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-stress"
+    if output.exists() and any(output.iterdir()):
+        raise click.ClickException(f"{output}: folder exists and is not empty; pass a new --output")
+    data = None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    result = stress_command(model, output, data, seed, echo=click.echo)
+    plain = result["unshifted"]
+    worst = min(result["shifts"], key=lambda row: row["model"]["auc"] if row["model"]["auc"] is not None else 1)
+    base = "" if plain["baseline"] is None else f"; colour histogram {na(plain['baseline']['auc'])}"
+    click.echo(f"unshifted AUC: model {na(plain['model']['auc'])}{base}; the model's worst: "
+               f"{na(worst['model']['auc'])} under {worst['shift']} ({worst['strength']})")
     click.echo(f"report: {output / 'report.md'}")
 
 
@@ -436,9 +493,9 @@ def evaluate(model, dataset, data_dir, on_bad_image, positive_class, cutoff, out
 @_user_errors
 def report(folder):
     """Re-render report.md and the plots of a run (or an evaluation) folder from its saved files."""
+    from keras_all.api import report_sections
     from keras_all.evaluation.evaluate import render_evaluation_report
     from keras_all.evaluation.report import render_run_report
-    from keras_all.fields.field_controls import cell_run_lines
     from keras_all.run_folder import RunFolder
 
     if RunFolder(folder).incomplete:
@@ -447,7 +504,7 @@ def report(folder):
         load_model(folder)  # a run whose metrics.json is cut short is refused here, naming it
 
         def render(run):
-            return render_run_report(run, cell_run_lines(run))  # a cell run's sections, from its files
+            return render_run_report(run, report_sections(run))  # its stress test and a cell run's sections
     elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
         render = render_evaluation_report
     else:
@@ -516,6 +573,14 @@ def predict(model, inputs, output, as_json):
         click.echo(f"wrote {len(table)} predictions to {output}")
     else:
         click.echo(text.rstrip())
+    if "unfamiliar" in table:
+        from keras_all.evaluation.familiarity import familiarity_of
+
+        cutoff = familiarity_of(load_model(model)).cutoff
+        for row in table[table["unfamiliar"] == 1].itertuples():
+            click.echo(f"warning: {row.path}: unlike the images the model was trained on (unfamiliarity "
+                       f"{row.unfamiliarity:.3g} > {cutoff:.3g}, most unlike in its {row.unlike_in}); its verdict is "
+                       "not to be trusted", err=True)
     bad = table[table["error"] != ""]
     for row in bad.itertuples():
         click.echo(f"warning: {row.path}: {row.error}", err=True)

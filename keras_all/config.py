@@ -54,6 +54,7 @@ class RunConfig:
     final: str = "refit"  # the delivered model: one refit on all development data, or the fold models' mean
     max_per_class: int | None = None  # a seeded class-balanced subsample of at most this many images per class
     paper_augment_factor: int = 4  # paper protocol: the pooled images times this, before splitting
+    stress: bool = True  # honest protocol: the holdout re-scored under shifts of stain, light, focus and scale
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not re.fullmatch(r"[\w.+-]+", self.name):
@@ -66,6 +67,8 @@ class RunConfig:
         if self.max_per_class is not None:
             check_integer("max_per_class", self.max_per_class, 2)
         check_between("test_fraction", self.test_fraction, 0, 0.5)
+        if not isinstance(self.stress, bool):
+            raise ValueError(f"stress={self.stress!r}: must be true or false")
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class FitConfig:
     recalibrate_bn: bool | None = None  # after training, batch-norm statistics re-estimated on un-augmented maps
     distribute: str = "none"  # mirrored: over every local device (GPUs); multi-worker: over machines
     maps: str = "auto"  # spike maps held in memory, or streamed from a float16 cache in the run folder (honest only)
+    stain_jitter: float = 0.0  # each training batch's stain amounts within 1 +- this (layers.StainJitter); 0: off
 
     def __post_init__(self):
         if self.stop_on is False:  # YAML reads an unquoted `stop_on: off` as false
@@ -122,6 +126,8 @@ class FitConfig:
         _check_choice("maps", self.maps, MAP_STORAGE)
         _check_choice("distribute", self.distribute, DISTRIBUTIONS)
         check_between("lr_factor", self.lr_factor, 0, 1)
+        if self.stain_jitter != 0:
+            check_between("stain_jitter", self.stain_jitter, 0, 1)
         check_between("learning_rate", self.learning_rate, 0, 1, high_included=True)
 
 
@@ -148,6 +154,9 @@ class TrainConfig:
             group, name = key.split(".")
             if getattr(getattr(self, group), name) is None:
                 object.__setattr__(self, group, dataclasses.replace(getattr(self, group), **{name: value}))
+        if self.fit.stain_jitter and (self.run.protocol == "paper" or self.fit.maps == "stream"):
+            raise ValueError("fit.stain_jitter: a jittered batch is mapped as it is drawn, so the run holds images in "
+                             "memory under the honest protocol; use protocol: honest and maps: auto or memory")
         if self.fit.maps == "stream" and self.run.protocol == "paper":
             raise ValueError("fit.maps=stream: the paper protocol pools augmented copies of every map in memory; "
                              "stream under the honest protocol, or use maps: memory")

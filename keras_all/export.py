@@ -11,10 +11,12 @@ import pandas as pd
 from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, decode_image, printable, read_bytes
 from keras_all.data.layout import image_files
 from keras_all.evaluation.comparison import paired_lines
+from keras_all.evaluation.familiarity import FAMILIARITY, familiarity_of
 from keras_all.evaluation.report import na
+from keras_all.evaluation.stress import STRESS_FILE
 from keras_all.fields.slide_rule import SLIDE_RULE
 from keras_all.front import FrontConfig
-from keras_all.loader import BASELINE, EXPORT_INFO, FORMATS, TRAINING_HASHES, export_info, load_model
+from keras_all.loader import BASELINE, DATA_SUMMARY, EXPORT_INFO, FORMATS, TRAINING_HASHES, export_info, load_model
 from keras_all.run_folder import RunFolder
 from keras_all.whole_folder import written_whole
 
@@ -44,13 +46,14 @@ def export_run(run: str | Path, output: str | Path | None = None, fmt: str = "bo
     out = Path(output) if output else run / "export"
     with written_whole(out) as partial:
         classifier = delivered.classifier
-        model = classifier.serving_model()
+        familiarity = familiarity_of(delivered)
+        model = classifier.serving_model(() if familiarity is None else familiarity.layers())
         if fmt in ("keras", "both"):
             model.save(partial / "model.keras")
         if fmt in ("saved_model", "both"):
             model.export(str(partial / "saved_model"), format="tf_saved_model", verbose=False)
         shutil.copy(run / "config.yaml", partial / "config.yaml")
-        for kept in (BASELINE, SLIDE_RULE):
+        for kept in (BASELINE, SLIDE_RULE, FAMILIARITY, STRESS_FILE, DATA_SUMMARY):
             if (run / kept).is_file():
                 shutil.copy(run / kept, partial / kept)
         if run.config().cells.unit == "cell":
@@ -83,7 +86,7 @@ Research on automated detection of acute lymphoblastic leukemia in blood-smear i
 ## Input and output
 A batch of raw uint8 RGB images of any height and width. Outputs: `probability` (of ALL) and
 `decision` (1 where the probability is at least the cut-off {cutoff:.4g}, Youden's J chosen on the
-run's out-of-fold validation predictions).
+run's out-of-fold validation predictions).{_refusal(run)}
 
 ## Training data and protocol
 `{data['dataset']}`: {data['images']} unique images (ALL {data['per_label'].get('1', 0)}, healthy
@@ -109,6 +112,16 @@ Preprocessing: {_front_line(config.front)}
 See `config.yaml` for the full configuration and the run's report.md for everything measured;
 `training_sha256.txt` lists the training images by content, so `keras-all evaluate` warns when they are scored.
 """
+
+
+def _refusal(run: RunFolder) -> str:
+    """The served refusal's outputs, where the run fitted one."""
+    if not (run / FAMILIARITY).is_file():
+        return ""
+    summary = run.read_json(FAMILIARITY)["summary"]
+    return (f"\n`unfamiliarity`: how unlike the training images an input is ({summary['score']}); `unfamiliar`: 1 past "
+            f"{summary['cutoff']:.4g}, the {summary['quantile']:.0%} quantile of the run's out-of-fold validation "
+            "images. A flagged input's verdict is not to be trusted.")
 
 
 def _front_line(front: FrontConfig) -> str:
@@ -138,8 +151,11 @@ def _versus_baseline(result: dict) -> str:
 
 
 def predict_files(model: str | Path, inputs) -> pd.DataFrame:
-    """path, probability, decision and error per file; a bad file gets its error and no probability."""
-    predictor = load_model(model).predict
+    """path, probability, decision, error per file and, where the model's folder holds its familiarity score,
+    unfamiliarity, unfamiliar (1: unlike the training images) and unlike_in (what is most unlike); a bad file gets
+    its error and no probability."""
+    loaded = load_model(model)
+    familiarity = familiarity_of(loaded)
     files, broken = image_files(inputs)
     rows = [{"path": printable(path), "probability": None, "decision": None, "error": reason}
             for path, reason in broken]
@@ -147,13 +163,21 @@ def predict_files(model: str | Path, inputs) -> pd.DataFrame:
         try:
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 raise BadImageError(path, "has no image file extension")
-            probability, decision = predictor(decode_image(read_bytes(path), path)[None])
-            rows.append({"path": printable(path), "probability": float(probability[0]),
-                         "decision": int(decision[0]), "error": ""})
+            image = decode_image(read_bytes(path), path)
+            probability, decision = loaded.predict(image[None])
+            row = {"path": printable(path), "probability": float(probability[0]), "decision": int(decision[0]),
+                   "error": ""}
+            if familiarity is not None:
+                row.update(familiarity.judge([image]).iloc[0].to_dict())
+            rows.append(row)
         except BadImageError as err:
             rows.append({"path": printable(path), "probability": None, "decision": None, "error": err.reason})
-    table = pd.DataFrame(rows, columns=["path", "probability", "decision", "error"])
-    return table.astype({"decision": "Int64"})  # whole numbers, empty for unreadable files
+    columns = ["path", "probability", "decision", "error"]
+    if familiarity is not None:
+        columns[3:3] = ["unfamiliarity", "unfamiliar", "unlike_in"]
+    table = pd.DataFrame(rows, columns=columns)
+    whole = {"decision": "Int64", **({"unfamiliar": "Int64"} if familiarity is not None else {})}
+    return table.astype(whole)  # whole numbers, empty for unreadable files
 
 
 def training_fields(home: Path) -> set[str]:

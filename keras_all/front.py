@@ -1,8 +1,9 @@
 """The preprocessing front's settings, its fixed map layers and the standardizer it fits on training maps.
 
 raw RGB -> AreaResizing(image_size; skipped at that size) -> centre crop to spike_size
-        -> FirstSpikeGabor (on 8-bit luma) -> GaussianBlur -> Resizing(input_size) -> z-score (ZScore, fitted on
-        training images) -> PCA reconstruction (optional, fitted on training images) -> 1 or 3 channels.
+        -> stain normalisation (optional: ReinhardNormalization) -> FirstSpikeGabor (on 8-bit luma)
+        -> GaussianBlur -> Resizing(input_size) -> z-score (ZScore, fitted on training images)
+        -> PCA reconstruction (optional, fitted on training images) -> 1 or 3 channels.
 
 The raw modes of the ablations (``gray``: the same 8-bit luma; ``rgb``: the colour image), each scaled
 to [0, 1], skip the Gabor stage and the blur and go through the same resizing, z-score and PCA.
@@ -30,6 +31,7 @@ from keras_all.layers import (
     FirstSpikeGabor,
     GaussianBlur,
     Luma,
+    ReinhardNormalization,
     SpikesBesideColour,
     area_resize,
     fit_pca,
@@ -41,6 +43,7 @@ COLOUR_SPIKE_MODES = ("first_spike_rgb", "rgb_first_spike", "rgb_spike_wave")
 MODES = SPIKE_MODES + RAW_MODES + COLOUR_SPIKE_MODES
 
 ZSCORE = ("pixel", "global")  # global: one mean and variance per channel
+STAIN = ("none", "reinhard")  # reinhard: each image's colour statistics moved to a fixed target's
 VARIANCE_FLOOR = 0.01
 
 
@@ -57,6 +60,7 @@ class FrontConfig:
     zscore: str = "pixel"  # per-pixel statistics (as StandardScaler on flattened images) or one per channel
     pca_components: int | float | None = None
     crop: float = 1.0  # the centred share of each side kept (0.8 drops the corners, where scale bars sit)
+    stain: str = "none"  # stain normalisation before the maps: none, or reinhard (layers.ReinhardNormalization)
 
     def __post_init__(self):
         for name in ("spike_size", "input_size"):
@@ -78,6 +82,8 @@ class FrontConfig:
             raise ValueError(f"crop={self.crop!r}: the share of each side kept, centred, lies in [0.2, 1]")
         if self.zscore not in ZSCORE:
             raise ValueError(f"zscore={self.zscore!r}: use one of {', '.join(ZSCORE)}")
+        if self.stain not in STAIN:
+            raise ValueError(f"stain={self.stain!r}: use one of {', '.join(STAIN)}")
 
     @property
     def image_size(self) -> int:
@@ -104,6 +110,8 @@ def map_layers(config: FrontConfig) -> list[keras.layers.Layer]:
     layers = [AreaResizing(whole, whole, name="spike_resize")]
     if whole != size:
         layers.append(keras.layers.CenterCrop(size, size, name="centre_crop"))
+    if config.stain == "reinhard":
+        layers.append(ReinhardNormalization(name="stain_normalisation"))
     if config.mode == "gray":
         layers.append(Luma(name="gray"))
     elif config.mode == "rgb":

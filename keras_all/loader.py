@@ -25,6 +25,7 @@ TRAINING_HASHES = "training_sha256.txt"  # in an export folder: the images its m
 BASELINE = "baseline.json"  # in a run or export folder: the colour-histogram baseline fitted beside the model
 EXPORT_INFO = "export.json"  # in an export folder: the served model's cut-off and where it comes from
 FORMATS = ("saved_model", "keras", "both")  # what an export writes
+DATA_SUMMARY = "data_summary.json"  # in a run or export folder: what the model was trained on
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,12 @@ class LoadedModel:
         # called eagerly: model.predict would trace a new graph for every image size and warn of retracing
         probability = keras.ops.convert_to_numpy(self.classifier(images, training=False))[:, 1]
         return probability, (probability >= self.cutoff).astype(int)
+
+    @property
+    def trained_on(self) -> str | None:
+        """The name of the data set the model was trained on (its run's data_summary.json), where known."""
+        found = self.beside(DATA_SUMMARY)
+        return None if found is None else read_json(found).get("dataset")
 
     def beside(self, name: str) -> Path | None:
         """A file of the model's run or export folder (``baseline.json``, ``MODEL_CARD.md``), where it has one."""

@@ -31,10 +31,9 @@ from keras_all.evaluation.report import markdown_table, na
 from keras_all.metrics import mean_sd
 from keras_all.models import build_resnet
 from keras_all.run_folder import RunFolder, write_json, write_or_check
-from keras_all.training.arrays import spike_maps
 from keras_all.training.coordinator import Coordinator
 from keras_all.training.cross_validate import check_trainable, cross_validation_folds, seed_everything
-from keras_all.training.map_source import InMemoryMaps
+from keras_all.training.map_source import InMemoryMaps, held_in_memory
 from keras_all.training.splits import assign_splits, check_no_leak
 from keras_all.training.trainer import RunContext, Trainer
 
@@ -176,7 +175,7 @@ def prepare_dev(data: LoadedDataset, base: TrainConfig, output: Path, echo) -> D
     dev_samples = samples.iloc[dev].reset_index(drop=True)
     echo(f"tuning on {len(dev)} development images; {len(samples) - len(dev)} holdout test images left unread")
     echo(f"computing spike maps of {len(dev)} images at {base.front.spike_size} px")
-    return DevFolds(InMemoryMaps(dev_samples, spike_maps(dev_samples["path"], base.front)),
+    return DevFolds(held_in_memory(dev_samples, base),
                     splits.iloc[dev].reset_index(drop=True), echo)
 
 

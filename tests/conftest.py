@@ -80,7 +80,7 @@ def readme_walk_steps() -> tuple[str, list[list[str]]]:
 def readme_walk(tmp_path_factory):
     """The README's walk (``readme_walk_steps``), each command run as the installed `keras-all` in its own process
     from a folder of its own, in order: synth -> inspect -> train -> evaluate -> export -> predict -> report ->
-    compare -> preprocess.
+    stress -> compare -> preprocess.
 
     The run folder is made beforehand holding only an INCOMPLETE marker (what a run that stopped before its
     first fold leaves): a fresh `train` must take it over. Returns the folder and each step's result, by command.

@@ -10,6 +10,8 @@ import yaml
 
 from keras_all import export as export_module
 from keras_all.data import read_image
+from keras_all.evaluation.familiarity import familiarity_of
+from keras_all.loader import load_model
 
 from .helpers import cli as run
 
@@ -35,7 +37,8 @@ def test_saved_model_serves_raw_images_of_any_size_like_the_model(exported):
 
     run_dir, out, data = exported
     assert {p.name for p in out.iterdir()} == {"saved_model", "model.keras", "MODEL_CARD.md", "config.yaml",
-                                               "training_sha256.txt", "baseline.json", "export.json"}
+                                               "training_sha256.txt", "baseline.json", "export.json",
+                                               "familiarity.json", "stress.json", "data_summary.json"}
     trained_on = set(pd.read_csv(run_dir / "splits.csv").query("split == 'dev'")["sha256"])
     assert set((out / "training_sha256.txt").read_text().split()) == trained_on
     served = tf.saved_model.load(str(out / "saved_model"))
@@ -46,6 +49,10 @@ def test_saved_model_serves_raw_images_of_any_size_like_the_model(exported):
         expected = trained.predict(image[None], verbose=0)[:, 1]
         assert np.abs(result["probability"].numpy() - expected).max() < 1e-5
         assert result["decision"].numpy()[0] == int(expected[0] >= cutoff)
+        judged = familiarity_of(load_model(out)).judge([image]).iloc[0]  # the refusal, served as in Python
+        # float32 in the graph against float64 in NumPy: measured 0.2% apart
+        assert abs(result["unfamiliarity"].numpy()[0] - judged["unfamiliarity"]) < 0.01 * judged["unfamiliarity"]
+        assert result["unfamiliar"].numpy()[0] == judged["unfamiliar"]
 
 
 def test_keras_file_reloads_with_the_custom_layers(exported):

@@ -12,7 +12,8 @@ STEPS = [command[1] for command in readme_walk_steps()[1]]
 
 
 def test_the_walk_tries_every_command_a_user_starts_with():
-    assert STEPS == ["synth", "inspect", "train", "evaluate", "export", "predict", "report", "compare", "preprocess"]
+    assert STEPS == ["synth", "inspect", "train", "evaluate", "export", "predict", "report", "stress", "compare",
+                     "preprocess"]
 
 
 @pytest.mark.parametrize("step", STEPS)

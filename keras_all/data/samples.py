@@ -49,6 +49,23 @@ class LoadedDataset:
     def duplicate_groups(self) -> int:
         return self.duplicates["sha256"].nunique()
 
+    def relabelled(self, label_map: dict[str, int | None]) -> LoadedDataset:
+        """The set with each class (``class_name``) given the label ``label_map`` names: 1 (ALL), 0 (healthy) or
+        None (left out). Every class of the set must be named; one line names those that are not."""
+        classes = sorted(self.samples["class_name"].unique())
+        missing = [name for name in classes if name not in label_map]
+        if missing:
+            raise ValueError(f"--label-map: the classes {', '.join(missing)} of {self.root} are not mapped; map each "
+                             f"of {', '.join(classes)} to 1 (ALL), 0 (healthy) or - (left out)")
+        unknown = sorted(set(label_map) - set(classes))
+        if unknown:
+            raise ValueError(f"--label-map: {', '.join(unknown)}: no such class in {self.root}; its classes are "
+                             f"{', '.join(classes)}")
+        labels = self.samples["class_name"].map(label_map)
+        kept = labels.notna()
+        samples = self.samples[kept].assign(label=labels[kept].astype(int)).reset_index(drop=True)
+        return dataclasses.replace(self, samples=samples)
+
     def subsample(self, max_per_class: int, seed: int, whole: str | None = None) -> LoadedDataset:
         """At most ``max_per_class`` images of each label, drawn without replacement with ``seed`` (a class with
         fewer keeps all of them); the table keeps its order. With ``whole`` (a column: a cell's ``field``), groups

@@ -11,9 +11,12 @@ from keras_all.data import LoadedDataset, read_image
 from keras_all.data.summary import summarize
 from keras_all.evaluation.baseline import NAME, HistogramBaseline, histogram_features
 from keras_all.evaluation.comparison import paired_lines, paired_tests
+from keras_all.evaluation.familiarity import familiarity_of
 from keras_all.evaluation.plots import confusion_plot, roc_plot
-from keras_all.evaluation.report import data_lines, environment, environment_lines, interval_lines, paper_table
+from keras_all.evaluation.report import data_lines, environment, environment_lines, interval_lines, na, paper_table
+from keras_all.evaluation.stress import STRESS_FILE
 from keras_all.front import load_images
+from keras_all.layers import area_resize
 from keras_all.loader import BASELINE, LoadedModel, load_model
 from keras_all.metrics import binary_metrics
 from keras_all.run_folder import RunFolder, read_json
@@ -48,7 +51,16 @@ def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, cutoff: floa
         probability=probability, prediction=(probability >= cutoff).astype(int), fold="evaluation")
     result = {"model": str(model.path), "cutoff": cutoff, "cutoff_source": source,
               "images_used_in_training": overlap, "metrics": binary_metrics(samples["label"], probability, cutoff),
-              "data_summary": summarize(data), "environment": environment()}
+              "data_summary": summarize(data), "environment": environment(), "trained_on": model.trained_on}
+    familiarity = familiarity_of(model)
+    if familiarity is not None:  # the inputs it would refuse, and how it does on the others
+        judged = familiarity.judge(_images(samples["path"], model))
+        predictions = predictions.assign(**judged)
+        kept = judged["unfamiliar"].to_numpy() == 0
+        result["unfamiliar"] = {"n": int((~kept).sum()), "share": float(1 - kept.mean()),
+                                "cutoff": familiarity.cutoff,
+                                "metrics_of_the_rest": binary_metrics(samples["label"][kept], probability[kept], cutoff)
+                                if kept.any() else None}
     if model.beside(BASELINE) is not None:  # the run's colour-histogram baseline, on the same images
         baseline = HistogramBaseline.from_dict(read_json(model.beside(BASELINE)))
         base = baseline.probability(histogram_features(samples["path"], model.front.crop))
@@ -56,10 +68,20 @@ def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, cutoff: floa
         result["baseline"] = {"name": NAME, "cutoff": baseline.cutoff,
                               "metrics": binary_metrics(samples["label"], base, baseline.cutoff)}
         result["versus_baseline"] = paired_tests(samples["label"], probability, cutoff, base, baseline.cutoff)
+    if model.beside(STRESS_FILE) is not None:
+        result["stress"] = read_json(model.beside(STRESS_FILE))
     out.write_csv("predictions.csv", predictions)
     out.write_json("metrics.json", result)
     render_evaluation_report(out.path)
     return result
+
+
+def _images(paths, model: LoadedModel):
+    """The files at ``paths``, each read at the model's image size, one at a time (any number of them)."""
+    size = model.front.image_size if model.front is not None else None
+    for path in paths:
+        image = read_image(path)
+        yield image if size is None else area_resize(image, size, size)
 
 
 def probabilities_of_files(model: LoadedModel, paths, batch_size: int = 32) -> np.ndarray:
@@ -82,6 +104,43 @@ def _baseline_lines(result: dict) -> list[str]:
             *paired_lines(result["versus_baseline"], "model", "baseline"), ""]
 
 
+def _unfamiliar_lines(result: dict) -> list[str]:
+    if "unfamiliar" not in result:
+        return []
+    found = result["unfamiliar"]
+    rest = found["metrics_of_the_rest"]
+    lines = ["## Inputs unlike the training images",
+             f"- {found['n']} of {result['metrics']['n']} images ({found['share']:.1%}) are past the model's "
+             f"unfamiliarity cut-off {found['cutoff']:.4g}: `predict` would flag their verdicts as not to be trusted "
+             "(predictions.csv: unfamiliarity, unfamiliar, unlike_in)"]
+    if rest is not None and found["n"]:
+        lines.append(f"- on the other {rest['n']} images: accuracy {na(rest['accuracy'])}, AUC {na(rest['auc'])}")
+    return [*lines, ""]
+
+
+def _cross_set_lines(result: dict) -> list[str]:
+    """Where the model was trained on another data set: that it is a cross-set evaluation, with the stress test
+    of the model's own holdout beside it (the middle strength of each shift)."""
+    trained_on, scored_on = result.get("trained_on"), result["data_summary"]["dataset"]
+    if trained_on is None or trained_on == scored_on:
+        return []
+    lines = ["## Another source",
+             f"The model was trained on `{trained_on}` and is scored here on `{scored_on}`: other hands, stain, "
+             "microscope, camera and magnification. Its figures above measure that transfer, not the model's "
+             "accuracy on images like its training images."]
+    stress = result.get("stress")
+    if stress is not None:
+        lines += ["", f"Its own stress test ({stress['n']} holdout images of `{trained_on}`, middle strength): how "
+                  "much each kind of shift alone moves its AUC, and the colour histogram's.", "",
+                  "| shift | setting | model AUC | histogram AUC |", "|---|---|---|---|",
+                  f"| none | | {na(stress['unshifted']['model']['auc'])} | "
+                  f"{na((stress['unshifted']['baseline'] or {}).get('auc'))} |"]
+        lines += [f"| {row['shift']} | {row['setting']} | {na(row['model']['auc'])} | "
+                  f"{na((row['baseline'] or {}).get('auc'))} |" for row in stress["shifts"]
+                  if row["strength"] == "middle"]
+    return [*lines, ""]
+
+
 def render_evaluation_report(out: str | Path) -> Path:
     """Plots and report.md of an evaluation folder, from its metrics.json and predictions.csv."""
     out = Path(out)
@@ -98,6 +157,7 @@ def render_evaluation_report(out: str | Path) -> Path:
               "## Cut-off", f"- {result['cutoff']:.4g}: {result['cutoff_source']}", "",
               "## Results (the paper's Tables 4 and 5 layout)", *paper_table(m), "", *interval_lines(m), "",
               "![confusion matrix](confusion.png) ![ROC](roc.png)", "", *_baseline_lines(result),
+              *_unfamiliar_lines(result), *_cross_set_lines(result),
               "## Environment", *environment_lines(result["environment"]), "",
               "Files: `metrics.json`, `predictions.csv` (path, subject, label, probability, prediction), plots."]
     path = out / "report.md"

@@ -110,6 +110,30 @@ def saliency_plot(images, influence, captions: list[str], path: str | Path) -> P
     return _save(figure, path)
 
 
+def stress_plot(result: dict, strengths: tuple[str, ...], path: str | Path) -> Path:
+    """A stress test's AUC against strength, one panel per shift: the model solid, the colour histogram dashed."""
+    shifts = list(result["settings"])
+    figure, axes = plt.subplots(2, (len(shifts) + 1) // 2, figsize=(3 * ((len(shifts) + 1) // 2), 5.6),
+                                sharey=True, squeeze=False)
+    for axis, shift in zip(axes.flat, shifts):
+        rows = [row for row in result["shifts"] if row["shift"] == shift]
+        for who, style in (("model", "-o"), ("baseline", "--s")):
+            if result["unshifted"][who] is None:
+                continue
+            auc = [result["unshifted"][who]["auc"], *(row[who]["auc"] for row in rows)]
+            axis.plot(range(len(auc)), [np.nan if a is None else a for a in auc], style,
+                      label="model" if who == "model" else "colour histogram")
+        axis.set_xticks(range(len(strengths) + 1), ["none", *strengths], fontsize=7)
+        axis.set_title(shift, fontsize=9)
+        axis.grid(alpha=0.3)
+    for axis in axes.flat[len(shifts):]:
+        axis.axis("off")
+    axes.flat[0].set_ylabel("holdout AUC")
+    axes.flat[0].legend(fontsize=7)
+    figure.suptitle(f"Stress test: {result['n']} images, seed {result['seed']}", fontsize=10)
+    return _save(figure, path)
+
+
 def _save(figure, path) -> Path:
     figure.tight_layout()
     path = Path(path)

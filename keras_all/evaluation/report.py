@@ -137,6 +137,9 @@ def _training_lines(config: TrainConfig, result: dict) -> list[str]:
                 f"{'on' if fit.augment else 'off'}, batch-norm momentum {config.model.bn_momentum}, seed "
                 f"{config.run.seed}")
     lines = [f"- training: Adam {fit.learning_rate}, batch {fit.batch_size}, {schedule}"]
+    if fit.stain_jitter:
+        lines.append(f"- stain jitter: each training image's stain amounts within 1 ± {fit.stain_jitter} "
+                     "(haematoxylin, eosin, DAB), drawn anew every batch, its spike maps made after; off at inference")
     if fit.stop_on == "off":
         lines.append(f"- every fold trained {fit.epochs} epochs, the final model too")
     else:
@@ -198,9 +201,8 @@ def render_run_report(run: str | Path, sections: list[str] = ()) -> Path:
 def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict, predictions: pd.DataFrame,
                      sections: list[str] = ()) -> Path:
     """Plots and report.md of a training run from its configuration, data summary, metrics (metrics.json's
-    layout) and predictions, with ``sections`` (markdown lines: a cell run's, ``fields.field_controls.cell_run_lines``)
-    after its operating points; the training curves
-    come from the folds' log.csv."""
+    layout) and predictions, with ``sections`` (markdown lines: ``api.report_sections``, its refusal, stress test
+    and a cell run's) after its operating points; the training curves come from the folds' log.csv."""
     logs = {p.parent.name: pd.read_csv(p) for p in sorted(run.glob("*/log.csv"))}
     final = result["final_on_test"]
     chosen = result["operating_points"][VALIDATED_POINT]
@@ -220,7 +222,8 @@ def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict
         f"{config.run.folds} folds{grouped}",
         f"- front: `{front.mode}`, spike size {front.spike_size}, model input {front.input_size}x"
         f"{front.input_size}x{front.model_channels}, z-score per {front.zscore}, PCA {front.pca_components or 'off'}"
-        + ("" if front.crop == 1 else f", the centred {front.crop:.0%} of each side kept (corners cut)"),
+        + ("" if front.crop == 1 else f", the centred {front.crop:.0%} of each side kept (corners cut)")
+        + ("" if front.stain == "none" else f", stain normalised ({front.stain}) before the maps"),
         *_training_lines(config, result),
         "",
         "## Validation, per fold (cut-off 0.5)",

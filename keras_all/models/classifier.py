@@ -22,12 +22,20 @@ class DeliveredModel:
         """1 (ALL) where the ALL probability reaches the cut-off, else 0."""
         return (np.asarray(probabilities)[:, 1] >= self.cutoff).astype(int)
 
-    def serving_model(self) -> keras.Model:
-        """image -> {probability (of ALL), decision (at the cut-off)}: what an export serves."""
+    def serving_model(self, familiarity: list[keras.layers.Layer] = ()) -> keras.Model:
+        """image -> {probability (of ALL), decision (at the cut-off)}: what an export serves; with ``familiarity``
+        (``evaluation.familiarity.Familiarity.layers``: raw image -> (score, flag)), also {unfamiliarity,
+        unfamiliar}."""
         inputs = keras.Input((None, None, 3), dtype="uint8", name="image")
         # training=False is stored with the call, so a SavedModel's serve never runs a layer in training mode
         probability, decision = Decision(self.cutoff, name="decision")(self(inputs, training=False))
-        return keras.Model(inputs, {"probability": probability, "decision": decision}, name="keras_all_serving")
+        outputs = {"probability": probability, "decision": decision}
+        if familiarity:
+            x = inputs
+            for layer in familiarity[:-1]:
+                x = layer(x)
+            outputs["unfamiliarity"], outputs["unfamiliar"] = familiarity[-1](x)
+        return keras.Model(inputs, outputs, name="keras_all_serving")
 
 
 @keras.saving.register_keras_serializable(package="keras_all")
@@ -83,6 +91,19 @@ class SpikeResNetClassifier(DeliveredModel, keras.Model):
         if augmentation is not None:  # after the z-score: an edge moved onto a rarely-edged pixel stays in scale
             x = augmentation(x)
         return keras.Model(maps, self.head(self.backbone(x)), name=f"{self.name}_on_maps")
+
+    def on_images(self, stain: keras.layers.Layer | None = None,
+                  augmentation: keras.layers.Layer | None = None) -> keras.Model:
+        """Raw images at the front's image size (levels 0..255) -> class probabilities, the spike maps made batch by
+        batch: ``stain`` (``layers.StainJitter``) acts on the images and ``augmentation`` as in ``on_maps``, both
+        in training only (a run whose training jitters the stain trains this)."""
+        size = self.preprocessor.front.image_size
+        images = keras.Input((size, size, 3), name="images")
+        x = images if stain is None else stain(images)
+        x = self.preprocessor.standardize(self.preprocessor.spike_maps(x))
+        if augmentation is not None:
+            x = augmentation(x)
+        return keras.Model(images, self.head(self.backbone(x)), name=f"{self.name}_on_images")
 
     def resnet(self) -> keras.Model:
         """Backbone and head as one model on standardized maps (the layout of the authors' Keras 2 files)."""

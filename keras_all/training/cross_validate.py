@@ -27,10 +27,9 @@ from keras_all.data.summary import summarize
 from keras_all.fields.cell_data import cells_of
 from keras_all.front import Standardizer
 from keras_all.metrics import SUMMARY_KEYS, mean_sd
-from keras_all.training.arrays import spike_maps
 from keras_all.training.bags import top_cells, validation_field_auc
 from keras_all.training.coordinator import Coordinator
-from keras_all.training.map_source import CachedMaps, InMemoryMaps
+from keras_all.training.map_source import CachedMaps, InMemoryMaps, held_in_memory
 from keras_all.training.model import augmentation
 from keras_all.training.splits import assign_splits, check_no_leak, fold_indices
 from keras_all.training.streaming import cached_maps, choose_storage
@@ -101,13 +100,14 @@ def _bags(data: LoadedDataset, config: TrainConfig) -> str:
 def _map_source(samples: pd.DataFrame, config: TrainConfig, context: RunContext, coordinator: Coordinator):
     """The spike maps of ``samples`` held in memory or streamed from a cache in the run folder, as
     ``choose_storage`` decides; with the storage and why."""
-    storage, why = choose_storage(config.fit.maps, len(samples), config.front, config.run.protocol)
+    storage, why = choose_storage(config.fit.maps, len(samples), config.front, config.run.protocol,
+                                  config.fit.stain_jitter)
     coordinator.check_same("images, labels or settings", config.to_yaml() + samples[["sha256", "label"]].to_csv())
     storage, why = coordinator.from_chief([storage, why])
     held = "held in memory" if storage == "memory" else "streamed from a cache in the run folder"
     context.echo(f"computing spike maps of {len(samples)} images at {config.front.spike_size} px, {held}: {why}")
     if storage == "memory":
-        return InMemoryMaps(samples, spike_maps(samples["path"], config.front)), storage, why
+        return held_in_memory(samples, config), storage, why
     cache = cached_maps(samples["path"], config.front, context.run, context.resume, context.echo,
                         config.fit.batch_size)
     return CachedMaps(samples, cache, context.run), storage, why

@@ -9,8 +9,10 @@ import keras
 import numpy as np
 import pandas as pd
 
-from keras_all.front import FrontConfig, Standardizer
+from keras_all.front import FrontConfig, Standardizer, load_images
+from keras_all.models import SpikePreprocessor
 from keras_all.run_folder import RunFolder
+from keras_all.training.arrays import spike_maps
 from keras_all.training.model import balance_with_copies
 from keras_all.training.streaming import (
     MapBatches,
@@ -53,6 +55,25 @@ class InMemoryMaps:
 
     def close(self) -> None:
         """Every fold is done (in memory: nothing to do)."""
+
+
+class InMemoryImages(InMemoryMaps):
+    """Raw images (n, image_size, image_size, 3) uint8 held in memory, for a run whose training jitters the stain
+    of each batch (``fit.stain_jitter``): its models take images and make their spike maps batch by batch."""
+
+    storage = "memory, as images"
+
+    def standardizer(self, rows: np.ndarray, front: FrontConfig, seed: int) -> Standardizer:
+        maps = SpikePreprocessor(front).map_model(rows.shape[1:3]).predict(rows, batch_size=32, verbose=0)
+        return Standardizer(front, seed).fit(maps)
+
+
+def held_in_memory(samples: pd.DataFrame, config) -> InMemoryMaps:
+    """What a run holds in memory for ``samples``: their raw images where training jitters the stain, else
+    their spike maps."""
+    if config.fit.stain_jitter:
+        return InMemoryImages(samples, load_images(samples["path"], config.front))
+    return InMemoryMaps(samples, spike_maps(samples["path"], config.front))
 
 
 class CachedMaps(InMemoryMaps):

@@ -11,6 +11,7 @@ import numpy as np
 
 from keras_all.config import TrainConfig
 from keras_all.front import Standardizer
+from keras_all.layers import StainJitter
 from keras_all.models import SpikeResNetClassifier
 from keras_all.training.cluster import local
 
@@ -46,8 +47,9 @@ def trains_eagerly(config: TrainConfig, n_train: int) -> bool:
 
 
 class FoldModel:
-    """The model the trainer fits: a fold's classifier on spike maps, augmentation between the standardizer and the
-    backbone, compiled as the paper trains. One per run: each fold's fresh classifier, augmentation state and reset
+    """The model the trainer fits: a fold's classifier on spike maps (on images, their stain jittered, where
+    ``fit.stain_jitter`` is on), augmentation between the standardizer and the backbone, compiled as the paper
+    trains. One per run: each fold's fresh classifier, augmentation state and reset
     optimizer are loaded into a model an earlier fold compiled, so a run traces its steps once or twice, not once
     per fold. Folds with whole and with short last batches, of another shape, data-parallel, eager, or under JAX
     get models of their own. On a multi-worker run, ``scoring`` is a copy on this machine alone.
@@ -55,7 +57,7 @@ class FoldModel:
 
     def __init__(self, config: TrainConfig):
         self.config = config
-        self._shared: dict[bool, tuple[SpikeResNetClassifier, keras.Sequential | None, keras.Model]] = {}
+        self._shared: dict[bool, tuple[SpikeResNetClassifier, list[keras.layers.Layer], keras.Model]] = {}
         self._fold: tuple[SpikeResNetClassifier, SpikeResNetClassifier] | None = None
         self._copy: tuple[SpikeResNetClassifier, keras.Model] | None = None
 
@@ -68,28 +70,40 @@ class FoldModel:
             run_eagerly = trains_eagerly(self.config, n_train)
         fresh = SpikeResNetClassifier.from_config_of(self.config, standardizer)
         augment = augmentation(seed) if self.config.fit.augment else None
+        stain = StainJitter(self.config.fit.stain_jitter, seed + 4, name="stain_jitter") if self.on_images else None
+        extras = [layer for layer in (augment, stain) if layer is not None]
         reusable = not run_eagerly and _traced_by_tensorflow_on_one_device(self.config)
         kind = n_train % self.config.fit.batch_size == 0
         shared = self._shared.get(kind) if reusable else None
-        if shared is not None and _shapes(shared[:2]) == _shapes((fresh, augment)):
+        if shared is not None and _shapes(shared[:2]) == _shapes((fresh, extras)):
             classifier, _, model = shared
-            for variable, value in zip(_state(shared[:2]), _state((fresh, augment))):
+            for variable, value in zip(_state(shared[:2]), _state((fresh, extras))):
                 variable.assign(value.value)
             for variable in model.optimizer.variables:
                 variable.assign(np.zeros(variable.shape, variable.dtype))
             model.optimizer.learning_rate = self.config.fit.learning_rate
         else:
-            classifier, model = fresh, fresh.on_maps(augment)
+            classifier = fresh
+            model = fresh.on_images(stain, augment) if self.on_images else fresh.on_maps(augment)
             model.compile(optimizer=keras.optimizers.Adam(self.config.fit.learning_rate),
                           loss="categorical_crossentropy", metrics=["accuracy"], run_eagerly=run_eagerly)
             if reusable:
-                self._shared[kind] = (fresh, augment, model)
+                self._shared[kind] = (fresh, extras, model)
             if self.config.fit.distribute != "none" and keras.backend.backend() == "tensorflow":
                 # batch statistics over the global batch, as on one device (JAX's data parallelism does so itself)
                 for layer in fresh.batch_norms:
                     layer.synchronized = True
         self._fold, self._model, self._copy = (fresh, classifier), model, None
         return classifier, model
+
+    @property
+    def on_images(self) -> bool:
+        """Whether the fold's models take images (their stain jittered in training), not spike maps."""
+        return bool(self.config.fit.stain_jitter)
+
+    def plain(self, classifier: SpikeResNetClassifier) -> keras.Model:
+        """``classifier`` on what the fold's models take, with no augmentation."""
+        return classifier.on_images() if self.on_images else classifier.on_maps()
 
     def scoring(self) -> tuple[SpikeResNetClassifier, keras.Model]:
         """The classifier to recalibrate and score with, and its model on maps: the fold's own, or on a multi-worker
@@ -100,7 +114,7 @@ class FoldModel:
         with local():
             if self._copy is None:
                 copy = SpikeResNetClassifier.from_config_of(self.config, fresh.preprocessor.standardizer)
-                self._copy = copy, copy.on_maps()
+                self._copy = copy, self.plain(copy)
             self._copy[0].set_weights(classifier.get_weights())
         return self._copy
 
@@ -120,9 +134,9 @@ class FoldModel:
 
 
 def _state(parts) -> list:
-    """Every variable of a classifier and its augmentation, random-generator states included."""
-    classifier, augment = parts
-    return classifier.variables + (augment.variables if augment is not None else [])
+    """Every variable of a classifier and its augmentation layers, random-generator states included."""
+    classifier, extras = parts
+    return classifier.variables + [variable for layer in extras for variable in layer.variables]
 
 
 def _shapes(parts) -> list[tuple]:
@@ -130,8 +144,9 @@ def _shapes(parts) -> list[tuple]:
 
 
 def recalibrate_batch_norm(classifier: SpikeResNetClassifier, maps: np.ndarray, batch_size: int, seed: int,
-                           max_batches: int | None = None) -> None:
-    """Re-estimate the ResNet's batch-norm statistics on un-augmented training ``maps``, in place.
+                           max_batches: int | None = None, plain: keras.Model | None = None) -> None:
+    """Re-estimate the ResNet's batch-norm statistics on un-augmented training ``maps``, in place (or on images,
+    where ``plain`` is the classifier on images: ``FoldModel.plain``).
 
     Training sees only augmented batches. Shift, zoom and rotation each resample the map bilinearly,
     which smooths it (measured in experiments/README.md), so the moving statistics learnt in training
@@ -140,7 +155,7 @@ def recalibrate_batch_norm(classifier: SpikeResNetClassifier, maps: np.ndarray, 
     training mode (every layer normalised by its batch, as in training); the weights do not change. With
     ``max_batches``, only that many batches (the quick estimate early stopping scores each epoch with).
     """
-    plain = classifier.on_maps()  # the same layers, no augmentation
+    plain = plain or classifier.on_maps()  # the same layers, no augmentation
     norms = classifier.batch_norms
     momenta = [layer.momentum for layer in norms]
     size = min(batch_size, len(maps))
@@ -167,9 +182,12 @@ def copies_to_balance(labels: np.ndarray, seed: int) -> tuple[int, np.ndarray]:
 
 
 def balance_with_copies(maps: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Add augmented copies of the minority class until both classes are equally many."""
+    """Add augmented copies of the minority class until both classes are equally many (raw uint8 images stay
+    uint8)."""
     minority, chosen = copies_to_balance(labels, seed)
     if not len(chosen):
         return maps, labels
     copies = keras.ops.convert_to_numpy(augmentation(seed)(maps[chosen], training=True))
+    if maps.dtype == np.uint8:
+        copies = np.clip(np.round(copies), 0, 255).astype(np.uint8)
     return np.concatenate([maps, copies]), np.concatenate([labels, np.full(len(chosen), minority)])

@@ -44,11 +44,14 @@ def map_bytes(count: int, front: FrontConfig) -> int:
     return count * front.input_size**2 * front.map_channels * 4
 
 
-def choose_storage(asked: str, count: int, front: FrontConfig, protocol: str = "honest") -> tuple[str, str]:
+def choose_storage(asked: str, count: int, front: FrontConfig, protocol: str = "honest",
+                   stain_jitter: float = 0.0) -> tuple[str, str]:
     """Where a run holds its maps, ``memory`` or ``stream``, and why (for the console and the report)."""
     size = map_bytes(count, front) / 2**30
     if protocol == "paper":
         return "memory", "the paper protocol pools augmented copies of every map in memory"
+    if stain_jitter:
+        return "memory", "the stain of every training batch is jittered: its images are held, and mapped batch by batch"
     if asked != "auto":
         return asked, f"as asked ({count} maps, {size:.2f} GiB as float32)"
     limit = physical_memory() / MEMORY_SHARE / 2**30

@@ -144,7 +144,8 @@ class Trainer:
         classifier, model = self.fold_model.scoring()
         with self.fold_model.on_this_machine():
             if config.fit.recalibrate_bn:
-                recalibrate_batch_norm(classifier, x, config.fit.batch_size, fold.seed)
+                recalibrate_batch_norm(classifier, x, config.fit.batch_size, fold.seed,
+                                       plain=self.fold_model.plain(classifier))
             if self.context.keep_models:
                 self.fold_model.finish().save(folder / "model.keras")
             parts = {name: index for name, index in (("validation", fold.validation), ("test", fold.test))
@@ -194,7 +195,8 @@ class ValidationScores(keras.callbacks.Callback):
         classifier, model = fold_model.scoring()
         with fold_model.on_this_machine():
             if config.fit.recalibrate_bn:
-                recalibrate_batch_norm(classifier, self.train, config.fit.batch_size, self.seed, max_batches=16)
+                recalibrate_batch_norm(classifier, self.train, config.fit.batch_size, self.seed, max_batches=16,
+                                       plain=fold_model.plain(classifier))
             probability = self.trainer.source.predict(model, self.rows, config.fit.batch_size)
         scores = {"val_loss": float(log_loss(self.labels, probability, labels=[0, 1])),
                   "val_accuracy": float(np.mean(probability.argmax(axis=1) == self.labels))}
