@@ -3,9 +3,9 @@
     python experiments/results.py collect NAME RUN_FOLDER SECONDS "COMMAND"
     python experiments/results.py tables          # rewrites the marked tables in experiments/README.md
 
-collect copies RUN_FOLDER's metrics.json and config.yaml to results/NAME/ and writes run.json (the
-command, its wall-clock seconds, the machine). tables reads every results/*/metrics.json; each table
-lists its rows by result name, so a number in the README always traces to a saved run.
+collect copies RUN_FOLDER's metrics.json, config.yaml and stress.json (where it has one) to results/NAME/ and
+writes run.json (the command, its wall-clock seconds, the machine). tables reads every results/*/metrics.json; each
+table lists its rows by result name, so a number in the README always traces to a saved run.
 """
 
 from __future__ import annotations
@@ -76,13 +76,26 @@ PAIRED_TABLES = {
 }
 
 
+# Runs with their stress test (issue 28): table name -> rows (result name, what it is)
+STRESS_TABLES = {
+    "stain": [
+        ("aria-stain-reference", "reference (no stain handling)"),
+        ("aria-stain-jitter-0.2", "stain jitter 0.2 in training"),
+        ("aria-stain-reinhard", "Reinhard normalisation in the front"),
+        ("aria-stain-reinhard-jitter-0.1", "Reinhard normalisation and stain jitter 0.1"),
+    ],
+}
+STRESS_COLUMNS = ("brightness", "white balance", "contrast", "jpeg", "scale")  # shown at the middle strength
+
+
 def collect(name: str, run: Path, seconds: float, command: str) -> Path:
     if (run / "INCOMPLETE").exists() or not (run / "metrics.json").is_file():
         raise SystemExit(f"{run}: not a finished run (INCOMPLETE, or no metrics.json)")
     out = RESULTS / name
     out.mkdir(parents=True, exist_ok=True)
-    for file in ("metrics.json", "config.yaml"):
-        shutil.copy(run / file, out / file)
+    for file in ("metrics.json", "config.yaml", "stress.json"):
+        if file != "stress.json" or (run / file).is_file():
+            shutil.copy(run / file, out / file)
     write_json(out / "run.json", {"command": command, "seconds": round(float(seconds)), "machine": describe()})
     return out
 
@@ -190,9 +203,51 @@ def paired_table(name: str) -> str:
     return "\n".join(lines)
 
 
+STRESS_HEADER = ("| run | val. AUC (folds) | holdout AUC | stain mild / middle / strong | Δ middle stain (p) | "
+                 + " | ".join(f"{shift} middle" for shift in STRESS_COLUMNS) + " | minutes |\n"
+                 + "|---" * (6 + len(STRESS_COLUMNS)) + "|")
+
+
+def _stress_row(name: str, label: str) -> str:
+    folder = RESULTS / name
+    if not (folder / "stress.json").is_file():
+        return f"| {label} | not run |" + " |" * (4 + len(STRESS_COLUMNS))
+    val = RunFolder(folder).metrics()["validation_mean_sd"]["auc"]
+    stress = json.loads((folder / "stress.json").read_text())
+    run = json.loads((folder / "run.json").read_text())
+    rows = {(row["shift"], row["strength"]): row["model"] for row in stress["shifts"]}
+    stain = " / ".join(f"{rows[('stain', k)]['auc']:.3f}" for k in ("mild", "middle", "strong"))
+    middle = rows[("stain", "middle")]["against_unshifted"]
+    shifts = " | ".join(f"{rows[(shift, 'middle')]['auc']:.3f}" for shift in STRESS_COLUMNS)
+    return (f"| {label} | {val['mean']:.3f} ± {val['sd'] or 0:.3f} | {stress['unshifted']['model']['auc']:.3f} | "
+            f"{stain} | {middle['difference']:+.3f} (p {middle['p_value']:.2g}) | {shifts} | "
+            f"{run['seconds'] / 60:.0f} |")
+
+
+def _stress_baseline_row(name: str) -> str:
+    """The colour histogram under the same shifts, from the first row's stress test (the same splits in every
+    row)."""
+    stress = json.loads((RESULTS / name / "stress.json").read_text())
+    rows = {(row["shift"], row["strength"]): row["baseline"] for row in stress["shifts"]}
+    stain = " / ".join(f"{rows[('stain', k)]['auc']:.3f}" for k in ("mild", "middle", "strong"))
+    middle = rows[("stain", "middle")]["against_unshifted"]
+    shifts = " | ".join(f"{rows[(shift, 'middle')]['auc']:.3f}" for shift in STRESS_COLUMNS)
+    base = RunFolder(RESULTS / name).metrics()["baseline"]["validation_mean_sd"]["auc"]
+    return (f"| colour histogram (the runs' baseline) | {base['mean']:.3f} ± {base['sd'] or 0:.3f} | "
+            f"{stress['unshifted']['baseline']['auc']:.3f} | {stain} | {middle['difference']:+.3f} "
+            f"(p {middle['p_value']:.2g}) | {shifts} | <1 |")
+
+
+def stress_table(name: str) -> str:
+    rows = STRESS_TABLES[name]
+    return "\n".join([STRESS_HEADER, *(_stress_row(result, label) for result, label in rows),
+                      _stress_baseline_row(rows[0][0])])
+
+
 def tables(readme: Path = HERE / "README.md") -> None:
     text = readme.read_text()
-    rendered = {**{name: table(name) for name in TABLES}, **{name: paired_table(name) for name in PAIRED_TABLES}}
+    rendered = {**{name: table(name) for name in TABLES}, **{name: paired_table(name) for name in PAIRED_TABLES},
+                **{name: stress_table(name) for name in STRESS_TABLES}}
     for name, body in rendered.items():
         pattern = re.compile(rf"(<!-- table:{name} -->\n)(?:(?!<!-- /table -->).)*(<!-- /table -->)", re.S)
         if not pattern.search(text):

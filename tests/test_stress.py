@@ -105,6 +105,10 @@ def test_a_run_that_jitters_the_stain_trains_on_images_and_infers_without_jitter
     plain = [keras.ops.convert_to_numpy(model(images, training=False)) for _ in range(2)]
     assert np.array_equal(*plain)
     assert np.allclose(classifier(images, training=False), plain[0], atol=1e-5)  # what the delivered model serves
+    classifier.save(tmp_path / "model.keras")  # the normalisation travels inside the saved model
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert np.allclose(reloaded(images, training=False), plain[0], atol=1e-5)
+    assert "stain_normalisation" in [layer.name for layer in reloaded.preprocessor.map_layers]
     jittered = [keras.ops.convert_to_numpy(model.get_layer("stain_jitter")(images, training=True)) for _ in range(2)]
     assert not np.array_equal(jittered[0], images) and not np.array_equal(*jittered)
 

@@ -21,11 +21,12 @@ from sklearn.covariance import LedoitWolf
 
 from keras_all.front import FrontConfig, load_images
 from keras_all.layers import AreaResizing, area_resize
-from keras_all.layers.familiarity import GROUPS, ImageStatistics, Unfamiliarity, is_flat
+from keras_all.layers.familiarity import FEATURES, GROUPS, ImageStatistics, Unfamiliarity, is_flat
 from keras_all.run_folder import read_json
 
 FAMILIARITY = "familiarity.json"
 QUANTILE = 0.98  # of the out-of-fold validation distances: about 2% of images like the training ones are flagged
+CHUNK = 64  # images whose statistics are computed in one call
 
 
 def image_statistics(images: np.ndarray) -> np.ndarray:
@@ -67,8 +68,15 @@ class Familiarity:
 
     def judge(self, images) -> pd.DataFrame:
         """Raw uint8 RGB images (a batch, or a list of any sizes) -> unfamiliarity, unfamiliar (0/1) and why."""
-        statistics = np.concatenate([image_statistics(area_resize(image, self.image_size, self.image_size)[None])
-                                     for image in images])
+        size, chunks, chunk = self.image_size, [], []
+        for image in images:  # read at the image size, scored CHUNK at a time
+            chunk.append(area_resize(image, size, size))
+            if len(chunk) == CHUNK:
+                chunks.append(image_statistics(np.stack(chunk)))
+                chunk = []
+        if chunk or not chunks:
+            chunks.append(image_statistics(np.stack(chunk)) if chunk else np.zeros((0, FEATURES)))
+        statistics = np.concatenate(chunks)
         flat = _flat(statistics)
         reasons = ["flatness (no edges at all)" if f else reason for f, reason in zip(flat, self.reasons(statistics))]
         return pd.DataFrame({"unfamiliarity": self.distance(statistics),
