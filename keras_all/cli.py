@@ -427,9 +427,10 @@ def evaluate(model, dataset, data_dir, on_bad_image, positive_class, cutoff, out
     output = output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-evaluate-{dataset}"
     if output.exists() and any(output.iterdir()):
         raise click.ClickException(f"{output}: folder exists and is not empty; pass a new --output")
+    mapping = None if label_map is None else parse_label_map(label_map)
     data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
-    if label_map is not None:
-        data = data.relabelled(parse_label_map(label_map))
+    if mapping is not None:
+        data = data.relabelled(mapping)
     result = run_evaluation(model, data, output, cutoff)
     m = result["metrics"]
     click.echo(f"{m['n']} images at cut-off {result['cutoff']:.4g}: accuracy {na(m['accuracy'])}, sensitivity "

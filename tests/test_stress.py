@@ -34,6 +34,7 @@ def smear_like(seed=0, size=96):
     return image
 
 
+@pytest.mark.portable
 def test_hed_shift_is_exact_at_no_shift_and_more_haematoxylin_darkens_the_nuclei():
     image = smear_like()[None]
     same = keras.ops.convert_to_numpy(hed_shift(image, np.ones((1, 3)), np.zeros((1, 3))))
@@ -43,6 +44,7 @@ def test_hed_shift_is_exact_at_no_shift_and_more_haematoxylin_darkens_the_nuclei
     assert more[0][nucleus].mean() < image[0][nucleus].mean() - 5
 
 
+@pytest.mark.portable
 def test_stain_jitter_acts_in_training_only_differs_per_image_and_round_trips():
     images = np.repeat(smear_like()[None], 4, axis=0).astype("float32")
     layer = StainJitter(0.2, seed=3)
@@ -56,6 +58,7 @@ def test_stain_jitter_acts_in_training_only_differs_per_image_and_round_trips():
         StainJitter(1.5)
 
 
+@pytest.mark.portable
 def test_reinhard_takes_two_casts_of_one_field_to_nearly_one_image():
     image = smear_like()
     cast = np.clip(image * np.array([0.85, 1.0, 1.15]), 0, 255).astype(np.uint8)
@@ -67,6 +70,7 @@ def test_reinhard_takes_two_casts_of_one_field_to_nearly_one_image():
     assert np.allclose(mean, ReinhardNormalization().mean, atol=0.02)
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("shift", list(SHIFTS))
 def test_each_shift_is_seeded_keeps_the_image_shape_and_grows_with_strength(shift):
     image = smear_like(size=120)
@@ -92,6 +96,7 @@ def test_stress_test_scores_every_shift_for_model_and_baseline_and_repeats(tiny_
     assert np.allclose(plain, written, atol=1e-4)  # the unshifted images are scored as the run scored them
 
 
+@pytest.mark.portable
 def test_a_run_that_jitters_the_stain_trains_on_images_and_infers_without_jitter(tmp_path):
     config = load_config(preset="demo").with_values({
         "fit.stain_jitter": 0.2, "front.stain": "reinhard", "front.spike_size": 32, "front.input_size": 32,
@@ -113,6 +118,7 @@ def test_a_run_that_jitters_the_stain_trains_on_images_and_infers_without_jitter
     assert not np.array_equal(jittered[0], images) and not np.array_equal(*jittered)
 
 
+@pytest.mark.portable
 def test_stain_settings_are_checked():
     with pytest.raises(ValueError, match="stain_jitter"):
         load_config(overrides={"fit.stain_jitter": 0.2, "run.protocol": "paper"})
@@ -134,6 +140,7 @@ def odd_images(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.portable
 def test_familiarity_by_splits_flags_outliers_and_few_of_its_own():
     rng = np.random.default_rng(0)
     images = np.stack([smear_like(k) for k in range(60)])
@@ -164,6 +171,16 @@ def test_predict_flags_every_picture_that_is_not_a_smear_in_one_line_each(tiny_r
     assert len(flagged) == 5 and all("most unlike in its" in line for line in flagged)
     report = (run / "report.md").read_text()
     assert "## Refusal: inputs unlike the training images" in report and "## Stress test" in report
+
+
+@pytest.mark.portable
+def test_a_malformed_label_map_is_refused_in_one_line_before_anything_is_read(tmp_path):
+    from .helpers import cli
+
+    for bad, said in (("ALL:1", "write CLASS=1"), ("ALL=2", "write CLASS=1"), (",", "is empty")):
+        done = cli("evaluate", "--model", tmp_path, "--dataset", "aria", "--data-dir", tmp_path, "--label-map", bad,
+                   "--output", tmp_path / "out")
+        assert done.exit_code != 0 and said in done.output and not (tmp_path / "out").exists()
 
 
 @pytest.mark.shell
