@@ -26,6 +26,7 @@ from keras_all.layers.stain import hed_shift, stain_draws
 from keras_all.loader import BASELINE, LoadedModel
 from keras_all.metrics import binary_metrics, paired_delong
 from keras_all.run_folder import RunFolder, read_json
+from keras_all.whole_folder import written_whole
 
 STRENGTHS = ("mild", "middle", "strong")
 STRESS_FILE = "stress.json"
@@ -248,8 +249,10 @@ def stress_command(model_ref: str | Path, out: str | Path, data=None, seed: int 
         if overlap:
             echo(f"warning: {overlap} of these images were used to train the model: its figures are optimistic")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    result = write_stress(out, model, table["path"], table["label"], seed, echo)
-    lines = [f"# keras-all stress test of `{model.path}`", "", f"Images: {about}.", "", *stress_lines(out)]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()  # an empty folder given as --output is taken over
+    with written_whole(out) as partial:  # a stress test cut short leaves no folder
+        result = write_stress(partial, model, table["path"], table["label"], seed, echo)
+        lines = [f"# keras-all stress test of `{model.path}`", "", f"Images: {about}.", "", *stress_lines(partial)]
+        (partial / "report.md").write_text("\n".join(lines) + "\n")
     return result
