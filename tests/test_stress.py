@@ -204,6 +204,9 @@ def test_stress_and_a_cross_set_evaluation_from_the_shell(tiny_run, synthetic_tr
     unmapped = shell("evaluate", "--model", run, "--dataset", "aria", "--data-dir", aria, "--label-map",
                      "Benign=0", "--output", tmp_path / "bad")
     assert unmapped.returncode != 0 and "Early, Pre, Pro" in unmapped.stderr
+    emptied = shell("evaluate", "--model", run, "--dataset", "aria", "--data-dir", aria, "--label-map",
+                    "Benign=-,Early=-,Pre=-,Pro=-", "--output", tmp_path / "none")
+    assert emptied.returncode != 0 and "every class" in emptied.stderr and not (tmp_path / "none").exists()
 
 
 def test_other_sets_and_non_smears_are_flagged_and_few_aria_holdout_images(shared_path, tmp_path):

@@ -63,6 +63,8 @@ class LoadedDataset:
                              f"{', '.join(classes)}")
         labels = self.samples["class_name"].map(label_map)
         kept = labels.notna()
+        if not kept.any():
+            raise ValueError(f"--label-map: every class of {self.root} is left out; map at least one to 1 or 0")
         samples = self.samples[kept].assign(label=labels[kept].astype(int)).reset_index(drop=True)
         return dataclasses.replace(self, samples=samples)
 

@@ -11,12 +11,11 @@ from keras_all.data import LoadedDataset, read_image
 from keras_all.data.summary import summarize
 from keras_all.evaluation.baseline import NAME, HistogramBaseline, histogram_features
 from keras_all.evaluation.comparison import paired_lines, paired_tests
-from keras_all.evaluation.familiarity import familiarity_of
+from keras_all.evaluation.familiarity import familiarity_of, statistics_of_files
 from keras_all.evaluation.plots import confusion_plot, roc_plot
 from keras_all.evaluation.report import data_lines, environment, environment_lines, interval_lines, na, paper_table
 from keras_all.evaluation.stress import STRESS_FILE
 from keras_all.front import load_images
-from keras_all.layers import area_resize
 from keras_all.loader import BASELINE, LoadedModel, load_model
 from keras_all.metrics import binary_metrics
 from keras_all.run_folder import RunFolder, read_json
@@ -53,8 +52,8 @@ def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, cutoff: floa
               "images_used_in_training": overlap, "metrics": binary_metrics(samples["label"], probability, cutoff),
               "data_summary": summarize(data), "environment": environment(), "trained_on": model.trained_on}
     familiarity = familiarity_of(model)
-    if familiarity is not None:  # the inputs it would refuse, and how it does on the others
-        judged = familiarity.judge(_images(samples["path"], model))
+    if familiarity is not None and model.front is not None:  # the inputs it would refuse; how it does on the others
+        judged = familiarity.assess(statistics_of_files(samples["path"], model.front))
         predictions = predictions.assign(**judged)
         kept = judged["unfamiliar"].to_numpy() == 0
         result["unfamiliar"] = {"n": int((~kept).sum()), "share": float(1 - kept.mean()),
@@ -68,20 +67,13 @@ def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, cutoff: floa
         result["baseline"] = {"name": NAME, "cutoff": baseline.cutoff,
                               "metrics": binary_metrics(samples["label"], base, baseline.cutoff)}
         result["versus_baseline"] = paired_tests(samples["label"], probability, cutoff, base, baseline.cutoff)
-    if model.beside(STRESS_FILE) is not None:
-        result["stress"] = read_json(model.beside(STRESS_FILE))
+    stress = model.beside(STRESS_FILE)
+    if stress is not None:  # the model's own stress test, shown beside a cross-set evaluation
+        result["stress"] = read_json(stress)
     out.write_csv("predictions.csv", predictions)
     out.write_json("metrics.json", result)
     render_evaluation_report(out.path)
     return result
-
-
-def _images(paths, model: LoadedModel):
-    """The files at ``paths``, each read at the model's image size, one at a time (any number of them)."""
-    size = model.front.image_size if model.front is not None else None
-    for path in paths:
-        image = read_image(path)
-        yield image if size is None else area_resize(image, size, size)
 
 
 def probabilities_of_files(model: LoadedModel, paths, batch_size: int = 32) -> np.ndarray:

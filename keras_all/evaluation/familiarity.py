@@ -76,7 +76,10 @@ class Familiarity:
                 chunk = []
         if chunk or not chunks:
             chunks.append(image_statistics(np.stack(chunk)) if chunk else np.zeros((0, FEATURES)))
-        statistics = np.concatenate(chunks)
+        return self.assess(np.concatenate(chunks))
+
+    def assess(self, statistics: np.ndarray) -> pd.DataFrame:
+        """``judge`` of images whose statistics (``image_statistics`` at the image size) are already made."""
         flat = _flat(statistics)
         reasons = ["flatness (no edges at all)" if f else reason for f, reason in zip(flat, self.reasons(statistics))]
         return pd.DataFrame({"unfamiliarity": self.distance(statistics),

@@ -18,14 +18,14 @@ import numpy as np
 
 from keras_all.data import read_image
 from keras_all.evaluation.baseline import HistogramBaseline, hsv_histogram
-from keras_all.evaluation.familiarity import familiarity_of
+from keras_all.evaluation.familiarity import familiarity_of, image_statistics
 from keras_all.evaluation.plots import stress_plot
 from keras_all.front import centre_crop
 from keras_all.layers import area_resize
 from keras_all.layers.stain import hed_shift, stain_draws
 from keras_all.loader import BASELINE, LoadedModel
 from keras_all.metrics import binary_metrics, paired_delong
-from keras_all.run_folder import RunFolder, read_json
+from keras_all.run_folder import RunFolder, read_json, write_json
 from keras_all.whole_folder import written_whole
 
 STRENGTHS = ("mild", "middle", "strong")
@@ -122,7 +122,7 @@ def stress_test(model: LoadedModel, paths, labels, seed: int = 0, batch_size: in
     baseline = None if baseline_file is None else HistogramBaseline.from_dict(read_json(baseline_file))
     paths, labels = list(map(str, paths)), np.asarray(labels).astype(int)
     cases = [(None, 0)] + [(shift, k) for shift in SHIFTS for k in range(len(STRENGTHS))]
-    familiarity = familiarity_of(model)
+    familiarity, size = familiarity_of(model), model.front.image_size
     scores = {case: ([], [], []) for case in cases}
     echo(f"stress test: {len(paths)} images, {len(cases) - 1} shifted versions of each")
     for start in range(0, len(paths), batch_size):
@@ -131,9 +131,10 @@ def stress_test(model: LoadedModel, paths, labels, seed: int = 0, batch_size: in
             batch = images if case[0] is None else [shifted(image, *case, seed, start + i)
                                                     for i, image in enumerate(images)]
             model_scores, base_scores, flags = scores[case]
-            model_scores.append(_model_scores(model, batch))
-            if familiarity is not None:
-                flags.append(familiarity.judge(batch)["unfamiliar"].to_numpy())
+            resized = np.stack([area_resize(image, size, size) for image in batch])  # as front.load_images reads
+            model_scores.append(model.predict(resized)[0])
+            if familiarity is not None:  # read at the same size as the model's input
+                flags.append(familiarity.assess(image_statistics(resized))["unfamiliar"].to_numpy())
             if baseline is not None:
                 base_scores.append(baseline.probability(np.stack([hsv_histogram(centre_crop(image, model.front.crop))
                                                                   for image in batch])))
@@ -157,12 +158,6 @@ def stress_test(model: LoadedModel, paths, labels, seed: int = 0, batch_size: in
             "shifts": rows}
 
 
-def _model_scores(model: LoadedModel, images: list[np.ndarray]) -> np.ndarray:
-    """The model's ALL probabilities of raw images, each resized as ``front.load_images`` resizes a file."""
-    size = model.front.image_size
-    return model.predict(np.stack([area_resize(image, size, size) for image in images]))[0]
-
-
 def _figures(labels, probability, cutoff: float, unshifted=None) -> dict:
     m = binary_metrics(labels, probability, cutoff)
     out = {"auc": m["auc"], "auc_ci": m["auc_ci"], "accuracy": m["accuracy"], "sensitivity": m["sensitivity"],
@@ -175,8 +170,6 @@ def _figures(labels, probability, cutoff: float, unshifted=None) -> dict:
 def write_stress(folder: str | Path, model: LoadedModel, paths, labels, seed: int = 0,
                  echo: Callable[[str], None] = print) -> dict:
     """``stress_test`` of ``model`` on ``paths`` into ``folder``: stress.json and its plot, stress.png."""
-    from keras_all.run_folder import write_json
-
     folder = Path(folder)
     result = stress_test(model, paths, labels, seed, echo=echo)
     write_json(folder / STRESS_FILE, result)
