@@ -9,35 +9,44 @@ keras-all ``.keras`` file after ``import keras_all``. The Python API:
   SavedModel (``predict`` on raw images, ``cutoff``, ``classifier``, ``card``);
 - ``train(data, preset=... | config=...)``: a cross-validated run, as ``keras-all train`` makes it;
 - ``load_dataset``, ``load_config``, ``Standardizer``, ``RunFolder``, ``PRESETS``.
+
+In the ``keras-all`` command the package starts light: the command line checks its options and files first, and
+``start()`` starts Keras (and registers the layers) where a command computes.
 """
 
-from keras_all.quiet import start_keras
+import importlib
+
+from keras_all.quiet import start_keras, started_as_command
 
 __version__ = "0.1.0"
 
-start_keras()
+_PUBLIC = {"PRESETS": "keras_all.presets", "FrontConfig": "keras_all.front", "LoadedModel": "keras_all.loader",
+           "RunFolder": "keras_all.run_folder", "SpikePreprocessor": "keras_all.models",
+           "SpikeResNetClassifier": "keras_all.models", "Standardizer": "keras_all.front",
+           "TrainConfig": "keras_all.config", "load_config": "keras_all.config", "load_dataset": "keras_all.data",
+           "load_model": "keras_all.loader", "train": "keras_all.api"}
 
-# imported here so that every custom layer and model is registered with Keras
-from keras_all import layers  # noqa: E402
-from keras_all.config import TrainConfig, load_config  # noqa: E402
-from keras_all.front import FrontConfig, Standardizer  # noqa: E402
-from keras_all.loader import LoadedModel, load_model  # noqa: E402
-from keras_all.models import SpikePreprocessor, SpikeResNetClassifier  # noqa: E402
-from keras_all.presets import PRESETS  # noqa: E402
-from keras_all.run_folder import RunFolder  # noqa: E402
+__all__ = sorted([*_PUBLIC, "layers", "start"])
 
-__all__ = ["PRESETS", "FrontConfig", "LoadedModel", "RunFolder", "SpikePreprocessor", "SpikeResNetClassifier",
-           "Standardizer", "TrainConfig", "layers", "load_config", "load_dataset", "load_model", "train"]
+
+def start() -> None:
+    """Start Keras (its start-up lines kept off the console) and register every keras-all layer and model with it;
+    once per process."""
+    start_keras()
+    importlib.import_module("keras_all.layers")
+    importlib.import_module("keras_all.models")
 
 
 def __getattr__(name):
-    """``train`` and ``load_dataset`` import the training and data code on first use (the CLI starts faster)."""
-    if name == "train":
-        from keras_all.api import train
+    """The public names, each imported on first use."""
+    if name not in _PUBLIC and name != "layers":
+        raise AttributeError(f"module 'keras_all' has no attribute {name!r}")
+    start()
+    value = importlib.import_module("keras_all.layers") if name == "layers" else getattr(
+        importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
 
-        return train
-    if name == "load_dataset":
-        from keras_all.data import load_dataset
 
-        return load_dataset
-    raise AttributeError(f"module 'keras_all' has no attribute {name!r}")
+if not started_as_command():
+    start()

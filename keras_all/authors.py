@@ -20,7 +20,7 @@ from keras_all.front import FrontConfig, Standardizer
 from keras_all.models import SpikeResNetClassifier, build_resnet, load_legacy_weights
 from keras_all.models.legacy_weights import read_legacy_weights, stored_layer
 from keras_all.training.arrays import spike_maps
-from keras_all.whole_folder import written_whole
+from keras_all.whole_folder import require_new_folder, written_whole
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,7 @@ def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None
     Returns:
         The folder written.
     """
-    path, out = Path(path), Path(out)
-    if out.exists():  # before the weights are read
-        raise ValueError(f"{out}: already exists; remove it or pass another --output")
+    path, out = Path(path), require_new_folder(out)  # before the weights are read
     stored = read_legacy_weights(path)
     release, channels = identify(path, stored)
     front = FrontConfig(spike_size=release.size, input_size=release.size, channels=channels,

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import click
 
-from keras_all.config import DISTRIBUTIONS, FINALS, MAP_STORAGE, PROTOCOLS
 from keras_all.data.io import printable
 from keras_all.data.synthetic import SYNTH_LAYOUTS
 from keras_all.fields.annotations import FIELD_LAYOUTS
-from keras_all.fields.cell_data import CONTROLS, UNITS
-from keras_all.front import MODES
-from keras_all.loader import FORMATS, load_model
+from keras_all.quiet import started_as_command
+from keras_all.vocabulary import CONTROLS, DISTRIBUTIONS, FINALS, FORMATS, MAP_STORAGE, MODES, PROTOCOLS, UNITS
+from keras_all.whole_folder import require_new_folder
 
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
 LOST_WORKER = 75  # EX_TEMPFAIL: a multi-worker run stopped by another worker's end; --resume continues it
@@ -35,6 +34,14 @@ class _NoRetracingNotes(logging.Filter):
 logging.getLogger("tensorflow").addFilter(_NoRetracingNotes())
 
 
+def _computing() -> None:
+    """Start Keras, every keras-all layer registered with it: called by a command once its options and files are
+    checked, before its first import of the package's Keras code, so that a refusal comes at once."""
+    import keras_all
+
+    keras_all.start()
+
+
 def _user_errors(command):
     """Turn a user mistake (bad folder, bad file, bad value) into one 'Error: ...' line."""
 
@@ -49,14 +56,22 @@ def _user_errors(command):
 
 
 class _Commands(click.Group):
-    """The command group; Ctrl-C ends a command with one line and exit code 130, as shells expect."""
+    """The command group; Ctrl-C ends a command with one line and exit code 130, as shells expect.
+
+    An interrupted command has cleaned up on its way out (a folder written whole is removed, a run marked
+    incomplete); the process then ends at once, without the interpreter's shutdown, where TensorFlow's and OpenCV's
+    worker threads, stopped mid-work, could crash it (exit 139 instead of 130)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            ctx.exit(INTERRUPTED)
+            if not started_as_command():  # in-process (click's test runner): leave the interpreter alone
+                ctx.exit(INTERRUPTED)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(INTERRUPTED)
 
 
 def dataset_options(command=None, *, required=True, on_bad_image="error", fields=False):
@@ -227,13 +242,15 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, output, n, spike
     Each figure puts an image beside its spike map, its blurred map and the model's input; a contact sheet
     gathers them.
     """
-    from keras_all.figure3 import write_figure3
-    from keras_all.front import FrontConfig
+    from keras_all.config import FrontConfig
 
     if pca_components is not None and pca_components >= 1:
         pca_components = int(pca_components)
     config = FrontConfig(spike_size=spike_size, input_size=input_size, mode=mode, pca_components=pca_components)
     samples = load_with_progress(dataset, data_dir, on_bad_image, positive_class).samples
+    _computing()
+    from keras_all.figure3 import write_figure3
+
     for path in write_figure3(samples, config, output, n=n, fit_n=fit_n, seed=seed):
         click.echo(f"wrote {path}")
 
@@ -275,8 +292,8 @@ def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, 
     The run folder holds every fold's model and scores, the delivered model at its validated cut-off, the
     colour-histogram baseline by the same splits, and report.md.
     """
-    from keras_all.api import train as run_training
     from keras_all.config import load_config
+    from keras_all.run_folder import RunFolder
 
     overrides = {"run.protocol": protocol, "run.folds": folds, "fit.epochs": epochs, "fit.batch_size": batch_size,
                  "run.seed": seed, "front.spike_size": image_size, "front.input_size": image_size,
@@ -286,6 +303,11 @@ def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, 
     config = load_config(config_file, overrides, preset=preset)
     if resume and output is None:
         raise click.ClickException("--resume needs --output, the folder of the interrupted run")
+    if output is not None:
+        RunFolder(output).check_opening(resume)
+    _computing()
+    from keras_all.api import train as run_training
+
     if config.fit.distribute == "multi-worker":
         _train_on_cluster(config, lambda: load_with_progress(dataset, data_dir, on_bad_image, positive_class),
                           output, resume)
@@ -347,12 +369,14 @@ def tune(dataset, data_dir, on_bad_image, positive_class, preset, config_file, m
     """
     from keras_all.config import load_config
     from keras_all.run_folder import RunFolder
-    from keras_all.tuning import SearchSettings, role
-    from keras_all.tuning import tune as run_search
 
     overrides = {"run.folds": folds, "fit.epochs": epochs, "run.seed": seed, "front.spike_size": image_size,
                  "front.input_size": image_size, "run.max_per_class": max_per_class}
     config = load_config(config_file, overrides, preset=preset)
+    _computing()
+    from keras_all.tuning import SearchSettings, role
+    from keras_all.tuning import tune as run_search
+
     where = role()
     if (resume or where != "single") and output is None:
         raise click.ClickException("--resume and distributed searches need --output, the search folder")
@@ -421,14 +445,13 @@ def evaluate(model, dataset, data_dir, on_bad_image, positive_class, cutoff, out
 
     A set of another source than the model's training set is reported as a cross-set evaluation, beside the
     model's own stress test."""
+    output = require_new_folder(output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-evaluate-{dataset}")
+    mapping = None if label_map is None else parse_label_map(label_map)
+    data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    _computing()
     from keras_all.evaluation.evaluate import evaluate as run_evaluation
     from keras_all.evaluation.report import na
 
-    output = output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-evaluate-{dataset}"
-    if output.exists() and any(output.iterdir()):
-        raise click.ClickException(f"{output}: folder exists and is not empty; pass a new --output")
-    mapping = None if label_map is None else parse_label_map(label_map)
-    data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
     if mapping is not None:
         data = data.relabelled(mapping)
     result = run_evaluation(model, data, output, cutoff)
@@ -471,15 +494,14 @@ def stress(model, dataset, data_dir, on_bad_image, positive_class, seed, output)
     """Re-score images under another lab's stain, light, focus, JPEG and scale, beside the colour histogram.
 
     Without --dataset, a run's own holdout test."""
+    if (dataset is None) != (data_dir is None):
+        raise click.ClickException("give --dataset and --data-dir together, or neither (a run's holdout test)")
+    output = require_new_folder(output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-stress")
+    data = None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    _computing()
     from keras_all.evaluation.report import na
     from keras_all.evaluation.stress import stress_command
 
-    if (dataset is None) != (data_dir is None):
-        raise click.ClickException("give --dataset and --data-dir together, or neither (a run's holdout test)")
-    output = output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-stress"
-    if output.exists() and any(output.iterdir()):
-        raise click.ClickException(f"{output}: folder exists and is not empty; pass a new --output")
-    data = None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
     result = stress_command(model, output, data, seed, echo=click.echo)
     plain = result["unshifted"]
     worst = min(result["shifts"], key=lambda row: row["model"]["auc"] if row["model"]["auc"] is not None else 1)
@@ -494,13 +516,16 @@ def stress(model, dataset, data_dir, on_bad_image, positive_class, seed, output)
 @_user_errors
 def report(folder):
     """Re-render report.md and the plots of a run (or an evaluation) folder from its saved files."""
-    from keras_all.api import report_sections
-    from keras_all.evaluation.evaluate import render_evaluation_report
-    from keras_all.evaluation.report import render_run_report
     from keras_all.run_folder import RunFolder
 
     if RunFolder(folder).incomplete:
         raise click.ClickException(f"{folder}: the run has not finished; `keras-all train ... --resume` first")
+    _computing()
+    from keras_all.api import report_sections
+    from keras_all.evaluation.evaluate import render_evaluation_report
+    from keras_all.evaluation.report import render_run_report
+    from keras_all.loader import load_model
+
     if RunFolder(folder).is_run():
         load_model(folder)  # a run whose metrics.json is cut short is refused here, naming it
 
@@ -527,6 +552,7 @@ def compare(run_a, run_b, as_json):
 
     DeLong's test compares the AUCs, McNemar's the accuracies, each at its own validated cut-off.
     """
+    _computing()
     from keras_all.evaluation.comparison import compare_folders, paired_lines
 
     tests = compare_folders(run_a, run_b)
@@ -548,6 +574,7 @@ def compare(run_a, run_b, as_json):
 @_user_errors
 def export(run, fmt, output):
     """Export a finished run's model: raw images in, ALL probability and decision out, with a model card."""
+    _computing()
     from keras_all.export import export_run
 
     click.echo(f"exported to {export_run(run, output, fmt)} (MODEL_CARD.md, config.yaml)")
@@ -562,12 +589,13 @@ def export(run, fmt, output):
 @_user_errors
 def predict(model, inputs, output, as_json):
     """Predict the ALL probability and decision of each image file, and of every file in each folder."""
+    files, links = _image_files(inputs, "predict", warn_links=False)  # links that lead nowhere are rows
+    _computing()
     from keras_all.export import predict_files
+    from keras_all.loader import load_model
     from keras_all.run_folder import write_text_atomically
 
-    table = predict_files(model, inputs)
-    if table.empty:
-        raise click.ClickException(f"no files found in {', '.join(printable(i) for i in inputs)}; nothing to predict")
+    table = predict_files(model, files, links)
     text = table.to_json(orient="records", indent=2) if as_json else table.to_csv(index=False)
     if output:
         write_text_atomically(output, text)  # an existing file is replaced whole, or left as it was
@@ -586,9 +614,9 @@ def predict(model, inputs, output, as_json):
     for row in bad.itertuples():
         click.echo(f"warning: {row.path}: {row.error}", err=True)
     if len(bad) == len(table):
-        raise click.ClickException(f"none of the {len(table)} files could be read as an image; nothing was predicted")
+        raise click.ClickException(f"none of the {len(table)} image files could be read; nothing was predicted")
     if len(bad):
-        click.echo(f"{len(bad)} of {len(table)} files could not be read; the others were predicted", err=True)
+        click.echo(f"{len(bad)} of {len(table)} image files could not be read; the others were predicted", err=True)
 
 
 @main.command("import-weights")
@@ -604,11 +632,13 @@ def import_weights(weights, output, dataset, data_dir, on_bad_image, positive_cl
     With --dataset and --data-dir, the z-score and PCA the weights expect are fitted on that data set and
     model.keras (raw images in) is written for `keras-all predict` and `evaluate`; see MODEL_CARD.md.
     """
-    from keras_all.authors import import_weights as run_import
-
     if (dataset is None) != (data_dir is None):
         raise click.ClickException("--dataset and --data-dir go together: give both, or neither")
+    require_new_folder(output)
     data = None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    _computing()
+    from keras_all.authors import import_weights as run_import
+
     folder = run_import(weights, output, data, seed, echo=click.echo)
     written = ", ".join(sorted(p.name for p in folder.iterdir()))
     click.echo(f"imported {weights} into {folder} ({written})")
@@ -625,13 +655,12 @@ def import_weights(weights, output, dataset, data_dir, on_bad_image, positive_cl
 @_user_errors
 def demo(output, n, epochs, folds, seed):
     """Run the whole pipeline on the embedded default data (synthetic C-NMC cells) in a few minutes."""
+    output = require_new_folder(output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-demo")
+    _computing()
     from keras_all.api import train as run_training
     from keras_all.config import load_config
     from keras_all.data.synthetic import write_dataset
 
-    output = output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-demo"
-    if output.exists() and any(output.iterdir()):
-        raise click.ClickException(f"{output}: folder exists and is not empty; pass a new --output")
     click.echo(f"writing {n} synthetic C-NMC cells to {output / 'data'}")
     write_dataset("c-nmc", output / "data", n, seed)
     data = load_with_progress("c-nmc", output / "data", "error", None)
@@ -675,14 +704,19 @@ def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, 
         raise click.ClickException("give image files or folders, or --dataset with --data-dir; not both")
     if split is not None and dataset is None:
         raise click.ClickException("--split takes the fields of a --dataset's published split; give --dataset")
+    require_new_folder(output)
     if dataset is not None:
         fields = read_fields(dataset, data_dir).only(split)
     else:
-        fields = unmarked_fields(_image_files(inputs))
+        fields = unmarked_fields(_image_files(inputs, "search")[0])
     result = find_in_fields(fields, scale, output, cell_class, per_field=scale_per_field, echo=click.echo,
                             warn=lambda line: click.echo(line, err=True))
+    not_judged = f"; {len(result['fields_not_judged'])} cannot be judged" if result["fields_not_judged"] else ""
+    left_out = f"; {len(result['fields_left_out'])} files left out" if result["fields_left_out"] else ""
     click.echo(f"{result['cells']} cells on {result['fields']} fields; "
-               f"{len(result['fields_without_cells'])} fields without a cell found")
+               f"{len(result['fields_without_cells'])} fields without a cell found{not_judged}{left_out}")
+    if result["marks_left_out"]:
+        click.echo(f"{len(result['marks_left_out'])} marked boxes left out (warnings above)")
     click.echo(scale_line(result["scale"]))
     if "iou_0.5" in result:
         by_box, by_centre = result["iou_0.5"], result["centre_in_box"]
@@ -694,16 +728,22 @@ def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, 
     click.echo(f"written to {output} (cells.csv, fields.csv, overlays/, masks/, metrics.json, report.md)")
 
 
-def _image_files(inputs) -> list[Path]:
-    """The image files named or under the folders named; links leading nowhere warned of; none is an error."""
-    from keras_all.data.layout import image_files
+def _image_files(inputs, doing: str, warn_links: bool = True) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The image files named or under the folders named, and the links among them that lead nowhere (warned of
+    with ``warn_links``); files that are not images are counted in one line; no image file is an error."""
+    from keras_all.data.layout import NOT_AN_IMAGE, image_files
 
-    files, broken = image_files(inputs)
-    for path, reason in broken:
-        click.echo(f"warning: left out {printable(path)}: {reason}", err=True)
-    if not files:
-        raise click.ClickException(f"no image files in {', '.join(map(printable, inputs))}")
-    return files
+    files, left_out = image_files(inputs)
+    others = [path for path, reason in left_out if reason == NOT_AN_IMAGE]
+    links = [(path, reason) for path, reason in left_out if reason != NOT_AN_IMAGE]
+    if others:
+        click.echo(f"skipped {len(others)} files that are not image files (no image extension; the first: "
+                   f"{others[0]})", err=True)
+    for path, reason in links if warn_links else ():
+        click.echo(f"warning: left out {path}: {reason}", err=True)
+    if not files and (warn_links or not links):
+        raise click.ClickException(f"no image files in {', '.join(map(printable, inputs))}; nothing to {doing}")
+    return files, links
 
 
 @main.command()
@@ -727,14 +767,19 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
     slide and a page to open in a browser."""
     import pandas as pd
 
-    from keras_all.evaluation.report import na
-    from keras_all.export import training_fields
     from keras_all.fields.scale import Scale
-    from keras_all.fields.slide_judge import SlideJudge
-    from keras_all.fields.slides_run import score_slides
 
     if (dataset is None) != (data_dir is None) or (dataset is None) == (not inputs):
         raise click.ClickException("give image files or folders, or --dataset with --data-dir; not both")
+    require_new_folder(output)
+    scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else None
+    files = None if inputs == () else _image_files(inputs, "judge")[0]
+    _computing()
+    from keras_all.evaluation.report import na
+    from keras_all.export import training_fields
+    from keras_all.fields.slide_judge import SlideJudge
+    from keras_all.fields.slides_run import score_slides
+
     judge = SlideJudge.from_run(model_ref)
     if dataset == "bccd":
         from keras_all.fields.annotations import read_fields
@@ -744,14 +789,15 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
     elif dataset is not None:
         table = load_with_progress(dataset, data_dir, "skip", positive_class).samples
     else:
-        table = pd.DataFrame({"path": [str(f) for f in _image_files(inputs)]})
-    scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else None
+        table = pd.DataFrame({"path": [str(f) for f in files]})
     result = score_slides(table, judge, output, scale, training_fields(judge.model.home), echo=click.echo,
                           warn=lambda line: click.echo(line, err=True))
     if result["trained_on"]:
         click.echo(f"warning: {result['trained_on']} of the slides gave the model its training cells: their verdicts "
                    "are no test (slides.csv marks them; the metrics leave them out)", err=True)
-    click.echo(f"{result['slides']} slides, {result['cells']} white cells scored; {result['left_out']} files left out")
+    not_judged = f"; {result['not_judged']} cannot be judged (warnings above)" if result["not_judged"] else ""
+    click.echo(f"{result['slides']} slides, {result['cells']} white cells scored; {result['left_out']} files left "
+               f"out{not_judged}")
     if result["metrics"] is not None and result["metrics"]["slides"] is not None:
         for what in ("slides", "cells"):
             m = result["metrics"].get(what)

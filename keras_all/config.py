@@ -7,25 +7,26 @@ learns from whole images or from the white cells found on them, and how those ar
     run: {name: mine, folds: 5}
     fit: {epochs: 20}
 
-A new stage's settings (the white-cell finder, slide verdicts) come as one more group in ``GROUPS``.
+A new stage's settings (the white-cell finder, slide verdicts) come as one more group in ``GROUPS``. This module
+imports nothing of Keras, so that the command line checks a configuration before Keras starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
 from keras_all.checks import check_between, check_integer, is_integer
-from keras_all.fields.cell_data import CellConfig
-from keras_all.front import FrontConfig
-from keras_all.models.resnet import PAPER_WIDTHS
+from keras_all.fields.crops import CROP_PIXELS, CROP_RED_CELLS, SHOWN
+from keras_all.fields.scale import RED_CELL_UM
 from keras_all.presets import preset_values
+from keras_all.training.bags import BAGS
+from keras_all.vocabulary import CONTROLS, DISTRIBUTIONS, FINALS, MAP_STORAGE, MODES, PAPER_WIDTHS, PROTOCOLS, UNITS
 
-PROTOCOLS = ("honest", "paper")
 STOP_ON = ("auc", "loss", "off")  # early stopping on the validation part's AUC or loss, or every epoch trained
 # The settings left unset (None) take their protocol's value. The honest protocol's adapt to the data's size:
 # up to 60 epochs, stopped on the validation AUC (best weights restored), batch-norm statistics that settle in
@@ -35,10 +36,7 @@ PROTOCOL_DEFAULTS = {
     "honest": {"fit.epochs": 60, "fit.stop_on": "auc", "model.bn_momentum": 0.9, "fit.recalibrate_bn": True},
     "paper": {"fit.epochs": 10, "fit.stop_on": "off", "model.bn_momentum": 0.99, "fit.recalibrate_bn": False},
 }
-FINALS = ("refit", "ensemble")
 SEED_LIMIT = 2**32 - 1  # NumPy's and Keras' seeds are unsigned 32-bit integers
-DISTRIBUTIONS = ("none", "mirrored", "multi-worker")
-MAP_STORAGE = ("auto", "memory", "stream")  # auto: stream where the maps would take over 1/8 of the memory
 DEFAULT_PRESET = "honest"
 
 
@@ -131,6 +129,109 @@ class FitConfig:
         check_between("learning_rate", self.learning_rate, 0, 1, high_included=True)
 
 
+ZSCORE = ("pixel", "global")  # global: one mean and variance per channel
+STAIN = ("none", "reinhard")  # reinhard: each image's colour statistics moved to a fixed target's
+
+
+@dataclass(frozen=True)
+class FrontConfig:
+    """How raw images become the ResNet's input (the paper: 224 / 224 for ALL-IDB, 100 / 100 for C-NMC)."""
+
+    spike_size: int = 224
+    input_size: int = 224
+    channels: int = 1
+    mode: str = "first_spike"
+    timesteps: int = 15
+    blur_size: int = 9
+    zscore: str = "pixel"  # per-pixel statistics (as StandardScaler on flattened images) or one per channel
+    pca_components: int | float | None = None
+    crop: float = 1.0  # the centred share of each side kept (0.8 drops the corners, where scale bars sit)
+    stain: str = "none"  # stain normalisation before the maps: none, or reinhard (layers.ReinhardNormalization)
+
+    def __post_init__(self):
+        for name in ("spike_size", "input_size"):
+            if not is_integer(getattr(self, name)) or getattr(self, name) < 8:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be an integer of at least 8 pixels")
+        if self.mode not in MODES:
+            raise ValueError(f"mode={self.mode!r}: use one of {', '.join(MODES)}")
+        if self.channels not in (1, 3) or isinstance(self.channels, bool):
+            raise ValueError(f"channels={self.channels!r}: the ResNet takes 1 or 3 channels")
+        if self.channels == 3 and self.map_channels != 1:
+            raise ValueError(f"channels=3 repeats a one-channel map; mode {self.mode!r} has its own channels")
+        check_integer("timesteps", self.timesteps, 1)
+        if not is_integer(self.blur_size) or self.blur_size < 1 or self.blur_size % 2 == 0:
+            raise ValueError(f"blur_size={self.blur_size!r}: must be an odd integer of at least 1 (9 in the paper)")
+        k = self.pca_components
+        if k is not None and not (is_integer(k) and k >= 1 or isinstance(k, float) and 0 < k < 1):
+            raise ValueError(f"pca_components={k!r}: give a count of at least 1 or a variance fraction in (0, 1)")
+        if not (isinstance(self.crop, int | float) and not isinstance(self.crop, bool) and 0.2 <= self.crop <= 1):
+            raise ValueError(f"crop={self.crop!r}: the share of each side kept, centred, lies in [0.2, 1]")
+        if self.zscore not in ZSCORE:
+            raise ValueError(f"zscore={self.zscore!r}: use one of {', '.join(ZSCORE)}")
+        if self.stain not in STAIN:
+            raise ValueError(f"stain={self.stain!r}: use one of {', '.join(STAIN)}")
+
+    @property
+    def image_size(self) -> int:
+        """The side raw images are resized to (by area averaging) before the centre crop leaves ``spike_size``."""
+        return self.spike_size if self.crop == 1 else round(self.spike_size / self.crop)
+
+    @property
+    def map_channels(self) -> int:
+        return {"first_spike": 1, "latency": 4, "spike_wave": 4 * self.timesteps, "gray": 1, "rgb": 3,
+                "first_spike_rgb": 3, "rgb_first_spike": 4, "rgb_spike_wave": 3 + 4 * self.timesteps}[self.mode]
+
+    @property
+    def model_channels(self) -> int:
+        """Channels of the ResNet's input: the one map repeated ``channels`` times, or the mode's own."""
+        return self.channels if self.map_channels == 1 else self.map_channels
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class CellConfig:
+    """What a run learns from (``unit``: whole images, or the white cells found on them) and, for cells, the
+    crop's side in red cells and its pixels, what a crop shows (``all``; the ``cell`` alone or the
+    ``background`` alone), the scale (None: measured from the red cells), and the pipeline controls a cell run
+    trains beside its model by the same splits (``controls``: crops of the cell alone, of the background alone,
+    and the whole fields)."""
+
+    unit: str = "image"
+    side: float = CROP_RED_CELLS
+    pixels: int = CROP_PIXELS
+    show: str = "all"
+    um_per_px: float | None = None
+    controls: tuple = CONTROLS
+    bags: str = "best"
+    top_share: float = 0.25
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise ValueError(f"unit={self.unit!r}: use one of {', '.join(UNITS)}")
+        check_between("side", self.side, 0.5, 10, low_included=True, high_included=True)
+        check_integer("pixels", self.pixels, 16, 1024)
+        if self.show not in SHOWN:
+            raise ValueError(f"show={self.show!r}: use one of {', '.join(SHOWN)}")
+        if self.um_per_px is not None:  # a red cell of 4 to 2,000 pixels, as Scale takes
+            check_between("um_per_px", self.um_per_px, RED_CELL_UM / 2000, RED_CELL_UM / 4, True, True)
+        controls = self.controls
+        if not isinstance(controls, list | tuple) or len(set(controls)) != len(controls) or any(
+                c not in CONTROLS for c in controls):
+            raise ValueError(f"controls={controls!r}: give a list of distinct names out of {', '.join(CONTROLS)} "
+                             "(or [] for none)")
+        object.__setattr__(self, "controls", tuple(controls))
+        if self.bags not in BAGS:
+            raise ValueError(f"bags={self.bags!r}: use one of {', '.join(BAGS)}")
+        check_between("top_share", self.top_share, 0, 1, high_included=True)
+
+    @property
+    def crop_controls(self) -> tuple[str, ...]:
+        """The controls that are crops (the others train on whole fields)."""
+        return tuple(c for c in self.controls if c != "image")
+
+
 GROUPS = {"run": RunConfig, "model": ModelConfig, "front": FrontConfig, "fit": FitConfig, "cells": CellConfig}
 HOME = {f.name: group for group, kind in GROUPS.items() for f in dataclasses.fields(kind)}  # each key's group
 
@@ -209,6 +310,8 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None,
     if path is not None:
         try:
             values = yaml.safe_load(Path(path).read_text()) or {}
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not a text file; give a YAML configuration as --config") from None
         except (OSError, yaml.YAMLError) as err:
             raise ValueError(f"{path}: cannot read the configuration ({err})") from None
         if not isinstance(values, dict):

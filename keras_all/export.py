@@ -8,16 +8,16 @@ from pathlib import Path
 import keras
 import pandas as pd
 
-from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, decode_image, printable, read_bytes
-from keras_all.data.layout import image_files
+from keras_all.data.io import BadImageError, decode_image, printable, read_bytes
 from keras_all.evaluation.comparison import paired_lines
 from keras_all.evaluation.familiarity import FAMILIARITY, familiarity_of
 from keras_all.evaluation.report import na
 from keras_all.evaluation.stress import STRESS_FILE
 from keras_all.fields.slide_rule import SLIDE_RULE
 from keras_all.front import FrontConfig
-from keras_all.loader import BASELINE, DATA_SUMMARY, EXPORT_INFO, FORMATS, TRAINING_HASHES, export_info, load_model
+from keras_all.loader import BASELINE, DATA_SUMMARY, EXPORT_INFO, TRAINING_HASHES, export_info, load_model
 from keras_all.run_folder import RunFolder
+from keras_all.vocabulary import FORMATS
 from keras_all.whole_folder import written_whole
 
 TRAINING_FIELDS = "training_fields.txt"  # a cell model's export: the fields its cells came from
@@ -150,19 +150,16 @@ def _versus_baseline(result: dict) -> str:
             f"0.5, AUC {na(base['auc'])}. Paired on the same holdout images:\n{lines}\n")
 
 
-def predict_files(model: str | Path, inputs) -> pd.DataFrame:
-    """path, probability, decision, error per file and, where the model's folder holds its familiarity score,
-    unfamiliarity, unfamiliar (1: unlike the training images) and unlike_in (what is most unlike); a bad file gets
-    its error and no probability."""
+def predict_files(model: str | Path, files: list[Path], broken: list[tuple[str, str]] = ()) -> pd.DataFrame:
+    """path, probability, decision, error per image file (and per link in ``broken``, that leads nowhere) and, where
+    the model's folder holds its familiarity score, unfamiliarity, unfamiliar (1: unlike the training images) and
+    unlike_in (what is most unlike); a bad file gets its error and no probability."""
     loaded = load_model(model)
     familiarity = familiarity_of(loaded)
-    files, broken = image_files(inputs)
     rows = [{"path": printable(path), "probability": None, "decision": None, "error": reason}
             for path, reason in broken]
     for path in files:
         try:
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                raise BadImageError(path, "has no image file extension")
             image = decode_image(read_bytes(path), path)
             probability, decision = loaded.predict(image[None])
             row = {"path": printable(path), "probability": float(probability[0]), "decision": int(decision[0]),

@@ -1,4 +1,5 @@
-"""The preprocessing front's settings, its fixed map layers and the standardizer it fits on training maps.
+"""The preprocessing front: its fixed map layers and the standardizer it fits on training maps (its settings,
+``FrontConfig``, live with every other configuration group in ``keras_all.config``).
 
 raw RGB -> AreaResizing(image_size; skipped at that size) -> centre crop to spike_size
         -> stain normalisation (optional: ReinhardNormalization) -> FirstSpikeGabor (on 8-bit luma)
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from keras_all.checks import check_integer, is_integer
+from keras_all.config import FrontConfig
 from keras_all.data.io import read_image
 from keras_all.layers import (
     AreaResizing,
@@ -36,72 +36,9 @@ from keras_all.layers import (
     area_resize,
     fit_pca,
 )
-from keras_all.layers.gabor import MODES as SPIKE_MODES
+from keras_all.vocabulary import SPIKE_MODES
 
-RAW_MODES = ("gray", "rgb")
-COLOUR_SPIKE_MODES = ("first_spike_rgb", "rgb_first_spike", "rgb_spike_wave")
-MODES = SPIKE_MODES + RAW_MODES + COLOUR_SPIKE_MODES
-
-ZSCORE = ("pixel", "global")  # global: one mean and variance per channel
-STAIN = ("none", "reinhard")  # reinhard: each image's colour statistics moved to a fixed target's
 VARIANCE_FLOOR = 0.01
-
-
-@dataclass(frozen=True)
-class FrontConfig:
-    """How raw images become the ResNet's input (the paper: 224 / 224 for ALL-IDB, 100 / 100 for C-NMC)."""
-
-    spike_size: int = 224
-    input_size: int = 224
-    channels: int = 1
-    mode: str = "first_spike"
-    timesteps: int = 15
-    blur_size: int = 9
-    zscore: str = "pixel"  # per-pixel statistics (as StandardScaler on flattened images) or one per channel
-    pca_components: int | float | None = None
-    crop: float = 1.0  # the centred share of each side kept (0.8 drops the corners, where scale bars sit)
-    stain: str = "none"  # stain normalisation before the maps: none, or reinhard (layers.ReinhardNormalization)
-
-    def __post_init__(self):
-        for name in ("spike_size", "input_size"):
-            if not is_integer(getattr(self, name)) or getattr(self, name) < 8:
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be an integer of at least 8 pixels")
-        if self.mode not in MODES:
-            raise ValueError(f"mode={self.mode!r}: use one of {', '.join(MODES)}")
-        if self.channels not in (1, 3) or isinstance(self.channels, bool):
-            raise ValueError(f"channels={self.channels!r}: the ResNet takes 1 or 3 channels")
-        if self.channels == 3 and self.map_channels != 1:
-            raise ValueError(f"channels=3 repeats a one-channel map; mode {self.mode!r} has its own channels")
-        check_integer("timesteps", self.timesteps, 1)
-        if not is_integer(self.blur_size) or self.blur_size < 1 or self.blur_size % 2 == 0:
-            raise ValueError(f"blur_size={self.blur_size!r}: must be an odd integer of at least 1 (9 in the paper)")
-        k = self.pca_components
-        if k is not None and not (is_integer(k) and k >= 1 or isinstance(k, float) and 0 < k < 1):
-            raise ValueError(f"pca_components={k!r}: give a count of at least 1 or a variance fraction in (0, 1)")
-        if not (isinstance(self.crop, int | float) and not isinstance(self.crop, bool) and 0.2 <= self.crop <= 1):
-            raise ValueError(f"crop={self.crop!r}: the share of each side kept, centred, lies in [0.2, 1]")
-        if self.zscore not in ZSCORE:
-            raise ValueError(f"zscore={self.zscore!r}: use one of {', '.join(ZSCORE)}")
-        if self.stain not in STAIN:
-            raise ValueError(f"stain={self.stain!r}: use one of {', '.join(STAIN)}")
-
-    @property
-    def image_size(self) -> int:
-        """The side raw images are resized to (by area averaging) before the centre crop leaves ``spike_size``."""
-        return self.spike_size if self.crop == 1 else round(self.spike_size / self.crop)
-
-    @property
-    def map_channels(self) -> int:
-        return {"first_spike": 1, "latency": 4, "spike_wave": 4 * self.timesteps, "gray": 1, "rgb": 3,
-                "first_spike_rgb": 3, "rgb_first_spike": 4, "rgb_spike_wave": 3 + 4 * self.timesteps}[self.mode]
-
-    @property
-    def model_channels(self) -> int:
-        """Channels of the ResNet's input: the one map repeated ``channels`` times, or the mode's own."""
-        return self.channels if self.map_channels == 1 else self.map_channels
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def map_layers(config: FrontConfig) -> list[keras.layers.Layer]:

@@ -24,7 +24,6 @@ from keras_all.run_folder import RunFolder, read_json
 TRAINING_HASHES = "training_sha256.txt"  # in an export folder: the images its model was trained on
 BASELINE = "baseline.json"  # in a run or export folder: the colour-histogram baseline fitted beside the model
 EXPORT_INFO = "export.json"  # in an export folder: the served model's cut-off and where it comes from
-FORMATS = ("saved_model", "keras", "both")  # what an export writes
 DATA_SUMMARY = "data_summary.json"  # in a run or export folder: what the model was trained on
 
 

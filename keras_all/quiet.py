@@ -56,6 +56,8 @@ def start_keras() -> None:
     (TF_CPP_MIN_LOG_LEVEL=3 unless set: it is read once, when TensorFlow starts); a library user's
     setting is left alone.
     """
+    if "keras" in sys.modules:  # started already
+        return
     if started_as_command():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with start_up_filtered():

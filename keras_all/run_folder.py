@@ -43,6 +43,14 @@ class RunFolder:
         A folder holding nothing but the INCOMPLETE marker (a run that stopped before it wrote its
         configuration) is taken over by a fresh run: there is nothing in it to resume or to lose.
         """
+        path = self.check_opening(resume)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / INCOMPLETE).write_text(f"this run has not finished; `keras-all {command} ... --resume` continues it\n")
+        return self
+
+    def check_opening(self, resume: bool) -> Path:
+        """The folder's path, if ``open`` may make it (or reopen it with ``resume``); else one clear error. Commands
+        check it before any work."""
         path = self.path
         if path.exists() and not path.is_dir():
             raise ValueError(f"{path}: is a file; pass a folder as --output")
@@ -52,9 +60,7 @@ class RunFolder:
             raise ValueError(f"{path}: nothing to resume (no config.yaml); start a new run without --resume")
         if resume and not (path / INCOMPLETE).exists():
             raise ValueError(f"{path}: this run is already complete; nothing to resume")
-        path.mkdir(parents=True, exist_ok=True)
-        (path / INCOMPLETE).write_text(f"this run has not finished; `keras-all {command} ... --resume` continues it\n")
-        return self
+        return path
 
     def close(self) -> None:
         """Mark the run complete."""

@@ -38,16 +38,18 @@ def cli(*args):
 
 
 def shell(*args, cwd=None, timeout=600, env=None):
-    """Run the installed `keras-all` as a separate process, as a user's shell does; stdout and stderr as text.
-
-    The environment is this process's less TF_CPP_MIN_LOG_LEVEL, which JAX (imported by Keras here) sets
-    to 1 and a user's shell does not have.
-    """
+    """Run the installed `keras-all` as a separate process, as a user's shell does (``shell_environment``); stdout
+    and stderr as text."""
     assert KERAS_ALL, "the keras-all console script is not installed in this environment"
-    inherited = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run([KERAS_ALL, *(a if isinstance(a, bytes) else str(a) for a in args)], cwd=cwd,
-                          capture_output=True, timeout=timeout, env={**inherited, **(env or {})}, text=True,
+                          capture_output=True, timeout=timeout, env=shell_environment(env), text=True,
                           errors="backslashreplace")
+
+
+def shell_environment(changes: dict | None = None) -> dict:
+    """A user's shell's environment for `keras-all`: this process's, less TF_CPP_MIN_LOG_LEVEL (which JAX, imported
+    by Keras here, sets to 1), with ``changes``."""
+    return {**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}, **(changes or {})}
 
 
 def tiny_config(folder: Path, changes: dict | None = None) -> Path:

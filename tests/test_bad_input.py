@@ -5,6 +5,7 @@ import os
 import shutil
 import struct
 import zlib
+from pathlib import Path
 
 import cv2
 import keras
@@ -14,7 +15,7 @@ import pytest
 from keras_all.authors import identify, import_weights
 from keras_all.config import from_dict, load_config
 from keras_all.data import DatasetLayoutError, load_dataset
-from keras_all.data.io import BadImageError, read_image
+from keras_all.data.io import BadImageError, on_disk, printable, read_image
 from keras_all.models import build_resnet, load_legacy_weights, load_model_file
 from keras_all.models.legacy_weights import read_legacy_weights
 from keras_all.run_folder import INCOMPLETE, RunFolder, read_json
@@ -70,15 +71,19 @@ def test_tiny_images_are_refused(tmp_path):
         read_image(tmp_path / "dot.png")
 
 
-def test_a_name_that_is_not_utf8_is_named_printably(tmp_path):
+def test_a_name_that_is_not_utf8_is_read_by_its_printable_name_too(tmp_path):
     good = tmp_path / "good.png"
-    cv2.imwrite(str(good), np.zeros((20, 20, 3), np.uint8))
+    cv2.imwrite(str(good), np.full((20, 20, 3), 7, np.uint8))
     odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.png")
     shutil.copy(good, odd)
-    with pytest.raises(BadImageError) as info:
-        read_image(odd)
-    assert "caf\\xe9.png: has a name that is not valid UTF-8" in str(info.value)
-    str(info.value).encode("utf-8")  # printable as it is
+    shown = printable(odd)
+    assert shown == f"{tmp_path}/caf\\xe9.png" and shown.encode("utf-8")  # written and printed as it is
+    assert on_disk(shown) == Path(odd) and on_disk(good) == good
+    assert (read_image(odd) == 7).all() and (read_image(shown) == 7).all()
+    (tmp_path / "caf\\xe9.png").write_bytes(good.read_bytes())  # a name that really holds a backslash wins
+    assert on_disk(shown) == Path(shown)
+    with pytest.raises(BadImageError, match=r"caf\\x00\.png: cannot be read"):  # no such file: named as given
+        read_image(tmp_path / "caf\\x00.png")
 
 
 def _folder_set(root, n=6):
@@ -231,7 +236,7 @@ def test_importing_the_authors_weights_gives_a_raw_image_model(tmp_path, synthet
     for text in ("first_spike", "9x9 Gaussian blur", "500 components", "did not release them",
                  "(26 components) were fitted on 27 images", "Not a diagnostic device"):
         assert text in card
-    with pytest.raises(ValueError, match="already exists"):
+    with pytest.raises(ValueError, match="folder exists and is not empty"):
         import_weights(tmp_path / "model.h5", out)
 
 

@@ -1,9 +1,13 @@
 """Learning from the white cells found on fields (``--unit cell``): crops, labels, subjects and the run."""
 
+import html
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
+import time
 from html.parser import HTMLParser
 
 import cv2
@@ -11,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keras_all.config import load_config
+from keras_all.config import CellConfig, load_config
 from keras_all.data import load_dataset
 from keras_all.data.io import read_image
 from keras_all.data.synthetic import write_dataset
-from keras_all.fields.cell_data import CellConfig, cells_of
+from keras_all.fields.cell_data import cells_of
 from keras_all.fields.crops import background_colour, cell_crops
 from keras_all.fields.finder import find_cells
 from keras_all.fields.scale import Scale
@@ -23,7 +27,7 @@ from keras_all.fields.slide_judge import SlideJudge
 from keras_all.fields.slide_rule import RULES, fit_slide_rule
 from keras_all.training.bags import top_cells
 
-from .helpers import cli, shell
+from .helpers import KERAS_ALL, cli, shell, shell_environment
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +174,7 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out / "slides.csv")
     assert len(table) == len(slides.samples) and table["probability"].is_monotonic_decreasing
-    assert (table["blasts"] <= table["white_cells"]).all() and table["marked_blasts"].sum() == int(
+    assert (table["cells_called_blasts"] <= table["white_cells"]).all() and table["marked_blasts"].sum() == int(
         slides.samples["n_points"].fillna(0).sum())
     cells = pd.read_csv(out / "cells.csv")
     assert len(cells) == table["white_cells"].sum() and cells["p_blast"].between(0, 1).all()
@@ -179,7 +183,7 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     by_rule = RULES[rule["rule"]]
     per_slide = cells.groupby("slide")["p_blast"].apply(lambda p: by_rule(p.to_numpy(), rule["cell_cutoff"]))
     assert np.allclose(table.set_index("slide")["probability"].loc[per_slide.index], per_slide)
-    assert (table["decision"] == (table["probability"] >= rule["cutoff"])).all()
+    assert (table["slide_called_all"] == (table["probability"] >= rule["cutoff"])).all() and table["judged"].all()
     trained = table["trained_on"]  # the run's development slides: verdicts that are no test
     splits = pd.read_csv(cell_run / "splits.csv", keep_default_na=False)
     assert trained.sum() == splits.query("split == 'dev'")["subject"].nunique() and not trained.all()
@@ -200,8 +204,8 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     first = slides.samples["path"][0]
     verdict = SlideJudge.from_run(cell_run)(first)  # the same verdict from Python, in a few lines
     row = table.set_index("slide").loc[first]
-    assert (verdict.white_cells, verdict.blasts, verdict.decision) == (row["white_cells"], row["blasts"],
-                                                                       row["decision"])
+    assert (verdict.white_cells, verdict.blasts, verdict.decision) == (row["white_cells"], row["cells_called_blasts"],
+                                                                       row["slide_called_all"])
     assert np.isclose(verdict.probability, row["probability"]) and verdict.overlay(read_image(first)).shape[2] == 3
     assert cli("export", "--model", cell_run, "--format", "keras", "--output", tmp_path / "export").exit_code == 0
     unlabelled = cli("slides", "--model", tmp_path / "export", first, "--output", tmp_path / "one")
@@ -209,6 +213,66 @@ def test_slides_counts_blasts_per_slide_and_writes_a_page(cell_run, slides, tmp_
     one = pd.read_csv(tmp_path / "one" / "slides.csv").iloc[0]
     assert np.isclose(one["probability"], row["probability"]) and one["trained_on"] == row["trained_on"]
     assert not (tmp_path / "one" / "metrics.json").exists()
+
+
+def _page_rows(page: str) -> dict[str, list[str]]:
+    """Each slide row of a slides page: its title and the lines of its verdict, as a reader sees them."""
+    rows = re.findall(r'<tr class="slide">.*?<b>(.*?)</b><br>(.*?)</td>', page)
+    return {html.unescape(title): [html.unescape(line) for line in text.split("<br>")] for title, text in rows}
+
+
+@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
+@pytest.mark.shell
+def test_slides_on_a_folder_of_odd_files_judges_what_it_can_and_words_verdicts_that_agree(cell_run, slides, tmp_path):
+    folder = tmp_path / "slides"
+    shutil.copytree(slides.root, folder)  # ALL-IDB1 as it ships: im/ with the slides, xyc/ with text files
+    first = slides.samples["path"][0]
+    os.rename(folder / "im" / os.path.basename(first), bytes(folder / "im") + b"/field caf\xe9 one.jpg")
+    cv2.imwrite(str(folder / "im" / "gray.jpg"), cv2.imread(slides.samples["path"][1], cv2.IMREAD_GRAYSCALE))
+    done = shell("slides", "--model", cell_run, folder, "--output", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    xyc = len(list((folder / "xyc").iterdir()))
+    assert "not a readable image" not in done.stderr and done.stderr.count(".xyc") == 1
+    assert f"skipped {xyc} files that are not image files (no image extension; the first: " in done.stderr
+    gray = folder / "im" / "gray.jpg"
+    assert (f"warning: {gray}: cannot be judged: no colour (grayscale), not a stained smear; no verdict, and it is "
+            "left out of the figures") in done.stderr.splitlines()
+    assert "1 cannot be judged (warnings above)" in done.stdout
+    table = pd.read_csv(tmp_path / "out" / "slides.csv").set_index("slide")
+    assert len(table) == len(slides.samples) + 1 and not table.loc[str(gray), "judged"]
+    assert table.loc[str(gray), ["probability", "slide_called_all", "white_cells"]].isna().all()
+    odd = f"{folder / 'im'}/field caf\\xe9 one.jpg"
+    assert table.loc[odd, "judged"] and table.loc[odd, "white_cells"] >= 1  # read, and named readably
+    assert set(pd.read_csv(tmp_path / "out" / "cells.csv")["slide"]) == set(table.index[table["judged"]])
+    rows = _page_rows((tmp_path / "out" / "index.html").read_text())
+    assert rows["gray.jpg"] == ["cannot be judged: no colour (grayscale), not a stained smear; no verdict"]
+    for slide, row in table[table["judged"]].iterrows():  # the slide's decision and its cells, each in its own words
+        decision, cells = rows[os.path.basename(slide)]
+        called = "ALL" if row["slide_called_all"] else "not called ALL"
+        assert decision.startswith(f"slide: {called} (P(ALL) {row['probability']:.3f}; rule: ALL at "), decision
+        assert cells.startswith(f"cells called blasts: {row['cells_called_blasts']:.0f} of {row['white_cells']:.0f}")
+    assert "no blast called" not in (tmp_path / "out" / "index.html").read_text()
+
+
+@pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
+@pytest.mark.shell
+def test_ctrl_c_ends_slides_with_code_130_and_leaves_no_folder_wherever_it_lands(cell_run, slides, tmp_path):
+    for attempt, delay in enumerate((0.0, 1.0)):  # as its folder is made, and while slides are scored
+        out = tmp_path / f"out{attempt}"
+        process = subprocess.Popen([KERAS_ALL, "slides", "--model", str(cell_run), "--dataset", "all-idb1",
+                                    "--data-dir", str(slides.root), "--output", str(out)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=shell_environment(),
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 300
+        while not list(tmp_path.glob(f".out{attempt}.partial-*")) and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.02)
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 130, stderr
+        assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
+        assert not out.exists() and not list(tmp_path.glob(".out*")), os.listdir(tmp_path)
 
 
 @pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
@@ -311,13 +375,14 @@ def test_a_page_of_many_slides_holds_the_pictures_of_the_most_probable_only(monk
 
     monkeypatch.setattr(slides_run, "PAGE_PICTURES", 2)
     picture = "data:image/jpeg;base64,AAAA"
-    rows = [{"slide": f"s{k}.jpg", "probability": p, "decision": int(p > .5), "white_cells": 3, "blasts": 1,
-             "blast_fraction": 1 / 3} for k, p in enumerate([.2, .9, .5, .7])]
+    rows = [{"slide": f"s{k}.jpg", "judged": True, "probability": p, "slide_called_all": int(p > .5),
+             "white_cells": 3, "cells_called_blasts": 1, "share_called_blasts": 1 / 3}
+            for k, p in enumerate([.2, .9, .5, .7])]
     pictures = [(row, f"{k}.jpg", picture, [(picture, row["probability"])]) for k, row in enumerate(rows)]
     page = _Rows()
-    page.feed(slides_run.render_page(pictures, 0.5, "a rule"))
+    page.feed(slides_run.render_page(pictures, 0.5, "a rule", "rule: ALL at 0.500 or more"))
     assert page.rows == page.linked == 4 and page.embedded == 2 * 2  # s1 and s3: a field and a cell each
-    assert "the others link to their overlay" in slides_run.render_page(pictures, 0.5, "a rule")
+    assert "the others link to their overlay" in slides_run.render_page(pictures, 0.5, "a rule", "")
 
 
 def _controls_by_the_runs_own_splits(cell_run):

@@ -33,8 +33,10 @@ def test_inspect_counts_the_marks_of_a_field_set_per_split(shared_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == (f"bccd at {bccd} (boxes): 364 fields, marks by class: Platelets 361, RBC 4,153, WBC 372; "
-                        "0 fields without a mark; 2 boxes left out (they enclose nothing)")
+                        "0 fields without a mark; 2 boxes left out (below)")
     assert lines[1].startswith("  test: 72 fields, marks by class: Platelets 69, RBC 805, WBC 71;")
+    assert lines[-1] == (f"box left out: {bccd}/BCCD/Annotations/BloodImage_00343.xml: object 4 box (181, 329, 181, "
+                         "329) encloses nothing of the 640x480 field")  # each named, with its annotation file
     as_json = json.loads(run("inspect", "--dataset", "bccd", "--data-dir", bccd, "--json").output)
     assert as_json["splits"]["val"]["marks"]["WBC"] == 87
     missing = run("inspect", "--dataset", "yolo", "--data-dir", bccd)

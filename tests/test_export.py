@@ -80,7 +80,7 @@ def test_failed_export_leaves_no_folder(exported, monkeypatch, tmp_path):
     result = run("export", "--model", exported[0], "--output", tmp_path / "again")
     assert result.exit_code == 1 and "disk full" in result.output
     assert list(tmp_path.iterdir()) == []
-    assert "already exists" in run("export", "--model", exported[0], "--output", exported[1]).output
+    assert "folder exists and is not empty" in run("export", "--model", exported[0], "--output", exported[1]).output
 
 
 @pytest.mark.parametrize("which", ["export", "saved_model", "keras"])
@@ -94,7 +94,7 @@ def test_predict_a_folder_with_a_corrupt_file(exported, tmp_path, which):
     model = {"export": out, "saved_model": out / "saved_model", "keras": out / "model.keras"}[which]
     result = run("predict", "--model", model, folder, "--output", tmp_path / "p.csv")
     assert result.exit_code == 0, result.output
-    assert "1 of 4 files could not be read" in result.output
+    assert "1 of 4 image files could not be read" in result.output
     table = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
     assert len(table) == 4
     broken = table[table["path"].str.endswith("broken.png")].iloc[0]

@@ -66,6 +66,28 @@ def test_a_voc_box_past_the_border_is_cut_and_a_broken_file_is_named(tmp_path):
         read_fields("voc", tmp_path / "JPEGImages")
 
 
+@pytest.mark.shell
+def test_a_voc_box_wholly_outside_its_field_is_counted_and_named_by_cells(shared_path, tmp_path):
+    bccd = Path(shared_path("bccd")) / "BCCD"
+    (tmp_path / "JPEGImages").mkdir()
+    (tmp_path / "Annotations").mkdir()
+    shutil.copy(bccd / "JPEGImages" / "BloodImage_00000.jpg", tmp_path / "JPEGImages")
+    outside = ("<object><name>WBC</name><truncated>0</truncated><bndbox><xmin>700</xmin><ymin>10</ymin>"
+               "<xmax>760</xmax><ymax>60</ymax></bndbox></object></annotation>")
+    xml = tmp_path / "Annotations" / "BloodImage_00000.xml"
+    xml.write_text((bccd / "Annotations" / "BloodImage_00000.xml").read_text().replace("</annotation>", outside))
+    done = shell("cells", "--dataset", "voc", "--data-dir", tmp_path, "--red-cell-px", 100, "--output",
+                 tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    why = f"{xml}: object 21 box (700, 10, 760, 60) lies wholly outside the 640x480 field"
+    assert f"warning: box left out: {why}" in done.stderr.splitlines()
+    assert "1 marked boxes left out (warnings above)" in done.stdout and "against 1 marked cells" in done.stdout
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["marks_left_out"] == [{"path": str(tmp_path / "JPEGImages" / "BloodImage_00000.jpg"),
+                                          "reason": why}]
+    assert metrics["iou_0.5"]["marked"] == 1 and why in (tmp_path / "out" / "report.md").read_text()
+
+
 def _yolo_field(images, labels, name, lines, size=(100, 50)):
     images.mkdir(parents=True, exist_ok=True)
     labels.mkdir(parents=True, exist_ok=True)
@@ -299,33 +321,49 @@ def test_cells_on_unmarked_files_from_the_shell_and_its_refusals(shared_path, tm
     cv2.imwrite(str(folder / "blank.png"), np.full((480, 640, 3), 230, np.uint8))
     shutil.copy(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), folder / "photo.jpg")
     (folder / "notes.txt").write_text("not an image")
+    # a field saved in one channel, as a grayscale camera saves it, and one named in bytes that are not UTF-8
+    cv2.imwrite(str(folder / "gray.jpg"), cv2.imread(bccd.fields["path"][3], cv2.IMREAD_GRAYSCALE))
+    shutil.copy(bccd.fields["path"][4], bytes(folder) + b"/field caf\xe9 one.jpg")
     done = shell("cells", folder, "--output", tmp_path / "out")  # no scale: the red cells measure it
     assert done.returncode == 0, done.stderr
-    assert "warning: left out" in done.stderr and "notes.txt: is not a readable image" in done.stderr
-    assert "2 fields without a cell found" in done.stdout and "the median of the fields' sure estimates" in done.stdout
+    assert "not a readable image" not in done.stderr and "notes.txt" not in done.stdout
+    assert f"skipped 1 files that are not image files (no image extension; the first: {folder / 'notes.txt'})" in \
+        done.stderr.splitlines()
+    for name, why in (("gray.jpg", "no colour (grayscale), not a stained smear"),
+                      ("blank.png", "blank (one colour), not a smear")):
+        assert f"warning: {folder / name}: cannot be judged: {why}; it is left out of the figures" in done.stderr
+    assert "1 fields without a cell found; 2 cannot be judged" in done.stdout
+    assert "the median of the fields' sure estimates" in done.stdout
     out = tmp_path / "out"
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["fields"] == 6 and [Path(p).name for p in metrics["fields_left_out"]] == ["notes.txt"]
-    assert sorted(Path(p).name for p in metrics["fields_without_cells"]) == ["blank.png", "photo.jpg"]
+    assert metrics["fields"] == 7 and metrics["fields_left_out"] == []
+    assert [Path(p).name for p in metrics["fields_without_cells"]] == ["photo.jpg"]
+    assert sorted(Path(p).name for p in metrics["fields_not_judged"]) == ["blank.png", "gray.jpg"]
     assert metrics["scale"]["source"] == "median of the fields" and 85 < metrics["scale"]["red_cell_px"] < 125
-    assert metrics["scale"]["fields_sure_of_their_own"] >= 2 and metrics["scale"]["fields_not_sure"] >= 2
+    assert metrics["scale"]["fields_sure_of_their_own"] >= 2
     fields = pd.read_csv(out / "fields.csv")
     fields = fields.set_index(fields["image"].map(lambda p: Path(p).name))
-    assert fields.loc["blank.png", "note"] == "blank (one colour): no cell; too few red cells to measure its scale " \
-                                              "(not a smear?)"
+    assert fields.loc["blank.png", "note"] == "cannot be judged: blank (one colour), not a smear"
+    assert fields.loc["gray.jpg", "note"] == "cannot be judged: no colour (grayscale), not a stained smear"
+    assert not fields.loc[["blank.png", "gray.jpg"], "judged"].any() and fields["judged"].sum() == 5
     assert fields.loc["photo.jpg", "note"].startswith("no cell found; too few red cells to measure its scale")
-    smears = fields.loc[[Path(p).name for p in bccd.fields["path"][:3]]]
+    smears = fields.loc[[*(Path(p).name for p in bccd.fields["path"][:3]), "field caf\\xe9 one.jpg"]]
     assert (smears["cells"] >= 1).all() and smears["scale_source"].eq("median of the fields").all()
-    assert fields.loc["notes.txt", "note"].startswith("left out: is not a readable image")
-    assert len(list((out / "masks").glob("*.png"))) == len(list((out / "overlays").glob("*.jpg"))) == 5
+    cells = pd.read_csv(out / "cells.csv")  # the odd name printed readably, and only judged fields' cells
+    assert (cells["image"] == str(folder / "field caf\\xe9 one.jpg")).sum() == fields.loc["field caf\\xe9 one.jpg",
+                                                                                            "cells"]
+    assert not cells["image"].str.contains("gray|blank").any() and metrics["cells"] == len(cells)
+    assert len(list((out / "masks").glob("*.png"))) == len(list((out / "overlays").glob("*.jpg"))) == 7
+    assert (out / "overlays" / "00005_field caf\\xe9 one.jpg").is_file()
     mask = cv2.imread(str(sorted((out / "masks").glob("*.png"))[0]), cv2.IMREAD_UNCHANGED)
     assert mask.dtype == np.uint16 and mask.shape == (480, 640) and mask.max() == fields["cells"].iloc[0]
-    assert "nothing to score against" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "nothing to score against" in report and "Fields that cannot be judged" in report
     (folder / "blank.png").rename(tmp_path / "blank.png")
     for args, message in ((("--um-per-px", 0.07, "--red-cell-px", 100, "--output", tmp_path / "x"), "not both"),
                           (("--red-cell-px", 100, "--scale-per-field", "--output", tmp_path / "x"), "no given scale"),
                           (("--um-per-px", 50, "--output", tmp_path / "x"), "a red cell of 0.15 pixels"),
-                          (("--red-cell-px", 100, "--output", out), "already exists"),
+                          (("--red-cell-px", 100, "--output", out), "folder exists and is not empty"),
                           (("--red-cell-px", 100, "--split", "val", "--output", tmp_path / "x"), "give --dataset")):
         refused = cli("cells", folder, *args)
         assert refused.exit_code == 1 and message in refused.output.strip().splitlines()[-1], refused.output

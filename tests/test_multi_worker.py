@@ -11,7 +11,7 @@ import time
 import keras
 import pytest
 
-from .helpers import KERAS_ALL, TOLERANCE, free_ports, same_training, shell, tiny_config
+from .helpers import KERAS_ALL, TOLERANCE, free_ports, same_training, shell, shell_environment, tiny_config
 
 pytestmark = [pytest.mark.portable, pytest.mark.slow]
 
@@ -26,9 +26,9 @@ def cluster_env(index: int, ports: list[int]) -> dict:
 
 def start_workers(args) -> list[subprocess.Popen]:
     ports = free_ports(2)
-    inherited = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return [subprocess.Popen([KERAS_ALL, *map(str, args), "--distribute", "multi-worker"], text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**inherited, **cluster_env(k, ports)})
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=shell_environment(cluster_env(k, ports)))
             for k in range(2)]
 
 

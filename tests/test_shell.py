@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from .authors_h5 import write_authors_h5
-from .helpers import KERAS_ALL, cli, shell, tiny_config
+from .helpers import KERAS_ALL, cli, shell, shell_environment, tiny_config
 from .test_bad_input import cut_jpeg, huge_png
 
 pytestmark = [pytest.mark.shell,
@@ -81,6 +81,7 @@ def test_predict_names_every_bad_file_and_replaces_its_output_whole(readme_walk,
     (folder / "cut.jpg").write_bytes(cut_jpeg())
     cv2.imwrite(str(folder / "dot.png"), np.zeros((1, 1, 3), np.uint8))
     (folder / "gone.png").symlink_to(tmp_path / "nothing.png")
+    (folder / "MANIFEST.tsv").write_text("path\tsha256\n")  # not an image: skipped, not called unreadable
     output = tmp_path / "p.csv"
     output.write_text("an earlier table\n")
     result = shell("predict", "--model", root / "export", folder, "--output", output)
@@ -92,19 +93,21 @@ def test_predict_names_every_bad_file_and_replaces_its_output_whole(readme_walk,
     assert errors["cut.jpg"].startswith("is a corrupt JPEG")
     assert errors["dot.png"] == "is 1x1 pixels; images need at least 16 on each side"
     assert errors["gone.png"] == "a link to a file that does not exist"
-    assert "4 of 6 files could not be read" in result.stderr
+    assert "MANIFEST.tsv" not in errors and "4 of 6 image files could not be read" in result.stderr
+    assert result.stderr.count("MANIFEST.tsv") == 1 and f"skipped 1 files that are not image files (no image " \
+        f"extension; the first: {folder / 'MANIFEST.tsv'})" in result.stderr
 
 
 def test_predict_with_nothing_to_predict_fails(readme_walk, tmp_path):
     root, _ = readme_walk
     (tmp_path / "empty").mkdir()
     assert _one_error_line(shell("predict", "--model", root / "run", tmp_path / "empty")) == (
-        f"Error: no files found in {tmp_path / 'empty'}; nothing to predict")
+        f"Error: no image files in {tmp_path / 'empty'}; nothing to predict")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "a.png").write_text("text")
     (tmp_path / "bad" / "b.jpg").write_bytes(cut_jpeg())
     assert _one_error_line(cli("predict", "--model", root / "run", tmp_path / "bad")) == (
-        "Error: none of the 2 files could be read as an image; nothing was predicted")
+        "Error: none of the 2 image files could be read; nothing was predicted")
 
 
 def test_model_and_run_files_that_are_not_what_they_claim_are_named(readme_walk, tmp_path):
@@ -124,6 +127,39 @@ def test_model_and_run_files_that_are_not_what_they_claim_are_named(readme_walk,
                     ("predict", "--model", tmp_path / "run", cell), ("compare", tmp_path / "run", root / "run")):
         assert _one_error_line(cli(*command)).startswith(cut_short), command
     assert not (tmp_path / "evaluation").exists() and not (tmp_path / "run" / "export").exists()
+
+
+def test_refusals_come_at_once_before_keras_or_any_field_is_read(tmp_path):
+    blocked = tmp_path / "blocked"  # Keras and its backends cannot be imported: a refusal must not need them
+    for name in ("keras", "tensorflow", "jax"):
+        (blocked / name).mkdir(parents=True)
+        (blocked / name / "__init__.py").write_text(f"raise ImportError('{name} was imported before the refusal')\n")
+    full, model, data, fields = (tmp_path / name for name in ("full", "model", "data", "fields"))
+    for folder in (full, model, data, fields):
+        folder.mkdir()
+    (full / "earlier.txt").write_text("an earlier result")
+    picture = tmp_path / "picture.jpg"
+    cv2.imwrite(str(picture), np.full((64, 64, 3), 200, np.uint8))
+    shutil.copy(picture, fields / "field.jpg")
+    taken = f"Error: {full}: folder exists and is not empty; remove it or pass a new --output"
+    cases = [(("train", "--dataset", "c-nmc", "--data-dir", data, "--seed", -1),
+              "Error: run.seed=-1: must be an integer in [0, 4294967295]"),
+             (("train", "--dataset", "c-nmc", "--data-dir", data, "--config", picture),
+              f"Error: {picture}: not a text file; give a YAML configuration as --config"),
+             (("train", "--dataset", "c-nmc", "--data-dir", data, "--output", full),
+              f"Error: {full}: folder exists and is not empty; pass --resume to continue it or a new --output"),
+             (("cells", fields, "--output", full), taken),
+             (("slides", "--model", model, fields, "--output", full), taken),
+             (("evaluate", "--model", model, "--dataset", "c-nmc", "--data-dir", data, "--output", full), taken),
+             (("stress", "--model", model, "--output", full), taken),
+             (("demo", "--output", full), taken),
+             (("import-weights", picture, "--output", full), taken),
+             (("predict", "--model", model, data), f"Error: no image files in {data}; nothing to predict")]
+    for command, line in cases:
+        refused = shell(*command, env={"PYTHONPATH": str(blocked)})
+        assert _one_error_line(refused) == line, command
+        assert "red cells measured" not in refused.stdout, command  # before any field is read
+    assert os.listdir(full) == ["earlier.txt"] and not list(tmp_path.glob(".full*"))
 
 
 def test_synth_never_writes_into_a_folder_with_files(tmp_path):
@@ -156,15 +192,25 @@ def test_train_refuses_one_class_and_bad_values_before_making_a_folder(synthetic
         assert not (tmp_path / "run").exists()
 
 
-def test_a_name_that_is_not_utf8_stops_train_at_once_naming_it(synthetic_tree, tmp_path):
-    data = tmp_path / "cnmc"
-    shutil.copytree(synthetic_tree("c-nmc", 27), data)
-    cell = next(data.rglob("all/*.bmp"))
-    os.rename(cell, os.fsencode(cell.parent) + b"/UID_\xe9.bmp")
-    result = shell("train", "--dataset", "c-nmc", "--data-dir", data, "--config", tiny_config(tmp_path), "--output",
-                   tmp_path / "run")
-    line = _one_error_line(result)
-    assert "UID_\\xe9.bmp" in line and not (tmp_path / "run").exists()
+def test_a_name_that_is_not_utf8_is_read_by_inspect_and_train_and_named_readably(synthetic_tree, tmp_path):
+    tree = tmp_path / "tree"
+    for label in ("all", "hem"):
+        (tree / label).mkdir(parents=True)
+        for k, cell in enumerate(sorted(synthetic_tree("c-nmc", 27).rglob(f"*_{label}.bmp"))):
+            shutil.copy(cell, tree / label / f"{k:02d}.bmp")
+    os.rename(tree / "all" / "00.bmp", bytes(tree / "all") + b"/caf\xe9.bmp")  # as copied from an old Windows share
+    odd = f"{tree / 'all'}/caf\\xe9.bmp"
+    folder = ("--dataset", "folder", "--data-dir", tree, "--positive-class", "all")
+    inspected = shell("inspect", *folder, "--json")
+    assert inspected.returncode == 0, inspected.stderr
+    summary = json.loads(inspected.stdout)
+    copied = len(list((tree / "all").iterdir())) + len(list((tree / "hem").iterdir()))
+    assert summary["images"] == copied and summary["bad_files"] == [] and summary["ignored_files"] == 0
+    trained = shell("train", *folder, "--config", tiny_config(tmp_path), "--output", tmp_path / "run")
+    assert trained.returncode == 0, trained.stderr
+    splits = pd.read_csv(tmp_path / "run" / "splits.csv")
+    assert len(splits) == copied and odd in set(splits["path"])  # named readably, and read like any other
+    assert odd in set(pd.read_csv(tmp_path / "run" / "predictions.csv")["path"])
 
 
 def test_inspect_lists_links_nested_and_misnamed_files_and_says_when_nothing_is_left(synthetic_tree, tmp_path):
@@ -184,14 +230,19 @@ def test_inspect_lists_links_nested_and_misnamed_files_and_says_when_nothing_is_
     (tmp_path / "tree" / "blast").mkdir(parents=True)
     shutil.copytree(cell.parent, tmp_path / "tree" / "normal", symlinks=True)
     (tmp_path / "tree" / "lost").symlink_to(tmp_path / "no-such-folder")
-    shutil.copy(cell, os.fsencode(tmp_path / "tree" / "blast") + b"/cell\xff.bmp")
     shutil.copy(cell, tmp_path / "tree" / "blast" / "cell.bmp")
-    result = shell("inspect", "--dataset", "folder", "--data-dir", tmp_path / "tree", "--positive-class", "blast",
-                   "--json")
+    for one, other in (("loop1.bmp", "loop2.bmp"), ("loop2.bmp", "loop1.bmp")):
+        (tmp_path / "tree" / "blast" / one).symlink_to(other)
+    result = shell("inspect", "--dataset", "folder", "--data-dir", tmp_path / "tree", "--positive-class", "blast")
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert [bad["path"].rsplit("/", 1)[1] for bad in summary["bad_files"]] == ["cell\\xff.bmp"]
-    assert summary["ignored_reasons"]["a link to a file that does not exist"] == 2  # the folder and gone.bmp
+    listed = result.stdout.splitlines()  # every file left out named under its reason, as bad files are
+    reasons = [line.split() for line in listed if line.startswith("  a ")]
+    assert [" ".join(words) for words in reasons] == ["a link to a file that does not exist 2",
+                                                      "a symbolic-link loop 2"]
+    for reason, names in (("a link to a file that does not exist", ("lost", "normal/gone.bmp")),
+                          ("a symbolic-link loop", ("blast/loop1.bmp", "blast/loop2.bmp"))):
+        at = next(k for k, line in enumerate(listed) if line.startswith(f"  {reason} "))
+        assert listed[at + 1:at + 3] == [f"    {tmp_path / 'tree' / name}" for name in names], reason
     (tmp_path / "bad" / "blast").mkdir(parents=True)
     (tmp_path / "bad" / "normal").mkdir()
     for name in ("blast/a.png", "normal/b.png"):
@@ -221,8 +272,7 @@ def test_ctrl_c_stops_train_with_code_130_and_marks_the_run(synthetic_tree, tmp_
                                 "--config", str(tiny_config(tmp_path, {"fit.epochs": 50})), "--output",
                                 str(tmp_path / "run")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,  # each line as printed:
-                               env={**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
-                                    "PYTHONUNBUFFERED": "1"},
+                               env=shell_environment({"PYTHONUNBUFFERED": "1"}),
                                # as from a shell: a pytest-xdist worker ignores SIGINT, and a child would inherit that
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .layout import require_dir, rows_frame, visible_files, walk_files
+from .layout import only_images, require_dir, rows_frame, visible_files, walk_files
 from .samples import DatasetLayoutError, Listing
 
 SUBTYPES = {"benign": ("Benign", 0), "early": ("Early", 1), "pre": ("Pre", 1), "pro": ("Pro", 1)}
@@ -27,7 +27,7 @@ def list_aria(root: str | Path) -> Listing:
         class_name, label = SUBTYPES[folder.name.lower()]
         rows += [
             {"path": str(p), "label": label, "class_name": class_name, "subject": "", "dataset": "aria"}
-            for p in visible_files(folder, ignored)
+            for p in only_images(visible_files(folder, ignored), ignored)
         ]
     if not rows:
         raise DatasetLayoutError(f"{original}: no images in Benign/, Early/, Pre/ or Pro/")

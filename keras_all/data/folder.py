@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .layout import broken_link_reason, require_dir, rows_frame, visible_files
+from .layout import broken_link_reason, only_images, require_dir, rows_frame, visible_files
 from .samples import DatasetLayoutError, Listing
 
 
@@ -25,7 +25,7 @@ def list_folder(root: str | Path, positive_class: str | None = None) -> Listing:
         {"path": str(p), "label": int(c.name == positive_class), "class_name": c.name, "subject": "",
          "dataset": "folder"}
         for c in classes
-        for p in visible_files(c, ignored)
+        for p in only_images(visible_files(c, ignored), ignored)
     ]
     if not rows:
         raise DatasetLayoutError(f"{root}: the class folders {', '.join(names)} hold no files directly in them")

@@ -22,9 +22,24 @@ _JPEG_DATA_LOST = re.compile(r"premature end|bad huffman code|instead of RST", r
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
+_ESCAPED_BYTE = re.compile(rb"\\x([0-9a-f]{2})")
+
+
 def printable(text: str | Path) -> str:
-    """``text`` as it can be printed: bytes of a file name that are not UTF-8 shown as ``\\xe9``."""
+    """``text`` as it can be printed and written: bytes of a file name that are not UTF-8 shown as ``\\xe9``. The
+    package names every file so, in its tables, files, reports and messages; ``on_disk`` finds the file again."""
     return os.fsencode(str(text)).decode("utf-8", "backslashreplace")
+
+
+def on_disk(path: str | Path) -> Path:
+    """The file that ``path`` names: ``path`` itself, or where it is the printable name of a file whose name is not
+    UTF-8 (``caf\\xe9.bmp`` for the bytes ``caf\xe9.bmp``), that file."""
+    path = Path(path)
+    if "\\x" in str(path) and not os.path.lexists(path):
+        raw = Path(os.fsdecode(_ESCAPED_BYTE.sub(lambda m: bytes([int(m[1], 16)]), os.fsencode(str(path)))))
+        if os.path.lexists(raw):
+            return raw
+    return path
 
 
 class BadImageError(ValueError):
@@ -37,18 +52,10 @@ class BadImageError(ValueError):
         )
 
 
-def check_name(path: str | Path) -> None:
-    """BadImageError for a file name that is not valid UTF-8 (tables and reports could not name it)."""
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadImageError(path, "has a name that is not valid UTF-8; rename it (e.g. with convmv)") from None
-
-
 def read_bytes(path: str | Path) -> bytes:
     """The file's bytes, or BadImageError when it is missing, unreadable or empty."""
     try:
-        data = Path(path).read_bytes()
+        data = on_disk(path).read_bytes()
     except OSError as err:
         raise BadImageError(path, f"cannot be read ({err.strerror or err})") from None
     if not data:
@@ -94,7 +101,6 @@ def _check_jpeg_data(data: bytes, path) -> None:
 
 def read_image(path: str | Path, min_side: int = MIN_SIDE) -> np.ndarray:
     """Read an image file as an H x W x 3 uint8 RGB array."""
-    check_name(path)
     return decode_image(read_bytes(path), path, min_side)
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import printable
+from .io import IMAGE_SUFFIXES, printable
 from .samples import BASE_COLUMNS, DatasetLayoutError
 
 Ignored = list[tuple[str, str]]
+NOT_AN_IMAGE = "not an image file (no image extension)"  # skipped; only a file named as an image can be unreadable
 
 
 def _hidden(path: Path) -> bool:
@@ -98,13 +99,21 @@ def rows_frame(rows: list[dict]) -> pd.DataFrame:
     """A listing DataFrame with the base columns first (``subject`` as strings, "" when unknown)."""
     extra = list(dict.fromkeys(k for row in rows for k in row if k not in BASE_COLUMNS))
     frame = pd.DataFrame(rows, columns=BASE_COLUMNS + extra)
+    frame["path"] = frame["path"].map(printable)  # read again through data.io, which finds the file
     frame["subject"] = frame["subject"].fillna("").astype(str)
     frame["label"] = frame["label"].astype("int64")
     return frame
 
 
+def only_images(files: list[Path], ignored: Ignored) -> list[Path]:
+    """The ``files`` whose names end as an image's; the others are added to ``ignored`` as not images."""
+    ignored += [(str(p), NOT_AN_IMAGE) for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    return [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+
+
 def image_files(inputs) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files named, and every file under folders named; links that lead nowhere as (path, why)."""
+    """The image files named, and under the folders named, by their printable names; the files left out as
+    (path, why): links that lead nowhere, and files that are not images (``NOT_AN_IMAGE``)."""
     files, broken = [], []
     for item in map(Path, inputs):
         if item.is_dir():
@@ -117,4 +126,5 @@ def image_files(inputs) -> tuple[list[Path], list[tuple[str, str]]]:
             broken.append((str(item), broken_link_reason(item)))
         else:
             raise ValueError(f"{printable(item)}: no such file or folder")
-    return files, broken
+    files = only_images(files, broken)
+    return [Path(printable(f)) for f in files], [(printable(p), why) for p, why in broken]

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .io import BadImageError, check_name, decode_image, printable, read_bytes, sha256_of
+from .io import BadImageError, decode_image, printable, read_bytes, sha256_of
 
 BASE_COLUMNS = ["path", "label", "class_name", "subject", "dataset"]
 ON_BAD_IMAGE = ("error", "skip")
@@ -131,14 +131,13 @@ def build_dataset(
         raise DatasetLayoutError(f"{root}: no readable image is left: all {len(bad)} listed files are bad "
                                  f"(the first: {printable(bad['path'].iloc[0])}: {bad['reason'].iloc[0]})")
     samples, duplicates = deduplicate(rows)
-    ignored = pd.DataFrame(listing.ignored, columns=["path", "reason"])
+    ignored = pd.DataFrame([(printable(path), reason) for path, reason in listing.ignored], columns=["path", "reason"])
     return LoadedDataset(name, str(root), samples, duplicates, bad, ignored)
 
 
 def _read_all(rows, on_bad_image, progress):
     def probe(path):
         try:
-            check_name(path)
             data = read_bytes(path)
             height, width = decode_image(data, path).shape[:2]
             return sha256_of(data), height, width, None

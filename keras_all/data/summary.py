@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from . import LoadedDataset
 
+SHOWN_LEFT_OUT = 20  # files named per reason in the text summary (the JSON names them all)
+
 
 def summarize(data: LoadedDataset) -> dict:
     """A JSON-ready summary of ``data``."""
@@ -32,6 +34,7 @@ def summarize(data: LoadedDataset) -> dict:
         "bad_files": data.bad_files.to_dict("records"),
         "ignored_files": int(len(data.ignored)),
         "ignored_reasons": {str(k): int(v) for k, v in data.ignored["reason"].value_counts().items()},
+        "ignored": data.ignored.to_dict("records"),
         "subsample_of": data.subsample_of,
         "cells_of": data.cells_of,
     }
@@ -57,8 +60,20 @@ def format_summary(summary: dict) -> str:
         ("  with conflicting labels (all copies dropped)", dups["conflicting_labels"]),
         ("bad files skipped", len(summary["bad_files"])),
         *((f"  {b['path']}", b["reason"]) for b in summary["bad_files"]),
-        ("files without labels, left out", summary["ignored_files"]),
-        *((f"  {k}", v) for k, v in summary["ignored_reasons"].items()),
+        ("files left out (no label, not images, links that lead nowhere)", summary["ignored_files"]),
+        *_left_out_lines(summary["ignored"]),
     ]
     width = max(len(k) for k, _ in lines)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in lines)
+    return "\n".join(f"{k:<{width}}  {v}".rstrip() for k, v in lines)
+
+
+def _left_out_lines(ignored: list[dict]) -> list[tuple[str, object]]:
+    """Each reason with its count, and the files under it by name (the first ``SHOWN_LEFT_OUT``)."""
+    lines = []
+    for reason in dict.fromkeys(entry["reason"] for entry in ignored):
+        paths = [entry["path"] for entry in ignored if entry["reason"] == reason]
+        lines.append((f"  {reason}", len(paths)))
+        lines += [(f"    {path}", "") for path in paths[:SHOWN_LEFT_OUT]]
+        if len(paths) > SHOWN_LEFT_OUT:
+            lines.append((f"    and {len(paths) - SHOWN_LEFT_OUT} more (--json lists every one)", ""))
+    return lines

@@ -98,7 +98,7 @@ def data_lines(summary: dict) -> list[str]:
         f"- byte-identical duplicates: {summary['duplicates']['groups']} groups, "
         f"{summary['duplicates']['copies_dropped']} copies dropped ({summary['duplicates']['across_subjects']} across "
         f"subjects; subjects joined: {', '.join(subjects['groups_joined_by_duplicates']) or 'none'})",
-        f"- bad files skipped: {len(summary['bad_files'])}; files without labels left out: {summary['ignored_files']}",
+        f"- bad files skipped: {len(summary['bad_files'])}; files left out: {summary['ignored_files']}",
         *_subsample_lines(summary.get("subsample_of")),
         *_cell_lines(summary.get("cells_of")),
     ]

@@ -3,7 +3,8 @@
 Every reader returns one ``FieldSet``: a table of fields (one row per image) and a table of marks (one row per
 box, in pixels of the field; a centroid is a box of no size). An annotation file that cannot be read stops the
 reader with one line naming the file and what is wrong in it; a box that encloses nothing (published sets hold
-a few) is left out and listed in ``bad_marks``, and a box that reaches past the border is cut at it.
+a few) or lies wholly outside its field is left out and listed in ``bad_marks`` with its annotation file, and a box
+that reaches past the border is cut at it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import yaml
 
 from keras_all.data.all_idb import list_all_idb
-from keras_all.data.io import IMAGE_SUFFIXES
+from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, printable, read_image
 from keras_all.data.layout import require_dir, visible_files
 from keras_all.data.samples import DatasetLayoutError
 
@@ -67,7 +67,8 @@ class FieldSet:
 
         parts = {s: self.only(s) for s in sorted(set(self.fields["split"]) - {""})}
         splits = {s: count(part.fields, part.marks) for s, part in parts.items()}
-        return {"kind": self.kind, "all": count(self.fields, self.marks), **({"splits": splits} if splits else {})}
+        return {"kind": self.kind, "all": count(self.fields, self.marks), **({"splits": splits} if splits else {}),
+                "marks_left_out": self.bad_marks.to_dict("records")}
 
 
 def _marks_frame(rows: list[dict]) -> pd.DataFrame:
@@ -120,12 +121,15 @@ def _voc_file(xml: Path, images: Path, bad: list) -> tuple[dict, list[dict]]:
     boxes = []
     for number, item in enumerate(node.iter("object"), start=1):
         box = item.find("bndbox")
-        x0, y0, x1, y1 = (_number(xml, text(box, tag), float) for tag in ("xmin", "ymin", "xmax", "ymax"))
-        x0, x1 = np.clip((x0, x1), 0, width)
-        y0, y1 = np.clip((y0, y1), 0, height)
+        marked = tuple(_number(xml, text(box, tag), float) for tag in ("xmin", "ymin", "xmax", "ymax"))
+        x0, x1 = np.clip(marked[::2], 0, width)
+        y0, y1 = np.clip(marked[1::2], 0, height)
         if x1 <= x0 or y1 <= y0:
-            bad.append((str(image), f"{xml.name}: object {number} box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) encloses "
-                                    f"nothing of the {width}x{height} field"))
+            where = ("encloses nothing of" if marked[2] <= marked[0] or marked[3] <= marked[1]
+                     else "lies wholly outside")
+            corners = ", ".join(f"{v:g}" for v in marked)
+            bad.append((printable(image), f"{printable(xml)}: object {number} box ({corners}) {where} the "
+                                          f"{width}x{height} field"))
             continue
         boxes.append({"path": str(image), "cls": text(item, "name"), "x0": x0, "y0": y0, "x1": x1, "y1": y1,
                       "truncated": (item.findtext("truncated") or "0").strip() == "1"})
@@ -155,8 +159,8 @@ def read_yolo(root: str | Path) -> FieldSet:
             if image.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             height, width = _image_size(image)
-            fields.append({"path": str(image), "split": split, "width": width, "height": height})
-            marks += _yolo_boxes(labels / f"{image.stem}.txt", str(image), width, height, names)
+            fields.append({"path": printable(image), "split": split, "width": width, "height": height})
+            marks += _yolo_boxes(labels / f"{image.stem}.txt", printable(image), width, height, names)
     return FieldSet("yolo", str(root), pd.DataFrame(fields, columns=FIELD_COLUMNS), _marks_frame(marks))
 
 
@@ -191,11 +195,11 @@ def _yolo_folders(root: Path) -> list[tuple[str, Path, Path]]:
     return pairs
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise DatasetLayoutError(f"{path}: cannot be read as an image; replace or remove it")
-    return image.shape[:2]
+def _image_size(path: str | Path) -> tuple[int, int]:
+    try:
+        return read_image(path).shape[:2]
+    except BadImageError as error:
+        raise DatasetLayoutError(f"{printable(path)}: {error.reason}; replace or remove it") from None
 
 
 def _yolo_boxes(labels: Path, image: str, width: int, height: int, names: list[str]) -> list[dict]:
@@ -229,7 +233,7 @@ def read_all_idb1(root: str | Path) -> FieldSet:
         raise DatasetLayoutError(f"{path}: {why}")
     fields, marks = [], []
     for path, points in zip(listing.rows["path"], listing.rows["points"]):
-        height, width = _image_size(Path(path))
+        height, width = _image_size(path)
         fields.append({"path": path, "split": "", "width": width, "height": height})
         marks += [{"path": path, "cls": "blast", "x0": x, "y0": y, "x1": x, "y1": y, "truncated": False}
                   for x, y in points or []]
@@ -270,12 +274,13 @@ def format_counts(name: str, root: str, counts: dict) -> str:
     """`keras-all inspect`'s lines for a field set: fields and marks per class, overall and per split."""
     def line(label: str, part: dict) -> str:
         marks = ", ".join(f"{cls} {n:,}" for cls, n in part["marks"].items()) or "none"
-        left_out = f"; {part['bad_marks']} boxes left out (they enclose nothing)" if part["bad_marks"] else ""
+        left_out = f"; {part['bad_marks']} boxes left out (below)" if part["bad_marks"] else ""
         return (f"{label}: {part['fields']:,} fields, marks by class: {marks}; "
                 f"{part['fields_without_marks']} fields without a mark{left_out}")
 
     lines = [line(f"{name} at {root} ({counts['kind']})", counts["all"])]
     lines += [line(f"  {split}", part) for split, part in counts.get("splits", {}).items()]
+    lines += [f"box left out: {mark['reason']}" for mark in counts["marks_left_out"]]
     return "\n".join(lines)
 
 

@@ -28,66 +28,21 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from keras_all.checks import check_between, check_integer
+from keras_all.config import CellConfig
 from keras_all.data.io import read_image
 from keras_all.data.layout import rows_frame
 from keras_all.data.samples import Listing, LoadedDataset, build_dataset
 from keras_all.evaluation.baseline import hsv_histogram
 from keras_all.fields.cells_run import for_field, measured_scales, median_scale
-from keras_all.fields.crops import CROP_PIXELS, CROP_RED_CELLS, SHOWN, cell_crops
+from keras_all.fields.crops import cell_crops
 from keras_all.fields.finder import find_cells
-from keras_all.fields.scale import RED_CELL_UM, Scale
-from keras_all.training.bags import BAGS
+from keras_all.fields.scale import Scale
 
 SINGLE_CELLS = ("c-nmc", "all-idb2")  # their images are single cells already
 CELL_NAMES = {0: "not blast", 1: "blast"}
 
 
-UNITS = ("image", "cell")
-CONTROLS = ("cell", "background", "image")  # the pipeline fed the cells alone, the background alone, whole fields
 FIELD_FEATURES = "field_features.csv"
-
-
-@dataclasses.dataclass(frozen=True)
-class CellConfig:
-    """What a run learns from (``unit``: whole images, or the white cells found on them) and, for cells, the
-    crop's side in red cells and its pixels, what a crop shows (``all``; the ``cell`` alone or the
-    ``background`` alone), the scale (None: measured from the red cells), and the pipeline controls a cell run
-    trains beside its model by the same splits (``controls``: crops of the cell alone, of the background alone,
-    and the whole fields)."""
-
-    unit: str = "image"
-    side: float = CROP_RED_CELLS
-    pixels: int = CROP_PIXELS
-    show: str = "all"
-    um_per_px: float | None = None
-    controls: tuple = CONTROLS
-    bags: str = "best"
-    top_share: float = 0.25
-
-    def __post_init__(self):
-        if self.unit not in UNITS:
-            raise ValueError(f"unit={self.unit!r}: use one of {', '.join(UNITS)}")
-        check_between("side", self.side, 0.5, 10, low_included=True, high_included=True)
-        check_integer("pixels", self.pixels, 16, 1024)
-        if self.show not in SHOWN:
-            raise ValueError(f"show={self.show!r}: use one of {', '.join(SHOWN)}")
-        if self.um_per_px is not None:  # a red cell of 4 to 2,000 pixels, as Scale takes
-            check_between("um_per_px", self.um_per_px, RED_CELL_UM / 2000, RED_CELL_UM / 4, True, True)
-        controls = self.controls
-        if not isinstance(controls, list | tuple) or len(set(controls)) != len(controls) or any(
-                c not in CONTROLS for c in controls):
-            raise ValueError(f"controls={controls!r}: give a list of distinct names out of {', '.join(CONTROLS)} "
-                             "(or [] for none)")
-        object.__setattr__(self, "controls", tuple(controls))
-        if self.bags not in BAGS:
-            raise ValueError(f"bags={self.bags!r}: use one of {', '.join(BAGS)}")
-        check_between("top_share", self.top_share, 0, 1, high_included=True)
-
-    @property
-    def crop_controls(self) -> tuple[str, ...]:
-        """The controls that are crops (the others train on whole fields)."""
-        return tuple(c for c in self.controls if c != "image")
 
 
 def cells_of(data: LoadedDataset, settings: CellConfig, out: Path,

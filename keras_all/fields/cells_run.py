@@ -3,7 +3,8 @@
 - ``cells.csv``: a row per cell found: image, its number on the field (its value in the field's mask), box
   (x0, y0, x1, y1), centre, area in um^2 (of its mask), score, whether it touches the field's border, the scale;
 - ``fields.csv``: a row per field: image, split, cells found, marked cells where the set has marks, the scale used
-  and where it came from, and a note where the field could not be read or searched;
+  and where it came from, whether it could be judged, and a note where the field could not be read, searched or
+  judged (a blank or grayscale picture is no stained smear: it is named, and kept out of every figure);
 - ``overlays/``: each field with its found cells outlined (green; red where cut by the border) and its marks
   (blue); ``masks/``: each field's cells as a 16-bit PNG label image (0 outside every cell, n on cell n);
 - ``metrics.json`` and ``report.md``: counts, the scale, and where the fields carry marks of the cell class,
@@ -59,6 +60,8 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
         raise ValueError(f"{fields.root}: no marks of class {cell_class!r} (its classes: {known}); name the "
                          "white-cell class with --cell-class")
     centroids = fields.marks if fields.kind == "centroids" else None
+    for mark in fields.bad_marks.itertuples():
+        warn(f"warning: box left out: {mark.reason}")
     paths, splits = fields.fields["path"].tolist(), fields.fields["split"].tolist()
     estimates, unreadable = measured_scales(paths, echo, warn)
     if not estimates:
@@ -84,6 +87,9 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
             _write_overlay(partial / "overlays" / f"{stem}.jpg", image, found, truth if marked else None)
             cv2.imwrite(str(partial / "masks" / f"{stem}.png"), found.labels)
             rows.append(_field_row(path, split, found, source, own, len(truth) if marked else None))
+            if not found.judged:
+                warn(f"warning: {path}: cannot be judged: {found.field}; it is left out of the figures")
+                continue
             if centroids is not None:
                 points = centroids.loc[centroids["path"] == path, ["x0", "y0"]].to_numpy()
                 inside = found.holding(points) > 0
@@ -97,6 +103,7 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
         table = pd.DataFrame(rows)
         table.to_csv(partial / "fields.csv", index=False)
         result = _summary(fields, scale, run_scale, per_field, cell_class, table, scored if marked else None)
+        result["marks_left_out"] = fields.bad_marks.to_dict("records")
         if centroids is not None:
             points, inside = np.sum(held, axis=0) if held else (0, 0)
             result["centroids_in_cells"] = {"marked": int(points), "inside": int(inside),
@@ -141,8 +148,9 @@ def for_field(own: Scale | None, fallback: Scale) -> Scale:
 
 def _field_row(path: str, split: str, found: FoundCells, source: str, own: Scale | None,
                marked: int | None) -> dict:
-    notes = [found.field if found.field != "smear" else "no cell found" if len(found) == 0 else ""]
-    if found.field != "cut out on black":
+    notes = [f"cannot be judged: {found.field}" if not found.judged else "no cell found" if len(found) == 0 else
+             found.field if found.field != "smear" else ""]
+    if found.judged and found.field != "cut out on black":
         if own is None or not own.sure:
             notes.append("too few red cells to measure its scale (not a smear?)")
         elif not 1 / SCALE_AGREES <= own.red_cell_px / found.scale.red_cell_px <= SCALE_AGREES:
@@ -152,7 +160,7 @@ def _field_row(path: str, split: str, found: FoundCells, source: str, own: Scale
             "red_cell_px": round(found.scale.red_cell_px, 2), "scale_source": source,
             "own_red_cell_px": None if own is None else round(own.red_cell_px, 2),
             "own_spread": None if own is None else round(own.spread, 3), "own_arcs": None if own is None else own.arcs,
-            "own_sure": own is not None and own.sure, "note": "; ".join(n for n in notes if n)}
+            "own_sure": own is not None and own.sure, "judged": found.judged, "note": "; ".join(n for n in notes if n)}
 
 
 def _cell_rows(path: str, found: FoundCells) -> list[dict]:
@@ -178,10 +186,12 @@ def _write_overlay(path: Path, image: np.ndarray, found: FoundCells, truth: np.n
 def _summary(fields: FieldSet, given: Scale | None, run_scale: Scale, per_field: bool, cell_class: str,
              table: pd.DataFrame, scored) -> dict:
     searched = table[~table["note"].fillna("").str.startswith("left out")]
-    result = {"fields": len(table), "cells": int(table["cells"].sum()),
-              "fields_without_cells": searched.loc[searched["cells"] == 0, "image"].tolist(),
+    judged = searched[searched["judged"].astype(bool)]
+    result = {"fields": len(table), "cells": int(judged["cells"].sum()),
+              "fields_without_cells": judged.loc[judged["cells"] == 0, "image"].tolist(),
+              "fields_not_judged": searched.loc[~searched["judged"].astype(bool), "image"].tolist(),
               "fields_left_out": table.loc[~table.index.isin(searched.index), "image"].tolist(),
-              "scale": _scale_summary(given, run_scale, per_field, searched),
+              "scale": _scale_summary(given, run_scale, per_field, judged),
               "data": {"layout": fields.name, "root": fields.root, "cell_class": cell_class}}
     if scored is not None:
         result["iou_0.5"] = detection_scores([s for _, s in scored])
@@ -210,6 +220,12 @@ def render_report(result: dict) -> str:
     lines = [f"# White cells found on {result['fields']} fields", "", scale_line(result["scale"]), "",
              f"Cells found: {result['cells']}; fields without a cell found: {len(result['fields_without_cells'])}; "
              f"files left out (unreadable; fields.csv says why): {len(result['fields_left_out'])}.", ""]
+    if result["fields_not_judged"]:
+        lines += [f"Fields that cannot be judged (blank or grayscale pictures, not stained smears; left out of every "
+                  f"figure): {len(result['fields_not_judged'])}: {', '.join(result['fields_not_judged'])}.", ""]
+    if result["marks_left_out"]:
+        lines += [f"Marked boxes left out ({len(result['marks_left_out'])}; not counted as marked cells):", "",
+                  *(f"- {mark['reason']}" for mark in result["marks_left_out"]), ""]
     if "centroids_in_cells" in result:
         c = result["centroids_in_cells"]
         found = "n/a" if c["recall"] is None else f"{c['recall']:.3f} ({c['recall_ci'][0]:.3f}-{c['recall_ci'][1]:.3f})"

@@ -12,6 +12,9 @@ cells of it, each given to the nearest nucleus, so that touching cells are split
 
 Cells already cut out on a black background (C-NMC's, for one) have no field around them: where a fifth of the
 image is black, each part that is not (and is at least half a red cell large) is a cell.
+
+A picture that is blank, or has no colour (a grayscale camera's, or a field saved in one channel), is no stained
+smear: the finder says so (``FoundCells.judged`` is False) and finds nothing, and callers judge nothing on it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ CYTOPLASM = 0.23  # red cells of cytoplasm around a nucleus (chosen on BCCD's tr
 LOBE_GAP = 0.0  # nuclear parts whose boxes touch or overlap (a gap in red cells) may be lobes of one nucleus
 NUCLEUS_EXTENT = 2.6  # if together they span at most this many red cells (both chosen on BCCD train and val)
 BLANK = 8  # a field whose values span fewer levels than this is blank
+COLOURLESS = 12  # a field whose pixels' spread between channels stays below this (99th percentile) has no stain
+# (measured: stained fields and cells of BCCD, Raabin, Aria, PBC and C-NMC 51 or more; their grayscale copies 0)
+BLANK_FIELD = "blank (one colour), not a smear"
+NO_COLOUR = "no colour (grayscale), not a stained smear"
 BLACK = 10  # a pixel no brighter than this in any channel is black: no field there
 CUT_OUT = 0.2  # the share of black pixels that marks cells cut out on a black background
 
@@ -42,7 +49,7 @@ class FoundCells:
     """The white cells found on one field: boxes (n, 4) x0, y0, x1, y1 in the field's pixels, a score each
     (the nucleus's area in red cells, at most 1), whether each touches the field's border, the scale, the cells'
     masks as one label image (height x width; 0 outside every cell, i + 1 on cell i) and what the field looked
-    like ("smear", "cut out on black", or why nothing could be found on it)."""
+    like ("smear", "cut out on black", or why it cannot be judged: ``BLANK_FIELD``, ``NO_COLOUR``)."""
 
     boxes: np.ndarray
     scores: np.ndarray
@@ -53,6 +60,12 @@ class FoundCells:
 
     def __len__(self) -> int:
         return len(self.boxes)
+
+    @property
+    def judged(self) -> bool:
+        """Whether the field could be read as a stained smear (or as cells cut out on black): where not, finding no
+        cell on it says nothing, and no verdict may be drawn from it."""
+        return self.field in ("smear", "cut out on black")
 
     def outlines(self) -> list:
         """Each cell's outline (OpenCV contours in the field's pixels), traced within its box only."""
@@ -87,9 +100,11 @@ def find_cells(image: np.ndarray, scale: Scale | None = None) -> FoundCells:
                              "Scale(red_cell_px) or Scale.from_um_per_px(um)")
     height, width = image.shape[:2]
     if int(image.max()) - int(image.min()) < BLANK:
-        return _nothing(image, scale, "blank (one colour): no cell")
+        return _nothing(image, scale, BLANK_FIELD)
     factor = WORK_RED_CELL / scale.red_cell_px
     small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    if np.percentile(small.max(axis=2) - small.min(axis=2), 99) < COLOURLESS:
+        return _nothing(image, scale, NO_COLOUR)
     red_cell_area = np.pi * (WORK_RED_CELL / 2) ** 2
     black = small.max(axis=2) <= BLACK
     field = "cut out on black" if black.mean() >= CUT_OUT else "smear"

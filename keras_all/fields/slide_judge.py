@@ -8,7 +8,8 @@
 The white cells are found at the slide's scale (measured from its red cells unless given), cut as the run cut its
 training cells, scored by the model, and the slide's probability is the rule the run chose on its validation
 fields (``slide_rule.json``), decided at its cut-off; a run without one judges a slide by its most blast-like
-cell at the cell cut-off.
+cell at the cell cut-off. A picture that is no stained smear (blank, or grayscale) is not judged: its verdict says
+so (``judged`` False, ``why``) and holds no probability and no decision.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from keras_all.config import CellConfig
 from keras_all.data.io import read_image
-from keras_all.fields.cell_data import CellConfig
 from keras_all.fields.crops import cell_crops
 from keras_all.fields.finder import FoundCells, find_cells
 from keras_all.fields.scale import Scale
@@ -33,14 +34,23 @@ from keras_all.run_folder import RunFolder
 @dataclass(frozen=True)
 class SlideVerdict:
     """One slide judged: its found cells, their crops and P(blast), whether each is called a blast (at the cell
-    cut-off), and the slide's probability and decision."""
+    cut-off), and the slide's probability and decision (None where the slide cannot be judged)."""
 
     cells: FoundCells
     crops: np.ndarray
     p_blast: np.ndarray
     blast: np.ndarray
-    probability: float
-    decision: int
+    probability: float | None
+    decision: int | None
+
+    @property
+    def judged(self) -> bool:
+        return self.cells.judged
+
+    @property
+    def why(self) -> str:
+        """Why the slide cannot be judged ("" where it was)."""
+        return "" if self.judged else f"cannot be judged: {self.cells.field}"
 
     @property
     def white_cells(self) -> int:
@@ -91,6 +101,13 @@ class SlideJudge:
         return self.model.cutoff
 
     @property
+    def rule_line(self) -> str:
+        """The slide rule's decision in a few words, for a slide's row."""
+        if "validation_fields" not in self.rule:
+            return f"rule: ALL when one cell is called a blast, P(blast) {self.cutoff:.3f} or more"
+        return f"rule: ALL at {self.rule['cutoff']:.3f} or more"
+
+    @property
     def rule_text(self) -> str:
         if "validation_fields" not in self.rule:
             return ("a slide's probability is its most blast-like cell's, ALL when one cell is called a blast (the "
@@ -104,6 +121,8 @@ class SlideJudge:
         found = find_cells(image, scale)
         crops = cell_crops(image, found, self.cells.side, self.cells.pixels, self.cells.show)
         p_blast = self.model.predict(crops)[0] if len(found) else np.zeros(0)
+        if not found.judged:
+            return SlideVerdict(found, crops, p_blast, p_blast >= self.cutoff, None, None)
         probability = RULES[self.rule["rule"]](p_blast, self.cutoff) if len(found) else 0.0
         return SlideVerdict(found, crops, p_blast, p_blast >= self.cutoff, float(probability),
                             int(len(found) > 0 and probability >= self.rule["cutoff"]))

@@ -1,7 +1,10 @@
 """`keras-all slides`: every white cell of every slide scored by a cell model, counted, and shown, written whole.
 
-- ``slides.csv``: a row per slide: white cells, blasts (cells at or above the model's cut-off), their fraction,
-  the slide's probability and decision, whether the model trained on its cells, and its label where known;
+- ``slides.csv``: a row per slide: white cells, the cells called blasts (at or above the model's cell cut-off) and
+  their share, the slide's probability and whether its rule calls it ALL (the slide's decision: a slide rule may
+  call a slide of blasts not ALL, and the reverse), whether the model trained on its cells, its label where known,
+  and whether it could be judged (a blank or grayscale picture is no stained smear: it is named in a warning and a
+  note, holds no verdict and is left out of every figure);
 - ``cells.csv``: every cell with its box and P(blast);
 - ``overlays/``: each slide with its cells outlined, coloured from green (P 0) to red (P 1);
 - ``index.html``: one page, its pictures inside it: the slides by probability, each with its overlay, counts and
@@ -36,6 +39,8 @@ from keras_all.metrics import binary_metrics
 from keras_all.whole_folder import written_whole
 
 CELL_COLUMNS = ["slide", "cell", "x0", "y0", "x1", "y1", "p_blast", "blast", "at_border", "label"]
+SLIDE_COLUMNS = ["slide", "judged", "white_cells", "cells_called_blasts", "share_called_blasts", "probability",
+                 "slide_called_all", "trained_on", "note"]
 SHOWN_CELLS = 4  # the most blast-like cells enlarged on the page, per slide
 THUMBNAIL = 320  # pixels across a slide's picture on the page
 CELL_PICTURE = 96  # pixels across an enlarged cell on the page
@@ -62,9 +67,14 @@ def score_slides(slides: pd.DataFrame, judge: SlideJudge, output: Path, scale: S
                 continue
             image = read_image(slide.path)
             verdict = judge(image, scale or for_field(estimates[slide.path], median))
-            row = {"slide": slide.path, "white_cells": verdict.white_cells, "blasts": verdict.blasts,
-                   "blast_fraction": verdict.blast_fraction, "probability": verdict.probability,
-                   "decision": verdict.decision, "trained_on": str(Path(slide.path).resolve()) in trained}
+            counted = verdict.judged  # a picture that cannot be judged has no cells to count
+            row = {"slide": slide.path, "judged": counted, "white_cells": verdict.white_cells if counted else None,
+                   "cells_called_blasts": verdict.blasts if counted else None,
+                   "share_called_blasts": verdict.blast_fraction,
+                   "probability": verdict.probability, "slide_called_all": verdict.decision,
+                   "trained_on": str(Path(slide.path).resolve()) in trained, "note": verdict.why}
+            if not verdict.judged:
+                warn(f"warning: {slide.path}: {verdict.why}; no verdict, and it is left out of the figures")
             if "label" in slides:
                 row["label"] = int(slide.label)
             if "points" in slides:
@@ -83,20 +93,23 @@ def score_slides(slides: pd.DataFrame, judge: SlideJudge, output: Path, scale: S
                                                                      float(p_blast[i])) for i in shown]))
             if number % 20 == 0 or number == len(slides):
                 echo(f"slides {number}/{len(slides)} scored")
-        table = pd.DataFrame(rows)
+        known = ["label"] * ("label" in slides) + ["marked_blasts"] * ("points" in slides)
+        table = pd.DataFrame(rows, columns=[*SLIDE_COLUMNS, *known])
+        table = table.astype({"slide_called_all": "Int64", "white_cells": "Int64", "cells_called_blasts": "Int64"})
         table.sort_values("probability", ascending=False).to_csv(partial / "slides.csv", index=False)
         cell_table = pd.DataFrame(cell_rows, columns=CELL_COLUMNS)
         cell_table.to_csv(partial / "cells.csv", index=False)
-        (partial / "index.html").write_text(render_page(pictures, judge.cutoff, judge.rule_text))
-        result = _metrics(table, judge.rule["cutoff"], len(unreadable), judge.rule_text)
+        (partial / "index.html").write_text(render_page(pictures, judge.cutoff, judge.rule_text, judge.rule_line))
+        not_judged = int((~table["judged"].astype(bool)).sum())
+        judged = table[table["judged"].astype(bool)]
+        result = _metrics(judged, judge.rule["cutoff"], len(unreadable), not_judged, judge.rule_text)
         if result is not None and result["slides"] is not None:
-            result["cells"] = _cell_metrics(cell_table, table, judge.cutoff)
+            result["cells"] = _cell_metrics(cell_table, judged, judge.cutoff)
         if result is not None:
             (partial / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
             (partial / "report.md").write_text(render_report(result))
-    return {"slides": len(rows), "left_out": len(unreadable), "metrics": result,
-            "trained_on": int(table["trained_on"].sum()) if len(table) else 0,
-            "cells": int(table["white_cells"].sum()) if len(table) else 0}
+    return {"slides": len(rows), "left_out": len(unreadable), "not_judged": not_judged, "metrics": result,
+            "trained_on": int(judged["trained_on"].sum()), "cells": int(judged["white_cells"].sum())}
 
 
 def cell_labels(slide, found: FoundCells) -> list:
@@ -124,12 +137,13 @@ def _jpeg(image: np.ndarray, width: int) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode()
 
 
-def render_page(pictures: list, cutoff: float, rule: str) -> str:
-    """index.html: one row per slide, by probability, with its pictures inside the page (the PAGE_PICTURES most
-    probable slides'; the others' rows link to their overlay, so that a page of thousands of slides stays light)."""
+def render_page(pictures: list, cutoff: float, rule: str, rule_line: str) -> str:
+    """index.html: one row per slide, by probability (slides that cannot be judged last), with its pictures inside the
+    page (the PAGE_PICTURES most probable slides'; the others' rows link to their overlay, so that a page of thousands
+    of slides stays light)."""
     rows = []
-    for rank, (row, name, thumbnail, shown) in enumerate(sorted(pictures, key=lambda p: -p[0]["probability"])):
-        fraction = "n/a" if row["blast_fraction"] is None else f"{row['blast_fraction']:.1%}"
+    ranked = sorted(pictures, key=lambda p: (p[0]["probability"] is None, -(p[0]["probability"] or 0)))
+    for rank, (row, name, thumbnail, shown) in enumerate(ranked):
         label = f"<br>label: {'ALL' if row['label'] else 'healthy'}" if "label" in row else ""
         title = html.escape(Path(row["slide"]).name)
         pictured = rank < PAGE_PICTURES
@@ -138,8 +152,7 @@ def render_page(pictures: list, cutoff: float, rule: str) -> str:
         picture = f'<img class="field" src="{thumbnail}" alt="{title}">' if pictured else "overlay"
         rows.append(
             f'<tr class="slide"><td><a href="overlays/{html.escape(name)}">{picture}</a></td><td><b>{title}'
-            f'</b><br>P(ALL) {row["probability"]:.3f}: {"ALL" if row["decision"] else "no blast called"}<br>'
-            f'white cells {row["white_cells"]}, blasts {row["blasts"]} ({fraction}){label}</td>'
+            f'</b><br>{"<br>".join(map(html.escape, _verdict_lines(row, rule_line)))}{label}</td>'
             f'<td class="cells">{cells}</td></tr>')
     beyond = (f" Pictures are on this page for the {PAGE_PICTURES} most probable slides; the others link to their "
               "overlay in overlays/." if len(rows) > PAGE_PICTURES else "")
@@ -158,19 +171,32 @@ shown enlarged, with their P(blast).{beyond}</p>
 """
 
 
-def _metrics(table: pd.DataFrame, cutoff: float, left_out: int, rule: str) -> dict | None:
-    if "label" not in table or table.empty:
+def _verdict_lines(row: dict, rule_line: str) -> list[str]:
+    """A slide's verdict in words that its cell counts cannot contradict: the slide's decision by its rule, then
+    the cells called blasts."""
+    if not row["judged"]:
+        return [f"{row['note']}; no verdict"]
+    called = "ALL" if row["slide_called_all"] else "not called ALL"
+    share = "" if row["share_called_blasts"] is None else f" ({row['share_called_blasts']:.1%})"
+    return [f"slide: {called} (P(ALL) {row['probability']:.3f}; {rule_line})",
+            f"cells called blasts: {row['cells_called_blasts']} of {row['white_cells']}{share}"]
+
+
+def _metrics(table: pd.DataFrame, cutoff: float, left_out: int, not_judged: int, rule: str) -> dict | None:
+    """The judged slides' metrics where they carry labels (those the model trained on left out)."""
+    if "label" not in table:
         return None
     trained_on = int(table["trained_on"].sum())
     table = table[~table["trained_on"]]
     if table.empty:
-        return {"slides": None, "left_out": left_out, "trained_on": trained_on}
+        return {"slides": None, "left_out": left_out, "not_judged": not_judged, "trained_on": trained_on}
     result = {"slides": binary_metrics(table["label"], table["probability"], cutoff), "left_out": left_out,
-              "trained_on": trained_on, "rule": rule}
+              "not_judged": not_judged, "trained_on": trained_on, "rule": rule}
     if "marked_blasts" in table:
-        error = table["blasts"] - table["marked_blasts"]
+        error = table["cells_called_blasts"] - table["marked_blasts"]
         result["blast_count"] = {"mean_absolute_error": float(error.abs().mean()), "mean_error": float(error.mean()),
-                                 "marked": int(table["marked_blasts"].sum()), "called": int(table["blasts"].sum())}
+                                 "marked": int(table["marked_blasts"].sum()),
+                                 "called": int(table["cells_called_blasts"].sum())}
     return result
 
 
@@ -181,8 +207,10 @@ def render_report(result: dict) -> str:
     if s is None:
         return f"# Slide verdicts\n\n{trained}No other labelled slide is left to score.\n"
 
-    lines = ["# Slide verdicts", "", f"{trained}{s['n']} labelled slides ({result['left_out']} files left out); "
-             f"{result['rule']}.", "",
+    not_judged = (f", {result['not_judged']} pictures that cannot be judged (blank or grayscale; slides.csv names them)"
+                  if result["not_judged"] else "")
+    lines = ["# Slide verdicts", "", f"{trained}{s['n']} labelled slides ({result['left_out']} files left out"
+             f"{not_judged}); {result['rule']}.", "",
              "| accuracy | sensitivity | specificity | AUC |", "|---|---|---|---|",
              f"| {_ci(s, 'accuracy')} | {_ci(s, 'sensitivity')} | {_ci(s, 'specificity')} | {_ci(s, 'auc')} |", ""]
     if result.get("cells") is not None:

@@ -22,9 +22,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_all.vocabulary import SPIKE_MODES as MODES
+
 from .rank_select import kth_largest
 
-MODES = ("first_spike", "latency", "spike_wave")
 KERNEL_QUANTUM = 2.0**-10
 _LUMA_FIXED = (4899.0, 9617.0, 1868.0)  # OpenCV 4's 14-bit R, G, B weights for 8-bit images
 

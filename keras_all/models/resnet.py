@@ -10,9 +10,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .blocks import conv_block, identity_block
+from keras_all.vocabulary import PAPER_WIDTHS
 
-PAPER_WIDTHS = ((32, 32, 64), (64, 64, 128), (64, 64, 256))
+from .blocks import conv_block, identity_block
 
 
 def _check(input_shape, widths) -> None:
