@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from keras_all import interruption
 from keras_all.data.io import printable
 from keras_all.data.synthetic import SYNTH_LAYOUTS
 from keras_all.fields.annotations import FIELD_LAYOUTS
@@ -63,8 +64,12 @@ class _Commands(click.Group):
     worker threads, stopped mid-work, could crash it (exit 139 instead of 130)."""
 
     def invoke(self, ctx):
+        if started_as_command():
+            interruption.catch()
         try:
-            return super().invoke(ctx)
+            done = super().invoke(ctx)
+            interruption.check()  # a Ctrl-C that Python swallowed still ends the command as interrupted
+            return done
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             if not started_as_command():  # in-process (click's test runner): leave the interpreter alone

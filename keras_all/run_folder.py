@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from keras_all import interruption
+
 INCOMPLETE = "INCOMPLETE"
 VALIDATED_POINT = "youden"  # the operating point whose cut-off a run's model and export decide at
 
@@ -63,7 +65,8 @@ class RunFolder:
         return path
 
     def close(self) -> None:
-        """Mark the run complete."""
+        """Mark the run complete (not after a Ctrl-C, even one that Python swallowed)."""
+        interruption.check()
         (self.path / INCOMPLETE).unlink()
 
     def mark_failed(self, error: BaseException) -> None:

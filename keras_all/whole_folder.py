@@ -9,6 +9,8 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+from keras_all import interruption
+
 
 def require_new_folder(out: Path) -> Path:
     """``out``, where a command may write its folder: new, or an empty folder; else one clear error. Commands
@@ -32,6 +34,7 @@ def written_whole(out: Path) -> Iterator[Path]:
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         yield partial
+        interruption.check()  # never made whole after a Ctrl-C, even one that Python swallowed
         os.replace(partial, out)
     except BaseException:
         with _uninterrupted():

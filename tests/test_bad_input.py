@@ -3,7 +3,10 @@ misnamed cells, bad configuration values, cut-short run files and the authors' r
 
 import os
 import shutil
+import signal
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -247,3 +250,35 @@ def test_a_file_that_is_not_an_authors_release_is_named(tmp_path):
         load_legacy_weights(model, tmp_path / "other.h5")
     default = load_config(None)  # the honest preset, valid as it stands
     assert (default.run.name, default.run.protocol, default.front.mode) == ("run", "honest", "rgb_first_spike")
+
+
+_SWALLOWED = """
+import gc, os, signal, sys
+from pathlib import Path
+from keras_all import interruption
+from keras_all.whole_folder import written_whole
+
+interruption.catch()
+
+def interrupt(phase, info):  # Ctrl-C arriving inside a garbage-collector callback, as inside JAX's
+    gc.callbacks.remove(interrupt)
+    os.kill(os.getpid(), signal.SIGINT)
+    sum(range(100))  # Python raises KeyboardInterrupt here, prints "Exception ignored" and goes on
+
+try:
+    with written_whole(Path(sys.argv[1])) as partial:
+        (partial / "half.txt").write_text("half")
+        gc.callbacks.append(interrupt)
+        gc.collect()
+        print("went on")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_a_ctrl_c_that_python_swallows_still_stops_a_folder_written_whole(tmp_path):
+    ran = subprocess.run([sys.executable, "-c", _SWALLOWED, str(tmp_path / "out")], capture_output=True, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), timeout=300)
+    assert "Exception ignored" in ran.stderr and "KeyboardInterrupt" in ran.stderr, ran.stderr
+    assert ran.stdout.split() == ["went", "on", "interrupted"]  # swallowed there, caught before the folder is made
+    assert os.listdir(tmp_path) == []

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from keras_all import interruption
 from keras_all.data.io import BadImageError, read_image
 from keras_all.fields.annotations import FieldSet, boxes_of
 from keras_all.fields.finder import FoundCells, find_cells
@@ -72,6 +73,7 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
         (partial / "overlays").mkdir()
         (partial / "masks").mkdir()
         for index, (path, split) in enumerate(zip(paths, splits)):
+            interruption.check()
             truth = boxes_of(marks[marks["path"] == path])
             if path in unreadable:
                 rows.append({"image": path, "split": split, "cells": 0, **({"marked": len(truth)} if marked else {}),

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from keras_all import interruption
 from keras_all.data.io import read_image
 from keras_all.fields.cells_run import for_field, measured_scales, median_scale
 from keras_all.fields.finder import FoundCells
@@ -63,6 +64,7 @@ def score_slides(slides: pd.DataFrame, judge: SlideJudge, output: Path, scale: S
     with written_whole(output) as partial:
         (partial / "overlays").mkdir()
         for number, slide in enumerate(slides.itertuples(index=False), start=1):
+            interruption.check()
             if slide.path in unreadable:
                 continue
             image = read_image(slide.path)
