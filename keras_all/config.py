@@ -21,11 +21,22 @@ from pathlib import Path
 import yaml
 
 from keras_all.checks import check_between, check_integer, is_integer
-from keras_all.fields.crops import CROP_PIXELS, CROP_RED_CELLS, SHOWN
-from keras_all.fields.scale import RED_CELL_UM
 from keras_all.presets import preset_values
-from keras_all.training.bags import BAGS
-from keras_all.vocabulary import CONTROLS, DISTRIBUTIONS, FINALS, MAP_STORAGE, MODES, PAPER_WIDTHS, PROTOCOLS, UNITS
+from keras_all.vocabulary import (
+    BAGS,
+    CONTROLS,
+    CROP_PIXELS,
+    CROP_RED_CELLS,
+    DISTRIBUTIONS,
+    FINALS,
+    MAP_STORAGE,
+    MODES,
+    PAPER_WIDTHS,
+    PROTOCOLS,
+    RED_CELL_UM,
+    SHOWN,
+    UNITS,
+)
 
 STOP_ON = ("auc", "loss", "off")  # early stopping on the validation part's AUC or loss, or every epoch trained
 # The settings left unset (None) take their protocol's value. The honest protocol's adapt to the data's size:

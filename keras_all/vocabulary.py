@@ -1,5 +1,6 @@
-"""The words a configuration and the command line share, defined once. This module imports nothing, so that the
-command line offers them as choices without starting Keras."""
+"""The words and constants a configuration, the command line and the code below them share, defined once. This
+module imports nothing, so that the command line offers them as choices and checks a configuration without starting
+Keras, and so that ``config.py`` imports nothing of the modules that read it."""
 
 PROTOCOLS = ("honest", "paper")
 FINALS = ("refit", "ensemble")
@@ -17,3 +18,9 @@ FORMATS = ("saved_model", "keras", "both")  # what an export writes
 
 UNITS = ("image", "cell")  # what a run learns from: whole images, or the white cells found on them
 CONTROLS = ("cell", "background", "image")  # the pipeline fed the cells alone, the background alone, whole fields
+BAGS = ("inherit", "top", "best")  # how cells that carry only their field's label learn it (training/bags.py)
+
+RED_CELL_UM = 7.5  # a red cell's diameter: the ruler of every field (fields/scale.py)
+CROP_RED_CELLS = 2.5  # a cell crop's side, in red cells (fields/crops.py)
+CROP_PIXELS = 128  # and in pixels
+SHOWN = ("all", "cell", "background")  # what a crop shows: all, the cell alone, the background alone

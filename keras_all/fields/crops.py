@@ -14,10 +14,7 @@ import cv2
 import numpy as np
 
 from keras_all.fields.finder import FoundCells
-
-CROP_RED_CELLS = 2.5
-CROP_PIXELS = 128
-SHOWN = ("all", "cell", "background")
+from keras_all.vocabulary import CROP_PIXELS, CROP_RED_CELLS
 
 
 def background_colour(image: np.ndarray) -> np.ndarray:

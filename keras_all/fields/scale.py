@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-RED_CELL_UM = 7.5  # a red cell's diameter
+from keras_all.vocabulary import RED_CELL_UM
+
 STAINED_OD = 0.12  # green optical density of a stained pixel (red cells absorb green; chosen on BCCD's train list)
 LEAST_TURN = np.pi / 4  # an arc turns through at least this angle to be fitted
 SMOOTHING = 0.25  # the outline is smoothed over this share of the red cells' radius

@@ -15,8 +15,6 @@ import pandas as pd
 from keras_all.fields.slide_rule import fit_slide_rule
 from keras_all.metrics import youden_cutoff
 
-BAGS = ("inherit", "top", "best")
-
 
 def top_cells(train: np.ndarray, samples: pd.DataFrame, scores: pd.DataFrame, share: float) -> np.ndarray:
     """The rows of ``train`` kept for top-instance training: every cell of a healthy field (label 0) and, of each
