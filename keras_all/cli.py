@@ -134,6 +134,7 @@ def load_with_progress(dataset, data_dir, on_bad_image, positive_class, report_l
     """The data set, read with a progress bar; the files left out (bad, or not readable as the layout) are
     listed on stderr unless ``report_left_out`` is False (inspect shows them in its summary)."""
     from keras_all.data import LAYOUTS, build_dataset
+    from keras_all.data.summary import by_reason
 
     options = {"positive_class": positive_class} if dataset == "folder" else {}
     listing = LAYOUTS[dataset].lister(data_dir, **options)
@@ -142,11 +143,12 @@ def load_with_progress(dataset, data_dir, on_bad_image, positive_class, report_l
     if report_left_out:
         for row in data.bad_files.itertuples():
             click.echo(f"warning: skipped bad file: {row.path}: {row.reason}", err=True)
-        for reason, group in data.ignored.groupby("reason", sort=False):  # e.g. 2,586 unlabelled C-NMC test cells
-            for path in group["path"].head(SHOWN_PER_REASON):
-                click.echo(f"warning: left out: {printable(path)}: {reason}", err=True)
-            if len(group) > SHOWN_PER_REASON:
-                click.echo(f"warning: left out: {len(group) - SHOWN_PER_REASON} more: {reason}", err=True)
+        # e.g. 2,586 unlabelled C-NMC test cells
+        for reason, count, paths in by_reason(data.ignored.to_dict("records"), SHOWN_PER_REASON):
+            for path in paths:
+                click.echo(f"warning: left out: {path}: {reason}", err=True)
+            if count > len(paths):
+                click.echo(f"warning: left out: {count - len(paths)} more: {reason}", err=True)
         if len(data.bad_files) or len(data.ignored):
             click.echo(f"{len(data.samples)} images used; {len(data.bad_files)} bad files skipped, "
                        f"{len(data.ignored)} files left out", err=True)
@@ -778,7 +780,7 @@ def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, outp
         raise click.ClickException("give image files or folders, or --dataset with --data-dir; not both")
     require_new_folder(output)
     scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else None
-    files = None if inputs == () else _image_files(inputs, "judge")[0]
+    files = _image_files(inputs, "judge")[0] if inputs else None
     _computing()
     from keras_all.evaluation.report import na
     from keras_all.export import training_fields

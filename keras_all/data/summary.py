@@ -67,13 +67,20 @@ def format_summary(summary: dict) -> str:
     return "\n".join(f"{k:<{width}}  {v}".rstrip() for k, v in lines)
 
 
+def by_reason(left_out: list[dict], shown: int) -> list[tuple[str, int, list[str]]]:
+    """Files left out (records of path and reason) grouped by reason, in the order first met: each reason, how many
+    files it holds, and the first ``shown`` of them."""
+    groups: dict[str, list[str]] = {}
+    for entry in left_out:
+        groups.setdefault(entry["reason"], []).append(entry["path"])
+    return [(reason, len(paths), paths[:shown]) for reason, paths in groups.items()]
+
+
 def _left_out_lines(ignored: list[dict]) -> list[tuple[str, object]]:
     """Each reason with its count, and the files under it by name (the first ``SHOWN_LEFT_OUT``)."""
     lines = []
-    for reason in dict.fromkeys(entry["reason"] for entry in ignored):
-        paths = [entry["path"] for entry in ignored if entry["reason"] == reason]
-        lines.append((f"  {reason}", len(paths)))
-        lines += [(f"    {path}", "") for path in paths[:SHOWN_LEFT_OUT]]
-        if len(paths) > SHOWN_LEFT_OUT:
-            lines.append((f"    and {len(paths) - SHOWN_LEFT_OUT} more (--json lists every one)", ""))
+    for reason, count, paths in by_reason(ignored, SHOWN_LEFT_OUT):
+        lines += [(f"  {reason}", count), *((f"    {path}", "") for path in paths)]
+        if count > len(paths):
+            lines.append((f"    and {count - len(paths)} more (--json lists every one)", ""))
     return lines

@@ -90,7 +90,7 @@ def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_cla
             cv2.imwrite(str(partial / "masks" / f"{stem}.png"), found.labels)
             rows.append(_field_row(path, split, found, source, own, len(truth) if marked else None))
             if not found.judged:
-                warn(f"warning: {path}: cannot be judged: {found.field}; it is left out of the figures")
+                warn(f"warning: {path}: {found.why_not_judged}; it is left out of the figures")
                 continue
             if centroids is not None:
                 points = centroids.loc[centroids["path"] == path, ["x0", "y0"]].to_numpy()
@@ -150,8 +150,8 @@ def for_field(own: Scale | None, fallback: Scale) -> Scale:
 
 def _field_row(path: str, split: str, found: FoundCells, source: str, own: Scale | None,
                marked: int | None) -> dict:
-    notes = [f"cannot be judged: {found.field}" if not found.judged else "no cell found" if len(found) == 0 else
-             found.field if found.field != "smear" else ""]
+    notes = [found.why_not_judged or ("no cell found" if len(found) == 0 else
+                                      found.field if found.field != "smear" else "")]
     if found.judged and found.field != "cut out on black":
         if own is None or not own.sure:
             notes.append("too few red cells to measure its scale (not a smear?)")

@@ -67,6 +67,11 @@ class FoundCells:
         cell on it says nothing, and no verdict may be drawn from it."""
         return self.field in ("smear", "cut out on black")
 
+    @property
+    def why_not_judged(self) -> str:
+        """"cannot be judged: " and why, for the field's note and warning ("" where it was judged)."""
+        return "" if self.judged else f"cannot be judged: {self.field}"
+
     def outlines(self) -> list:
         """Each cell's outline (OpenCV contours in the field's pixels), traced within its box only."""
         traced = []

@@ -9,7 +9,7 @@ The white cells are found at the slide's scale (measured from its red cells unle
 training cells, scored by the model, and the slide's probability is the rule the run chose on its validation
 fields (``slide_rule.json``), decided at its cut-off; a run without one judges a slide by its most blast-like
 cell at the cell cut-off. A picture that is no stained smear (blank, or grayscale) is not judged: its verdict says
-so (``judged`` False, ``why``) and holds no probability and no decision.
+so (``judged`` False, ``why_not_judged``) and holds no probability and no decision.
 """
 
 from __future__ import annotations
@@ -48,9 +48,8 @@ class SlideVerdict:
         return self.cells.judged
 
     @property
-    def why(self) -> str:
-        """Why the slide cannot be judged ("" where it was)."""
-        return "" if self.judged else f"cannot be judged: {self.cells.field}"
+    def why_not_judged(self) -> str:
+        return self.cells.why_not_judged
 
     @property
     def white_cells(self) -> int:

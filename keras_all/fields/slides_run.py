@@ -74,9 +74,9 @@ def score_slides(slides: pd.DataFrame, judge: SlideJudge, output: Path, scale: S
                    "cells_called_blasts": verdict.blasts if counted else None,
                    "share_called_blasts": verdict.blast_fraction,
                    "probability": verdict.probability, "slide_called_all": verdict.decision,
-                   "trained_on": str(Path(slide.path).resolve()) in trained, "note": verdict.why}
+                   "trained_on": str(Path(slide.path).resolve()) in trained, "note": verdict.why_not_judged}
             if not verdict.judged:
-                warn(f"warning: {slide.path}: {verdict.why}; no verdict, and it is left out of the figures")
+                warn(f"warning: {slide.path}: {verdict.why_not_judged}; no verdict, and it is left out of the figures")
             if "label" in slides:
                 row["label"] = int(slide.label)
             if "points" in slides:
