@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from keras_all.data.io import read_image
 from keras_all.data.samples import DatasetLayoutError
 from keras_all.data.synthetic import write_dataset
 from keras_all.fields.annotations import boxes_of, read_fields
-from keras_all.fields.finder import find_cells
+from keras_all.fields.finder import BLANK_FIELD, NO_COLOUR, find_cells
 from keras_all.fields.scale import Scale, estimate_scale
 from keras_all.fields.scoring import average_precision, detection_scores, match, overlaps
 
@@ -274,7 +275,23 @@ def test_the_same_field_at_half_the_magnification_gives_the_same_cells(shared_pa
 
 @pytest.mark.parametrize("fill", [0, 255, 128])
 def test_blank_fields_hold_no_cell(fill):
-    assert len(find_cells(np.full((480, 640, 3), fill, np.uint8), Scale(100))) == 0
+    found = find_cells(np.full((480, 640, 3), fill, np.uint8), Scale(100))
+    assert len(found) == 0 and not found.judged and found.why_not_judged == "cannot be judged: " + BLANK_FIELD
+
+
+@pytest.mark.parametrize("source, pattern, red_cell_px", [
+    ("bccd", "BCCD/JPEGImages/*.jpg", 100), ("raabin-fields", "images/*/*.jpg", 90),
+    ("aria-all", "Original/*/*.jpg", 20), ("pbc", "*/*.jpg", 45), ("cnmc-sample", "**/*.bmp", 60)])
+def test_stained_images_of_every_lab_are_judged_and_their_grayscale_copies_are_not(shared_path, source, pattern,
+                                                                                  red_cell_px):
+    every = sorted(shared_path(source).glob(pattern))
+    assert len(every) >= 50, source
+    for path in every[::len(every) // 8]:  # eight or nine spread over the set
+        image = read_image(path)
+        gray = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+        assert find_cells(image, Scale(red_cell_px)).judged, path
+        found = find_cells(gray, Scale(red_cell_px))
+        assert (found.field, len(found)) == (NO_COLOUR, 0), path
 
 
 def test_a_field_of_noise_holds_no_cell():
