@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 from machine import pin_to_one_core  # benchmarks/machine.py, beside this script
 
-from keras_all.fields.annotations import boxes_of, read_fields
-from keras_all.fields.finder import find_cells
-from keras_all.fields.scale import Scale, estimate_scale
-from keras_all.fields.scoring import detection_scores
+from keras_all.cells.finder import find_cells
+from keras_all.cells.scale import Scale, estimate_scale
+from keras_all.cells.scoring import detection_scores
+from keras_all.data.fields import boxes_of, read_fields
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -22,13 +22,13 @@ import numpy as np
 import pandas as pd
 from machine import describe, pin_to_one_core  # benchmarks/machine.py, beside this script
 
+from keras_all.cells.crops import cell_crops
+from keras_all.cells.finder import find_cells
+from keras_all.cells.scale import estimate_scale
+from keras_all.commands.slides import score_slides
 from keras_all.data.io import read_image
 from keras_all.data.synthetic import write_dataset
-from keras_all.fields.crops import cell_crops
-from keras_all.fields.finder import find_cells
-from keras_all.fields.scale import estimate_scale
-from keras_all.fields.slide_judge import SlideJudge
-from keras_all.fields.slides_run import score_slides
+from keras_all.evaluation.slide_judge import SlideJudge
 
 SIZE = (2592, 1944)
 GOAL_SECONDS = 2.0

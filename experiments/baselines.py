@@ -26,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from keras_all.data import read_image
-from keras_all.evaluation.baseline import hsv_histogram
+from keras_all.histogram import hsv_histogram
 from keras_all.metrics import binary_metrics, mean_sd
 from keras_all.run_folder import RunFolder, write_json
 from keras_all.training.cross_validate import SUMMARY_KEYS

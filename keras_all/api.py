@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from keras_all.cells.slide_rule import SLIDE_RULE, fit_slide_rule
 from keras_all.config import TrainConfig, load_config
 from keras_all.data import LoadedDataset
 from keras_all.evaluation.familiarity import FAMILIARITY, by_splits, familiarity_lines, statistics_of_files
+from keras_all.evaluation.field_controls import CONTROLS_FILE, cell_run_lines, field_controls
 from keras_all.evaluation.report import environment, write_run_report
 from keras_all.evaluation.run_result import RunResult, assess
 from keras_all.evaluation.saliency import saliency_figure
 from keras_all.evaluation.stress import stress_lines, write_stress
-from keras_all.fields.field_controls import CONTROLS_FILE, cell_run_lines, field_controls
-from keras_all.fields.slide_rule import SLIDE_RULE, fit_slide_rule
 from keras_all.loader import LoadedModel, load_model
 from keras_all.models import FoldEnsemble
 from keras_all.run_folder import RunFolder

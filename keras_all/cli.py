@@ -13,12 +13,11 @@ from pathlib import Path
 import click
 
 from keras_all import interruption
-from keras_all.data.io import printable
-from keras_all.data.synthetic import SYNTH_LAYOUTS
-from keras_all.fields.annotations import FIELD_LAYOUTS
+from keras_all.data.io import decoded_once, printable
+from keras_all.data.registry import layouts_of
 from keras_all.quiet import started_as_command
 from keras_all.vocabulary import CONTROLS, DISTRIBUTIONS, FINALS, FORMATS, MAP_STORAGE, MODES, PROTOCOLS, UNITS
-from keras_all.whole_folder import require_new_folder
+from keras_all.whole_folder import require_new_folder, written_whole
 
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
 LOST_WORKER = 75  # EX_TEMPFAIL: a multi-worker run stopped by another worker's end; --resume continues it
@@ -67,7 +66,8 @@ class _Commands(click.Group):
         if started_as_command():
             interruption.catch()
         try:
-            done = super().invoke(ctx)
+            with decoded_once():  # each image file decoded once by the command, however many looks it takes
+                done = super().invoke(ctx)
             interruption.check()  # a Ctrl-C that Python swallowed still ends the command as interrupted
             return done
         except KeyboardInterrupt:
@@ -79,28 +79,70 @@ class _Commands(click.Group):
             os._exit(INTERRUPTED)
 
 
-def dataset_options(command=None, *, required=True, on_bad_image="error", fields=False):
-    """--dataset, --data-dir, --on-bad-image and --positive-class, defined once; ``fields``: --dataset also
-    takes the layouts of fields with marked cells."""
-    from keras_all.data import LAYOUTS
-
-    if command is None:
-        return functools.partial(dataset_options, required=required, on_bad_image=on_bad_image, fields=fields)
-    names = [*LAYOUTS, *(FIELD_LAYOUTS if fields else ())]
-    options = [
-        click.option("--dataset", "dataset", required=required, type=click.Choice(names),
-                     help="Layout of the data folder (see `keras-all datasets`)."),
-        click.option("--data-dir", required=required, type=click.Path(file_okay=False, path_type=Path),
-                     help="Folder holding the data set."),
-        click.option("--on-bad-image", type=click.Choice(["error", "skip"]), default=on_bad_image, show_default=True,
-                     help="Stop at the first unreadable image, or leave bad images out and list them."),
-        click.option("--positive-class", default=None, help="For --dataset folder: the class folder that is ALL."),
-    ]
+def _options(command, options):
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
 
-model_option = click.option("--model", required=True, type=click.Path(exists=True, path_type=Path),
-                            help="The model: a finished run folder, an export folder, a .keras file or a SavedModel.")
+def dataset_options(*kinds: str, required: bool = True, on_bad_image: str = "error"):
+    """--dataset (the registry's layouts of ``kinds``: the data this command can read), --data-dir, --on-bad-image,
+    and for labelled images --positive-class; defined once."""
+    from keras_all.data.registry import layouts_of
+
+    names = layouts_of(*kinds)
+    options = [
+        click.option("--dataset", "dataset", required=required, type=click.Choice(names),
+                     help=f"Layout of the data folder: {_kinds_text(kinds)} (see `keras-all datasets`)."),
+        click.option("--data-dir", required=required, type=click.Path(file_okay=False, path_type=Path),
+                     help="Folder holding the data set."),
+        on_bad_image_option(on_bad_image),
+        *[click.option("--positive-class", default=None, help="For --dataset folder: the class folder that is ALL.")]
+        * ("images" in kinds),
+    ]
+    return lambda command: _options(command, options)
+
+
+def _kinds_text(kinds) -> str:
+    words = {"images": "labelled images", "cells": "single cells", "marked": "fields with marked cells",
+             "normal": "fields of normal blood (all healthy)", "synthetic": "a layout synth imitates"}
+    return " or ".join(words[kind] for kind in kinds)
+
+
+def on_bad_image_option(default: str):
+    return click.option("--on-bad-image", type=click.Choice(["error", "skip"]), default=default, show_default=True,
+                        help="Stop at the first unreadable image, or leave bad images out and list them.")
+
+
+def model_option(accepts: str):
+    """--model, defined once; ``accepts``: what this command takes as a model."""
+    return click.option("--model", "model", required=True, type=click.Path(exists=True, path_type=Path),
+                        help=f"The model: {accepts}.")
+
+
+ANY_MODEL = "a finished run folder, an export folder, a .keras file or a SavedModel"
+
+
+def output_option(what: str, default: str):
+    """--output, defined once: a new (or empty) folder, written whole; by default saved_models/<timestamp>-NAME."""
+    return click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help=f"The folder to write, new or empty: {what} (default saved_models/<timestamp>-{default}); "
+                        "it appears whole or not at all.")
+
+
+def new_output(output: Path | None, name: str) -> Path:
+    """The command's output folder: ``output``, or saved_models/<timestamp>-``name``; refused at once unless new
+    or empty."""
+    return require_new_folder(output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}")
+
+
+def renamed_option(old: str, new: str, **attributes):
+    """``old``, an option renamed ``new``: still taken for one release (hidden), with a one-line warning."""
+
+    def warn(ctx, param, value):
+        if value is not None:
+            click.echo(f"warning: {old} is now {new}; the old name goes in the next release", err=True)
+        return value
+
+    return click.option(old, hidden=True, default=None, expose_value=True, callback=warn, **attributes)
 
 
 def config_options(command):
@@ -116,13 +158,14 @@ def config_options(command):
 
 
 def cross_validation_options(command):
-    """--folds, --epochs and --image-size (overrides of the preset), defined once for train and tune."""
+    """--folds, --epochs, --map-size and --max-per-class (overrides of the preset), defined once for train and tune."""
     options = [
         click.option("--folds", type=int, default=None, help="Cross-validation folds (4)."),
         click.option("--epochs", type=int, default=None,
                      help="Most epochs per fold (honest 60, stopped early on the validation AUC; paper 10)."),
-        click.option("--image-size", type=int, default=None,
+        click.option("--map-size", type=int, default=None,
                      help="The spike maps' and the model input's side in pixels (224; C-NMC 100)."),
+        renamed_option("--image-size", "--map-size", type=int),
         click.option("--max-per-class", type=int, default=None,
                      help="Train on a class-balanced subsample: at most this many images per class, drawn with "
                      "--seed."),
@@ -163,15 +206,15 @@ def main():
 
 @main.command()
 def datasets():
-    """List the data-set layouts that --dataset accepts."""
-    from keras_all.data import LAYOUTS
+    """List the data-set layouts that --dataset accepts, and what each holds."""
+    from keras_all.data.registry import KINDS, REGISTRY
 
-    width = max(map(len, [*LAYOUTS, *FIELD_LAYOUTS]))
-    for layout in LAYOUTS.values():
-        click.echo(f"{layout.name:<{width}}  {layout.description}")
-    click.echo("fields with marked cells (`inspect` counts the marks; all-idb1's are its blast centroids):")
-    for layout in FIELD_LAYOUTS.values():
-        click.echo(f"{layout.name:<{width}}  {layout.description}")
+    kinds = {name: ",".join(kind for kind in KINDS if kind in layout.kinds) for name, layout in REGISTRY.items()}
+    width, holds = max(map(len, REGISTRY)), max(map(len, kinds.values()))
+    click.echo(f"{'layout':<{width}}  {'holds':<{holds}}  description")
+    for layout in REGISTRY.values():
+        click.echo(f"{layout.name:<{width}}  {kinds[layout.name]:<{holds}}  {layout.description}")
+    click.echo("\nholds: " + "; ".join(f"{kind}: {_kinds_text([kind])}" for kind in KINDS))
 
 
 @main.command()
@@ -186,14 +229,16 @@ def presets():
 
 
 @main.command()
-@dataset_options(on_bad_image="skip", fields=True)  # a survey lists every bad file and goes on
+@dataset_options("images", "marked", on_bad_image="skip")  # a survey lists every bad file and goes on
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_user_errors
 def inspect(dataset, data_dir, on_bad_image, positive_class, as_json):
     """Count a data set's images per class, subjects, image sizes, duplicates and bad files; for a set of
     fields with marked cells (bccd, voc, yolo), its fields and marks per class and split."""
-    if dataset in FIELD_LAYOUTS:
-        from keras_all.fields.annotations import format_counts, read_fields
+    from keras_all.data.registry import REGISTRY
+
+    if "images" not in REGISTRY[dataset].kinds:
+        from keras_all.data.fields import format_counts, read_fields
 
         counts = read_fields(dataset, data_dir).counts()
         click.echo(json.dumps(counts, indent=2) if as_json else format_counts(dataset, data_dir, counts))
@@ -205,30 +250,35 @@ def inspect(dataset, data_dir, on_bad_image, positive_class, as_json):
 
 
 @main.command()
-@click.option("--layout", required=True, type=click.Choice(SYNTH_LAYOUTS), help="The real layout to imitate.")
-@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The folder to write (new or empty).")
+@click.option("--dataset", type=click.Choice(layouts_of("synthetic")), default=None,
+              help="The real layout to imitate.")
+@renamed_option("--layout", "--dataset", type=click.Choice(layouts_of("synthetic")))
+@output_option("the images in the layout", "synth-DATASET")
 @click.option("--n", "n", default=40, show_default=True, type=click.IntRange(min=2),
               help="Images to write, all told (c-nmc: a ninth of them form the labelled preliminary test).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of every drawn cell and stain.")
 @_user_errors
-def synth(layout, output, n, seed):
+def synth(dataset, layout, output, n, seed):
     """Write a synthetic data set in a real layout, for trying the package without real data.
 
     Blasts and normal lymphocytes are drawn to differ in morphology (nucleus size and contour, chromatin,
     nucleoli), with stains drawn alike for both; a larger nucleus still shifts a cell's colour a little.
     """
+    dataset = dataset or layout
+    if dataset is None:
+        raise click.ClickException("give --dataset, the layout to imitate: " + ", ".join(layouts_of("synthetic")))
+    output = new_output(output, f"synth-{dataset}")
     from keras_all.data.synthetic import write_dataset
 
-    written = write_dataset(layout, output, n, seed)
+    with written_whole(output) as partial:
+        written = write_dataset(dataset, partial, n, seed)
     counts = written["label"].value_counts().to_dict()
     click.echo(f"wrote {len(written)} images to {output} ({counts.get(1, 0)} ALL, {counts.get(0, 0)} healthy)")
 
 
 @main.command()
-@dataset_options
-@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The folder for the PNG figures.")
+@dataset_options("images")
+@output_option("the PNG figures", "preprocess")
 @click.option("--n", "n", default=8, show_default=True, type=click.IntRange(min=1), help="Images to show.")
 @click.option("--spike-size", default=224, show_default=True, type=click.IntRange(min=8),
               help="The side, in pixels, at which the spike maps are computed.")
@@ -254,16 +304,19 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, output, n, spike
     if pca_components is not None and pca_components >= 1:
         pca_components = int(pca_components)
     config = FrontConfig(spike_size=spike_size, input_size=input_size, mode=mode, pca_components=pca_components)
+    output = new_output(output, "preprocess")
     samples = load_with_progress(dataset, data_dir, on_bad_image, positive_class).samples
     _computing()
     from keras_all.figure3 import write_figure3
 
-    for path in write_figure3(samples, config, output, n=n, fit_n=fit_n, seed=seed):
-        click.echo(f"wrote {path}")
+    with written_whole(output) as partial:
+        written = write_figure3(samples, config, partial, n=n, fit_n=fit_n, seed=seed)
+    for path in written:
+        click.echo(f"wrote {output / path.relative_to(partial)}")
 
 
 @main.command()
-@dataset_options
+@dataset_options("images")
 @config_options
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default=None,
               help="honest (default): leak-free; paper: the published, leaky procedure, for comparison.")
@@ -293,7 +346,7 @@ def preprocess(dataset, data_dir, on_bad_image, positive_class, output, n, spike
               "machine's memory.")
 @_user_errors
 def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, protocol, folds, epochs, batch_size,
-          image_size, max_per_class, seed, output, resume, unit, controls, distribute, final, maps):
+          map_size, image_size, max_per_class, seed, output, resume, unit, controls, distribute, final, maps):
     """Train a model by cross-validation on a data set and write a run folder.
 
     The run folder holds every fold's model and scores, the delivered model at its validated cut-off, the
@@ -303,7 +356,8 @@ def train(dataset, data_dir, on_bad_image, positive_class, preset, config_file, 
     from keras_all.run_folder import RunFolder
 
     overrides = {"run.protocol": protocol, "run.folds": folds, "fit.epochs": epochs, "fit.batch_size": batch_size,
-                 "run.seed": seed, "front.spike_size": image_size, "front.input_size": image_size,
+                 "run.seed": seed, "front.spike_size": map_size or image_size,
+                 "front.input_size": map_size or image_size,
                  "fit.distribute": distribute, "run.max_per_class": max_per_class, "run.final": final, "fit.maps": maps,
                  "cells.unit": unit, "cells.controls": None if controls is None else [
                      name for name in controls.split(",") if name not in ("", "none")]}
@@ -353,7 +407,7 @@ def _train_on_cluster(config, load, output, resume) -> None:
 
 
 @main.command()
-@dataset_options
+@dataset_options("images")
 @config_options
 @click.option("--max-trials", default=10, show_default=True, type=click.IntRange(min=1),
               help="Configurations to try, the preset's first.")
@@ -368,7 +422,7 @@ def _train_on_cluster(config, load, output, resume) -> None:
 @click.option("--resume", is_flag=True, help="Continue an interrupted search in --output.")
 @_user_errors
 def tune(dataset, data_dir, on_bad_image, positive_class, preset, config_file, max_trials, tuner, objective, folds,
-         epochs, image_size, max_per_class, seed, output, resume):
+         epochs, map_size, image_size, max_per_class, seed, output, resume):
     """Search the ResNet's block widths, identity blocks and learning rate by cross-validation (keras-tuner).
 
     Writes results.csv, report.md and best_config.yaml (a preset for `keras-all train --config`). For a
@@ -377,8 +431,9 @@ def tune(dataset, data_dir, on_bad_image, positive_class, preset, config_file, m
     from keras_all.config import load_config
     from keras_all.run_folder import RunFolder
 
-    overrides = {"run.folds": folds, "fit.epochs": epochs, "run.seed": seed, "front.spike_size": image_size,
-                 "front.input_size": image_size, "run.max_per_class": max_per_class}
+    overrides = {"run.folds": folds, "fit.epochs": epochs, "run.seed": seed,
+                 "front.spike_size": map_size or image_size, "front.input_size": map_size or image_size,
+                 "run.max_per_class": max_per_class}
     config = load_config(config_file, overrides, preset=preset)
     _computing()
     from keras_all.tuning import SearchSettings, role
@@ -426,8 +481,8 @@ def _echo_result(run) -> None:
 
 def _echo_controls(run) -> None:
     """A cell run's fields on the holdout test: the model's AUC beside each control's."""
+    from keras_all.evaluation.field_controls import CONTROLS_FILE
     from keras_all.evaluation.report import na
-    from keras_all.fields.field_controls import CONTROLS_FILE
 
     if not (run / CONTROLS_FILE).is_file():
         return
@@ -437,12 +492,11 @@ def _echo_controls(run) -> None:
 
 
 @main.command()
-@model_option
-@dataset_options
+@model_option(ANY_MODEL)
+@dataset_options("images")
 @click.option("--cutoff", type=float, default=None,
               help="The cut-off on the ALL probability (default: the model's validated one, else 0.5).")
-@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The folder for the report (default saved_models/<timestamp>-evaluate-<dataset>).")
+@output_option("the report, metrics and predictions", "evaluate-DATASET")
 @click.option("--label-map", default=None, metavar="CLASS=LABEL,...",
               help="Relabel the set's classes for another source: each class 1 (ALL), 0 (healthy) or - (left "
                    "out), e.g. 'ALL=1,HEM=0' or 'blast=1,lymphocyte=0,other=-'.")
@@ -452,7 +506,7 @@ def evaluate(model, dataset, data_dir, on_bad_image, positive_class, cutoff, out
 
     A set of another source than the model's training set is reported as a cross-set evaluation, beside the
     model's own stress test."""
-    output = require_new_folder(output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-evaluate-{dataset}")
+    output = new_output(output, f"evaluate-{dataset}")
     mapping = None if label_map is None else parse_label_map(label_map)
     data = load_with_progress(dataset, data_dir, on_bad_image, positive_class)
     _computing()
@@ -461,7 +515,8 @@ def evaluate(model, dataset, data_dir, on_bad_image, positive_class, cutoff, out
 
     if mapping is not None:
         data = data.relabelled(mapping)
-    result = run_evaluation(model, data, output, cutoff)
+    with written_whole(output) as partial:  # an evaluation cut short leaves no folder
+        result = run_evaluation(model, data, partial, cutoff)
     m = result["metrics"]
     click.echo(f"{m['n']} images at cut-off {result['cutoff']:.4g}: accuracy {na(m['accuracy'])}, sensitivity "
                f"{na(m['sensitivity'])}, specificity {na(m['specificity'])}, AUC {na(m['auc'])}")
@@ -490,12 +545,11 @@ def parse_label_map(text: str) -> dict[str, int | None]:
 
 
 @main.command()
-@model_option
-@dataset_options(required=False)
+@model_option("a finished run folder or its export folder (the stress test needs the run's splits or a --dataset)")
+@dataset_options("images", required=False)
 @click.option("--seed", default=None, type=int,
               help="Seed of every drawn shift (default: a run's own seed, as its report's stress test; else 0).")
-@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The folder for stress.json, stress.png and report.md (default saved_models/<timestamp>-stress).")
+@output_option("stress.json, stress.png and report.md", "stress")
 @_user_errors
 def stress(model, dataset, data_dir, on_bad_image, positive_class, seed, output):
     """Re-score images under another lab's stain, light, focus, JPEG and scale, beside the colour histogram.
@@ -503,7 +557,7 @@ def stress(model, dataset, data_dir, on_bad_image, positive_class, seed, output)
     Without --dataset, a run's own holdout test."""
     if (dataset is None) != (data_dir is None):
         raise click.ClickException("give --dataset and --data-dir together, or neither (a run's holdout test)")
-    output = require_new_folder(output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-stress")
+    output = new_output(output, "stress")
     data = None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
     _computing()
     from keras_all.evaluation.report import na
@@ -588,7 +642,7 @@ def export(run, fmt, output):
 
 
 @main.command()
-@model_option
+@model_option(ANY_MODEL)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The CSV file for the predictions (default: print them).")
@@ -628,9 +682,8 @@ def predict(model, inputs, output, as_json):
 
 @main.command("import-weights")
 @click.argument("weights", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The folder to write (atomically): resnet.keras, config.yaml, MODEL_CARD.md (+ model.keras).")
-@dataset_options(required=False)
+@output_option("resnet.keras, config.yaml, MODEL_CARD.md (+ model.keras)", "import-weights")
+@dataset_options("images", required=False)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the PCA fit.")
 @_user_errors
 def import_weights(weights, output, dataset, data_dir, on_bad_image, positive_class, seed):
@@ -641,7 +694,7 @@ def import_weights(weights, output, dataset, data_dir, on_bad_image, positive_cl
     """
     if (dataset is None) != (data_dir is None):
         raise click.ClickException("--dataset and --data-dir go together: give both, or neither")
-    require_new_folder(output)
+    output = new_output(output, "import-weights")
     data = None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
     _computing()
     from keras_all.authors import import_weights as run_import
@@ -652,8 +705,7 @@ def import_weights(weights, output, dataset, data_dir, on_bad_image, positive_cl
 
 
 @main.command()
-@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run folder (default saved_models/<timestamp>-demo).")
+@output_option("the synthetic data and the run folder", "demo")
 @click.option("--n", "n", default=360, show_default=True, type=click.IntRange(min=45),
               help="Synthetic C-NMC cells to write, all told (a ninth of them form the labelled preliminary test).")
 @click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1), help="Most epochs per fold.")
@@ -662,7 +714,7 @@ def import_weights(weights, output, dataset, data_dir, on_bad_image, positive_cl
 @_user_errors
 def demo(output, n, epochs, folds, seed):
     """Run the whole pipeline on the embedded default data (synthetic C-NMC cells) in a few minutes."""
-    output = require_new_folder(output or Path("saved_models") / f"{time.strftime('%Y%m%d-%H%M%S')}-demo")
+    output = new_output(output, "demo")
     _computing()
     from keras_all.api import train as run_training
     from keras_all.config import load_config
@@ -677,10 +729,7 @@ def demo(output, n, epochs, folds, seed):
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--dataset", type=click.Choice([*FIELD_LAYOUTS, "all-idb1"]), default=None,
-              help="A set of fields with marked cells (boxes, or all-idb1's blast centroids), read from --data-dir.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The folder of the --dataset.")
+@dataset_options("marked", required=False, on_bad_image="skip")
 @click.option("--split", default=None, help="Only the fields of this published split of the set (train, val, test).")
 @click.option("--cell-class", default="WBC", show_default=True,
               help="The class of the set's marks that are white cells.")
@@ -690,15 +739,15 @@ def demo(output, n, epochs, folds, seed):
 @click.option("--scale-per-field", is_flag=True,
               help="Without a given scale, search each field at its own red cells' scale where it is sure of it "
                    "(fields of several microscopes), not at the median of all fields' (one microscope; the default).")
-@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The folder to write (new): cells.csv, fields.csv, overlays/, masks/, metrics.json, report.md.")
+@output_option("cells.csv, fields.csv, overlays/, masks/, metrics.json, report.md", "cells")
 @_user_errors
-def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, scale_per_field, output):
+def cells(inputs, dataset, data_dir, on_bad_image, split, cell_class, um_per_px, red_cell_px, scale_per_field,
+          output):
     """Find the white cells on smear fields (image files, folders, or a set of fields with marks, which they are
     then scored against) and write a cell table, a picture per field and, against marks, their scores."""
-    from keras_all.fields.annotations import read_fields
-    from keras_all.fields.cells_run import find_in_fields, scale_line, unmarked_fields
-    from keras_all.fields.scale import Scale
+    from keras_all.cells.scale import Scale
+    from keras_all.commands.cells import Search, find_in_fields, scale_line, unmarked_fields
+    from keras_all.data.fields import read_fields
 
     if um_per_px is not None and red_cell_px is not None:
         raise click.ClickException("give the fields' scale once: --um-per-px (micrometres per pixel) or "
@@ -711,13 +760,13 @@ def cells(inputs, dataset, data_dir, split, cell_class, um_per_px, red_cell_px, 
         raise click.ClickException("give image files or folders, or --dataset with --data-dir; not both")
     if split is not None and dataset is None:
         raise click.ClickException("--split takes the fields of a --dataset's published split; give --dataset")
-    require_new_folder(output)
+    output = new_output(output, "cells")
     if dataset is not None:
         fields = read_fields(dataset, data_dir).only(split)
     else:
         fields = unmarked_fields(_image_files(inputs, "search")[0])
-    result = find_in_fields(fields, scale, output, cell_class, per_field=scale_per_field, echo=click.echo,
-                            warn=lambda line: click.echo(line, err=True))
+    search = Search(scale, cell_class, scale_per_field, on_bad_image)
+    result = find_in_fields(fields, output, search, echo=click.echo, warn=lambda line: click.echo(line, err=True))
     not_judged = f"; {len(result['fields_not_judged'])} cannot be judged" if result["fields_not_judged"] else ""
     left_out = f"; {len(result['fields_left_out'])} files left out" if result["fields_left_out"] else ""
     click.echo(f"{result['cells']} cells on {result['fields']} fields; "
@@ -755,50 +804,47 @@ def _image_files(inputs, doing: str, warn_links: bool = True) -> tuple[list[Path
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--model", "model_ref", required=True, type=click.Path(exists=True, path_type=Path),
-              help="A cell model: the run folder (or its export) of `train --unit cell`.")
-@click.option("--dataset", type=click.Choice(["all-idb1", "aria", "c-nmc", "bccd", "folder"]), default=None,
-              help="Labelled slides read from --data-dir (their labels, and all-idb1's blast centroids, are scored; "
-              "c-nmc's single cells take their image's label; bccd's fields, normal blood, are all healthy).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The folder of the --dataset.")
-@click.option("--positive-class", default=None, help="For --dataset folder: the class folder that is ALL.")
+@model_option("a cell model, the run folder (or its export) of `train --unit cell`")
+@dataset_options("images", "normal", required=False, on_bad_image="skip")
 @click.option("--um-per-px", type=float, default=None,
               help="The slides' scale; by default each slide's red cells measure it.")
-@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The folder to write (new): slides.csv, cells.csv, overlays/, index.html (and, labelled, "
-                   "metrics.json, report.md).")
+@output_option("slides.csv, cells.csv, overlays/, index.html (and, labelled, metrics.json, report.md)",
+               "slides")
 @_user_errors
-def slides(inputs, model_ref, dataset, data_dir, positive_class, um_per_px, output):
+def slides(inputs, model, dataset, data_dir, on_bad_image, positive_class, um_per_px, output):
     """Score every white cell of each slide with a cell model: blast counts, a slide probability, an overlay per
-    slide and a page to open in a browser."""
+    slide and a page to open in a browser.
+
+    A --dataset's labels are scored (and all-idb1's blast centroids; c-nmc's single cells take their image's label;
+    bccd's fields, normal blood, are all healthy)."""
     import pandas as pd
 
-    from keras_all.fields.scale import Scale
+    from keras_all.cells.scale import Scale
 
     if (dataset is None) != (data_dir is None) or (dataset is None) == (not inputs):
         raise click.ClickException("give image files or folders, or --dataset with --data-dir; not both")
-    require_new_folder(output)
+    output = new_output(output, "slides")
     scale = Scale.from_um_per_px(um_per_px) if um_per_px is not None else None
     files = _image_files(inputs, "judge")[0] if inputs else None
     _computing()
+    from keras_all.commands.slides import Judging, score_slides
+    from keras_all.data.registry import REGISTRY
     from keras_all.evaluation.report import na
+    from keras_all.evaluation.slide_judge import SlideJudge
     from keras_all.export import training_fields
-    from keras_all.fields.slide_judge import SlideJudge
-    from keras_all.fields.slides_run import score_slides
 
-    judge = SlideJudge.from_run(model_ref)
-    if dataset == "bccd":
-        from keras_all.fields.annotations import read_fields
+    judge = SlideJudge.from_run(model)
+    if dataset is not None and "images" not in REGISTRY[dataset].kinds:
+        from keras_all.data.fields import read_fields
 
-        table = read_fields("bccd", data_dir).fields[["path"]].assign(label=0)
-        click.echo(f"bccd: {len(table)} fields of normal blood (no leukaemia), every one labelled healthy")
+        table = read_fields(dataset, data_dir).fields[["path"]].assign(label=0)
+        click.echo(f"{dataset}: {len(table)} fields of normal blood (no leukaemia), every one labelled healthy")
     elif dataset is not None:
-        table = load_with_progress(dataset, data_dir, "skip", positive_class).samples
+        table = load_with_progress(dataset, data_dir, on_bad_image, positive_class).samples
     else:
         table = pd.DataFrame({"path": [str(f) for f in files]})
-    result = score_slides(table, judge, output, scale, training_fields(judge.model.home), echo=click.echo,
-                          warn=lambda line: click.echo(line, err=True))
+    judging = Judging(scale, training_fields(judge.model.home), on_bad_image)
+    result = score_slides(table, judge, output, judging, echo=click.echo, warn=lambda line: click.echo(line, err=True))
     if result["trained_on"]:
         click.echo(f"warning: {result['trained_on']} of the slides gave the model its training cells: their verdicts "
                    "are no test (slides.csv marks them; the metrics leave them out)", err=True)

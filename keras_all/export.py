@@ -8,12 +8,12 @@ from pathlib import Path
 import keras
 import pandas as pd
 
+from keras_all.cells.slide_rule import SLIDE_RULE
 from keras_all.data.io import BadImageError, decode_image, printable, read_bytes
 from keras_all.evaluation.comparison import paired_lines
 from keras_all.evaluation.familiarity import FAMILIARITY, familiarity_of
 from keras_all.evaluation.report import na
 from keras_all.evaluation.stress import STRESS_FILE
-from keras_all.fields.slide_rule import SLIDE_RULE
 from keras_all.front import FrontConfig
 from keras_all.loader import BASELINE, DATA_SUMMARY, EXPORT_INFO, TRAINING_HASHES, export_info, load_model
 from keras_all.run_folder import RunFolder

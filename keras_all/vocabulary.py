@@ -20,7 +20,7 @@ UNITS = ("image", "cell")  # what a run learns from: whole images, or the white 
 CONTROLS = ("cell", "background", "image")  # the pipeline fed the cells alone, the background alone, whole fields
 BAGS = ("inherit", "top", "best")  # how cells that carry only their field's label learn it (training/bags.py)
 
-RED_CELL_UM = 7.5  # a red cell's diameter: the ruler of every field (fields/scale.py)
-CROP_RED_CELLS = 2.5  # a cell crop's side, in red cells (fields/crops.py)
+RED_CELL_UM = 7.5  # a red cell's diameter: the ruler of every field (cells/scale.py)
+CROP_RED_CELLS = 2.5  # a cell crop's side, in red cells (cells/crops.py)
 CROP_PIXELS = 128  # and in pixels
 SHOWN = ("all", "cell", "background")  # what a crop shows: all, the cell alone, the background alone

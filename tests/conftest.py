@@ -65,6 +65,14 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 WALK_HEADING = "## A first walk through every command"
 
 
+def step_names(commands: list[list[str]]) -> list[str]:
+    """Each walk step's name: its command, and "COMMAND again" for a command's second step."""
+    names = []
+    for command in commands:
+        names.append(command[1] if command[1] not in names else f"{command[1]} again")
+    return names
+
+
 def readme_walk_steps() -> tuple[str, list[list[str]]]:
     """The README's walk, as written: the text of its tiny.yaml and its `keras-all` commands, split as a shell
     splits them."""
@@ -93,8 +101,7 @@ def readme_walk(tmp_path_factory):
     yaml_text, commands = readme_walk_steps()
     (root / "tiny.yaml").write_text(yaml_text)
     results = {}
-    for command in commands:
-        name = command[1]
+    for name, command in zip(step_names(commands), commands):
         results[name] = shell(*command[1:], cwd=root)
         if results[name].returncode != 0:
             break  # the walk test names the step that failed

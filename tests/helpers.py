@@ -1,6 +1,7 @@
 """Helpers shared by the test modules: the CLI in-process and as the installed command, a tiny configuration,
 and the comparison of two trainings on the same batches."""
 
+import collections
 import json
 import os
 import shutil
@@ -111,3 +112,19 @@ def same_training(one: Path, two: Path, probability_tolerance: float) -> None:
         assert np.abs(logs[0]["accuracy"] - logs[1]["accuracy"]).max() < TOLERANCE, part
     folds = [json.loads((run / "metrics.json").read_text())["folds"] for run in (one, two)]
     assert [f["best_epoch"] for f in folds[0]] == [f["best_epoch"] for f in folds[1]]
+
+
+def counted_decodes(monkeypatch) -> collections.Counter:
+    """Every decode of an image file, by file, from here on (data.io's decoder wrapped)."""
+    from keras_all.data import io, samples
+
+    counts, real = collections.Counter(), io.decode_image
+
+    def counted(data, path="<bytes>", min_side=io.MIN_SIDE):
+        counts[str(path)] += 1
+        return real(data, path, min_side)
+
+    monkeypatch.setattr(io, "decode_image", counted)
+    monkeypatch.setattr(samples, "decode_image", counted)
+    return counts
+

@@ -231,9 +231,14 @@ def test_importing_the_authors_weights_gives_a_raw_image_model(tmp_path, synthet
     resnet = load_model_file(out / "resnet.keras")
     maps = np.random.default_rng(1).normal(size=(2, 100, 100, 3)).astype("float32")
     np.testing.assert_allclose(resnet.predict(maps, verbose=0), source.predict(maps, verbose=0), atol=1e-5)
-    image = read_image(data.samples["path"].iloc[0])[None]
-    probabilities = load_model_file(out / "model.keras").predict(image, verbose=0)
-    assert probabilities.shape == (1, 2) and abs(float(probabilities.sum()) - 1) < 1e-5
+    images = np.stack([read_image(path) for path in data.samples["path"].iloc[:3]])
+    classifier = load_model_file(out / "model.keras")
+    probabilities = classifier.predict(images, verbose=0)
+    assert probabilities.shape == (3, 2) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    # raw images in: the fitted front's maps through the authors' own network, probability for probability
+    maps = keras.ops.convert_to_numpy(classifier.preprocessor(images))
+    np.testing.assert_allclose(probabilities, source.predict(maps, verbose=0), atol=1e-5)
+    assert np.abs(maps[0] - maps[1]).max() > 0.1  # each image's own maps, not one constant input
     card = (out / "MODEL_CARD.md").read_text()
     for text in ("first_spike", "9x9 Gaussian blur", "500 components", "did not release them",
                  "(26 components) were fitted on 27 images", "Not a diagnostic device"):

@@ -15,19 +15,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from keras_all.cells.crops import background_colour, cell_crops
+from keras_all.cells.finder import find_cells
+from keras_all.cells.scale import Scale
+from keras_all.cells.slide_rule import RULES, fit_slide_rule
 from keras_all.config import CellConfig, load_config
 from keras_all.data import load_dataset
 from keras_all.data.io import read_image
 from keras_all.data.synthetic import write_dataset
-from keras_all.fields.cell_data import cells_of
-from keras_all.fields.crops import background_colour, cell_crops
-from keras_all.fields.finder import find_cells
-from keras_all.fields.scale import Scale
-from keras_all.fields.slide_judge import SlideJudge
-from keras_all.fields.slide_rule import RULES, fit_slide_rule
+from keras_all.evaluation.slide_judge import SlideJudge
 from keras_all.training.bags import top_cells
+from keras_all.training.cell_data import cells_of
 
-from .helpers import KERAS_ALL, cli, shell, shell_environment
+from .helpers import KERAS_ALL, cli, counted_decodes, shell, shell_environment
 
 
 @pytest.fixture(scope="module")
@@ -293,8 +293,8 @@ def test_single_cells_of_another_set_are_scored_by_their_image_label(cell_run, s
 
 @pytest.mark.xdist_group("cell-run")  # one worker trains the cell model once for them all
 def test_cells_of_healthy_fields_are_not_blasts_and_are_counted(cell_run, shared_path, tmp_path):
-    from keras_all.fields.annotations import read_fields
-    from keras_all.fields.slides_run import score_slides
+    from keras_all.commands.slides import score_slides
+    from keras_all.data.fields import read_fields
 
     fields = read_fields("bccd", shared_path("bccd")).fields.head(4)[["path"]].assign(label=0)
     judge = SlideJudge.from_run(cell_run)
@@ -371,7 +371,7 @@ def test_train_on_the_cells_of_fields_labelled_as_a_whole_with_its_controls_from
 
 
 def test_a_page_of_many_slides_holds_the_pictures_of_the_most_probable_only(monkeypatch):
-    from keras_all.fields import slides_run
+    from keras_all.commands import slides as slides_run
 
     monkeypatch.setattr(slides_run, "PAGE_PICTURES", 2)
     picture = "data:image/jpeg;base64,AAAA"
@@ -411,3 +411,27 @@ def _controls_by_the_runs_own_splits(cell_run):
     assert all(c["test"]["n"] == controls["test_fields"] for c in controls["contenders"].values())
     report = (cell_run / "report.md").read_text()
     assert "## Controls: what the fields' verdict reads" in report and "| background pipeline |" in report
+
+
+def test_cell_training_decodes_each_field_once_where_a_command_holds_them(slides, tmp_path, monkeypatch):
+    from keras_all.data.io import decoded_once
+
+    counts = counted_decodes(monkeypatch)
+    with decoded_once():  # as every keras-all command does
+        data = load_dataset("all-idb1", slides.root)  # read, hashed and checked
+        cells_of(data, CellConfig(), tmp_path / "held")  # then measured by its red cells, and searched
+    fields = set(data.samples["path"])
+    assert fields <= set(counts) and set(counts.values()) == {1}  # the fields, and the crops read back as a data set
+    counts.clear()
+    cells_of(load_dataset("all-idb1", slides.root), CellConfig(), tmp_path / "again")  # nothing held: 3 looks, 3 reads
+    assert {counts[path] for path in fields} == {3}
+
+
+@pytest.mark.xdist_group("cell-run")
+def test_slides_decodes_each_slide_once(cell_run, slides, tmp_path, monkeypatch):
+    paths = set(slides.samples["path"])
+    counts = counted_decodes(monkeypatch)
+    done = cli("slides", "--model", cell_run, "--dataset", "all-idb1", "--data-dir", slides.root,
+               "--output", tmp_path / "out")
+    assert done.exit_code == 0, done.output
+    assert set(counts) == paths and set(counts.values()) == {1}  # read, measured and judged from one decode

@@ -21,10 +21,16 @@ def test_help_lists_every_command():
 def test_datasets_lists_the_layouts():
     result = shell("datasets")
     assert result.returncode == 0, result.stderr
-    cells, fields = result.stdout.split("fields with marked cells", 1)
-    assert [line.split()[0] for line in cells.splitlines()] == ["all-idb", "all-idb1", "all-idb2", "c-nmc", "aria",
-                                                                 "folder"]
-    assert [line.split()[0] for line in fields.splitlines()[1:]] == ["bccd", "voc", "yolo"]
+    table, legend = result.stdout.split("\n\n", 1)
+    holds = dict(line.split()[:2] for line in table.splitlines()[1:])
+    assert holds == {"all-idb": "images", "all-idb1": "images,marked,synthetic", "all-idb2": "images,cells,synthetic",
+                     "c-nmc": "images,cells,synthetic", "aria": "images,synthetic", "folder": "images",
+                     "bccd": "marked,normal", "voc": "marked", "yolo": "marked"}
+    assert legend.startswith("holds: images: labelled images; cells: single cells; marked: fields with marked cells")
+    for command, takes in (("train", "all-idb|all-idb1|all-idb2|c-nmc|aria|folder"),
+                           ("cells", "all-idb1|bccd|voc|yolo"), ("synth", "all-idb1|all-idb2|c-nmc|aria"),
+                           ("slides", "all-idb|all-idb1|all-idb2|c-nmc|aria|folder|bccd")):
+        assert f"[{takes}]" in shell(command, "--help").stdout.replace("\n", "").replace(" ", ""), command
 
 
 def test_inspect_counts_the_marks_of_a_field_set_per_split(shared_path):
@@ -46,7 +52,7 @@ def test_inspect_counts_the_marks_of_a_field_set_per_split(shared_path):
 
 
 def test_synth_then_inspect_as_table_and_json(tmp_path):
-    result = run("synth", "--layout", "c-nmc", "--output", tmp_path / "cnmc", "--n", 18, "--seed", 1)
+    result = run("synth", "--dataset", "c-nmc", "--output", tmp_path / "cnmc", "--n", 18, "--seed", 1)
     assert result.exit_code == 0, result.output
     assert "wrote 18 images" in result.output  # --n counts them all: 16 training cells + 2 in the preliminary test
     assert len(list((tmp_path / "cnmc").rglob("*.bmp"))) == 18
@@ -64,7 +70,7 @@ def test_synth_then_inspect_as_table_and_json(tmp_path):
 
 
 def test_inspect_reports_duplicates_and_skipped_bad_files(tmp_path):
-    run("synth", "--layout", "aria", "--output", tmp_path / "aria", "--n", 12)
+    run("synth", "--dataset", "aria", "--output", tmp_path / "aria", "--n", 12)
     pre = sorted((tmp_path / "aria" / "Original" / "Pre").iterdir())
     shutil.copy(pre[0], pre[0].parent / "WBC-Malignant-Pre-999.jpg")
     pre[1].write_bytes(b"")
@@ -134,3 +140,50 @@ def test_preprocess_rejects_a_bad_pca_value(synthetic_tree, tmp_path):
     assert result.output.strip().splitlines()[-1] == (
         "Error: pca_components=0.0: give a count of at least 1 or a variance fraction in (0, 1)"
     )
+
+
+def test_every_option_the_readme_and_docs_give_is_one_the_command_offers():
+    """The README's and docs' `keras-all COMMAND ... --option` lines against each command's --help: an option they
+    show that the command does not offer (renamed, removed, misspelt) fails, and so does a command they never show."""
+    import re
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from keras_all.cli import main
+
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    shown: dict[str, set[str]] = {}
+    for page in pages:
+        # a command's continuation lines (a backslash, or an indented line of options) joined to it
+        text = re.sub(r"\\?\n\s+(?=[\[-])", " ", page.read_text().replace("\\\n", " "))
+        for line in re.findall(r"keras-all ([a-z-]+(?: [^\n`]*)?)", text):
+            words = line.split()
+            shown.setdefault(words[0], set()).update(re.findall(r"(?<![\w-])--[a-z][a-z-]*", line))
+    commands = set(main.commands)
+    assert commands <= set(shown), f"commands no page shows: {sorted(commands - set(shown))}"
+    for command, options in shown.items():
+        if command not in commands:
+            continue  # prose such as "keras-all is ..." or a package name
+        offered = set(re.findall(r"--[a-z][a-z-]*", CliRunner().invoke(main, [command, "--help"]).output))
+        assert options <= offered, f"{command}: the pages show {sorted(options - offered)}, which --help does not offer"
+
+
+def test_renamed_options_and_modules_still_work_for_a_release_with_one_warning(tmp_path):
+    import importlib
+    import sys
+
+    result = shell("synth", "--layout", "aria", "--output", tmp_path / "aria", "--n", 4)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "warning: --layout is now --dataset; the old name goes in the next release"
+    assert len(list((tmp_path / "aria").rglob("*.jpg"))) == 4
+    refused = shell("train", "--dataset", "aria", "--data-dir", tmp_path / "aria", "--image-size", 32,
+                    "--output", tmp_path / "aria")  # the old name is read (and warned of) before the refusal
+    assert "warning: --image-size is now --map-size" in refused.stderr and refused.returncode == 1
+    for old, new in (("keras_all.fields.finder", "keras_all.cells.finder"),
+                     ("keras_all.fields.slides_run", "keras_all.commands.slides")):
+        sys.modules.pop(old, None)
+        with pytest.warns(FutureWarning, match=f"^{old} is now {new}; the old name goes in the next release$"):
+            module = importlib.import_module(old)
+        assert module is importlib.import_module(new)

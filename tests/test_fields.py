@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from keras_all.cells.finder import BLANK_FIELD, NO_COLOUR, find_cells
+from keras_all.cells.scale import Scale, estimate_scale
+from keras_all.cells.scoring import average_precision, detection_scores, match, overlaps
+from keras_all.data.fields import boxes_of, read_fields
 from keras_all.data.io import read_image
 from keras_all.data.samples import DatasetLayoutError
 from keras_all.data.synthetic import write_dataset
-from keras_all.fields.annotations import boxes_of, read_fields
-from keras_all.fields.finder import BLANK_FIELD, NO_COLOUR, find_cells
-from keras_all.fields.scale import Scale, estimate_scale
-from keras_all.fields.scoring import average_precision, detection_scores, match, overlaps
 
-from .helpers import cli, shell
+from .helpers import cli, counted_decodes, shell
 
 
 def test_bccd_as_published(shared_path):
@@ -306,8 +306,9 @@ def test_an_absurd_scale_is_refused_with_one_line(um_per_px, message):
         Scale.from_um_per_px(um_per_px)
 
 
-def test_cells_on_a_marked_split_writes_the_folder_and_scores_it(shared_path, tmp_path):
+def test_cells_on_a_marked_split_writes_the_folder_and_scores_it(shared_path, tmp_path, monkeypatch):
     out = tmp_path / "val"
+    decodes = counted_decodes(monkeypatch)
     result = cli("cells", "--dataset", "bccd", "--data-dir", shared_path("bccd"), "--split", "val",
                  "--red-cell-px", 102, "--output", out)
     assert result.exit_code == 0, result.output
@@ -321,6 +322,7 @@ def test_cells_on_a_marked_split_writes_the_folder_and_scores_it(shared_path, tm
     assert cells["um_per_px"].eq(7.5 / 102).all() and cells["area_um2"].between(20, 800).all()
     fields = pd.read_csv(out / "fields.csv")
     assert len(fields) == 87 and fields["marked"].sum() == 87 and fields["cells"].sum() == len(cells)
+    assert set(decodes) == set(fields["image"]) and set(decodes.values()) == {1}  # measured and searched, decoded once
     assert sorted(metrics["fields_without_cells"]) == sorted(fields.loc[fields["cells"] == 0, "image"])
     assert len(list((out / "overlays").glob("*.jpg"))) == 87
     report = (out / "report.md").read_text()

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keras_all.evaluation.baseline import HistogramBaseline, by_splits, hsv_histogram
+from keras_all.evaluation.baseline import HistogramBaseline, by_splits
+from keras_all.histogram import hsv_histogram
 from keras_all.metrics import delong, mcnemar, paired_delong
 
 

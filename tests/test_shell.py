@@ -166,8 +166,8 @@ def test_synth_never_writes_into_a_folder_with_files(tmp_path):
     (tmp_path / "data").mkdir()
     real = tmp_path / "data" / "Im001_1.jpg"
     real.write_bytes(b"a real slide")
-    line = _one_error_line(cli("synth", "--layout", "all-idb1", "--output", tmp_path / "data", "--n", 4))
-    assert line.startswith(f"Error: {tmp_path / 'data'}: exists and is not an empty folder")
+    line = _one_error_line(cli("synth", "--dataset", "all-idb1", "--output", tmp_path / "data", "--n", 4))
+    assert line == f"Error: {tmp_path / 'data'}: folder exists and is not empty; remove it or pass a new --output"
     assert real.read_bytes() == b"a real slide" and os.listdir(tmp_path / "data") == ["Im001_1.jpg"]
 
 

@@ -15,6 +15,7 @@ import keras_all.tuning as tuning
 from keras_all import SpikeResNetClassifier
 from keras_all.config import TrainConfig, load_config
 from keras_all.front import FrontConfig
+from keras_all.training import map_source
 from keras_all.training.trainer import Trainer
 
 from .helpers import KERAS_ALL, cli, free_ports, shell, tiny_config
@@ -57,7 +58,7 @@ def test_a_search_scores_dev_folds_only_resumes_after_an_interruption_and_writes
         synthetic_tree, tmp_path, monkeypatch):
     data_dir = synthetic_tree("c-nmc", 54)
     seen = {"maps": [], "folds": []}
-    real_maps, real_fold = tuning.spike_maps, Trainer.train_fold
+    real_maps, real_fold = map_source.spike_maps, Trainer.train_fold
 
     def spy_maps(paths, front):
         seen["maps"] += list(paths)
@@ -71,7 +72,7 @@ def test_a_search_scores_dev_folds_only_resumes_after_an_interruption_and_writes
             raise KeyboardInterrupt
         return real_fold(trainer, fold, *args, **kwargs)
 
-    monkeypatch.setattr(tuning, "spike_maps", spy_maps)
+    monkeypatch.setattr(map_source, "spike_maps", spy_maps)  # where the search's held maps are made
     monkeypatch.setattr(Trainer, "train_fold", spy_fold)
     out = tmp_path / "search"
     search = ("tune", "--dataset", "c-nmc", "--data-dir", data_dir, "--config", tiny_config(tmp_path), "--max-trials",

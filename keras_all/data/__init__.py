@@ -1,37 +1,18 @@
-"""Dataset loaders: every supported layout becomes one Samples table (see ``LoadedDataset``)."""
+"""Dataset loaders: every supported layout becomes one Samples table (see ``LoadedDataset``). The package starts
+light (the command line reads its registry of layouts); the readers are imported on first use."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from .all_idb import list_all_idb
-from .aria import list_aria
-from .c_nmc import list_c_nmc, read_manifest
-from .folder import list_folder
-from .io import BadImageError, read_image
-from .samples import DatasetLayoutError, Listing, LoadedDataset, build_dataset
+from .registry import REGISTRY, layouts_of
 
+_LAZY = {"BadImageError": ".io", "read_image": ".io", "read_manifest": ".c_nmc", "DatasetLayoutError": ".samples",
+         "LoadedDataset": ".samples", "build_dataset": ".samples"}
 
-@dataclass(frozen=True)
-class Layout:
-    name: str
-    description: str
-    lister: Callable[..., Listing]
-
-
-LAYOUTS = {
-    layout.name: layout
-    for layout in (
-        Layout("all-idb", "ALL-IDB1 and/or ALL-IDB2, detected from the folder", list_all_idb),
-        Layout("all-idb1", "ALL-IDB1 slides: im/ImNNN_L.jpg + xyc/ImNNN_L.xyc", lambda r: list_all_idb(r, "all-idb1")),
-        Layout("all-idb2", "ALL-IDB2 single-cell crops: img/ImNNN_L.tif", lambda r: list_all_idb(r, "all-idb2")),
-        Layout("c-nmc", "C-NMC 2019: .../fold_N/{all,hem}/UID_*.bmp (+ labelled preliminary test)", list_c_nmc),
-        Layout("aria", "Aria et al. 2021: Original/{Benign,Early,Pre,Pro}/*.jpg", list_aria),
-        Layout("folder", "any <root>/<class>/* tree, positive class named by --positive-class", list_folder),
-    )
-}
+LAYOUTS = {name: REGISTRY[name] for name in layouts_of("images")}  # the layouts of labelled images
 
 
 def load_dataset(
@@ -41,7 +22,7 @@ def load_dataset(
     on_bad_image: str = "error",
     positive_class: str | None = None,
     progress: Callable[[int], None] | None = None,
-) -> LoadedDataset:
+) -> LoadedDataset:  # noqa: F821 (imported on first use)
     """Load the data set at ``data_dir`` as layout ``name``.
 
     Args:
@@ -55,6 +36,8 @@ def load_dataset(
     Returns:
         The samples table (one row per unique image) with its duplicates, bad and ignored files.
     """
+    from .samples import build_dataset
+
     if name not in LAYOUTS:
         raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(LAYOUTS)}")
     options = {"positive_class": positive_class} if name == "folder" else {}
@@ -72,3 +55,10 @@ __all__ = [
     "read_manifest",
     "build_dataset",
 ]
+
+
+def __getattr__(name):
+    """The readers' public names, each imported on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name], __name__), name)

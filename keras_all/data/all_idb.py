@@ -34,6 +34,16 @@ def list_all_idb(root: str | Path, part: str | None = None) -> Listing:
     return Listing(frame, ignored, bad)
 
 
+def list_all_idb1(root: str | Path) -> Listing:
+    """The ALL-IDB1 slides under ``root``."""
+    return list_all_idb(root, "all-idb1")
+
+
+def list_all_idb2(root: str | Path) -> Listing:
+    """The ALL-IDB2 single-cell crops under ``root``."""
+    return list_all_idb(root, "all-idb2")
+
+
 def _list_part(folder: Path, part: str, ignored: list, bad: list) -> list[dict]:
     suffix = _PARTS[part][1]
     rows = []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import threading
 from pathlib import Path
 
 import cv2
@@ -13,6 +15,7 @@ import simplejpeg
 
 IMAGE_SUFFIXES = frozenset({".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 MIN_SIDE = 16  # smaller images carry no cell morphology, yet the model would score them confidently
+HELD_SHARE = 16  # decoded images are held up to 1/16 of the physical memory (decoded_once)
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 # libjpeg's warnings for lost image data (it fills the rest with gray and carries on); its warning about
 # stray bytes between segments is not among them: such files decode whole.
@@ -79,10 +82,14 @@ def decode_image(data: bytes, path: str | Path = "<bytes>", min_side: int = MIN_
         raise BadImageError(path, reason) from None
     if image is None or image.size == 0:
         raise BadImageError(path, "is not a readable image (truncated, corrupt or not an image format)")
+    _check_side(image, path, min_side)
+    return to_rgb_uint8(image)
+
+
+def _check_side(image: np.ndarray, path, min_side: int) -> None:
     height, width = image.shape[:2]
     if min(height, width) < min_side:
         raise BadImageError(path, f"is {width}x{height} pixels; images need at least {min_side} on each side")
-    return to_rgb_uint8(image)
 
 
 def _check_jpeg_data(data: bytes, path) -> None:
@@ -100,8 +107,65 @@ def _check_jpeg_data(data: bytes, path) -> None:
 
 
 def read_image(path: str | Path, min_side: int = MIN_SIDE) -> np.ndarray:
-    """Read an image file as an H x W x 3 uint8 RGB array."""
-    return decode_image(read_bytes(path), path, min_side)
+    """Read an image file as an H x W x 3 uint8 RGB array (within ``decoded_once``, a read-only array decoded once)."""
+    held = _HELD.get(path)
+    if held is not None:
+        _check_side(held, path, min_side)
+        return held
+    return remember(path, decode_image(read_bytes(path), path, min_side))
+
+
+def physical_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+class _Held:
+    """The images decoded within ``decoded_once``, by file (its real path, size and time of change): the first ones
+    read, until their pixels fill the budget; a file past it is decoded again at each read."""
+
+    def __init__(self):
+        self.images, self.budget, self.used, self.lock = None, 0, 0, threading.Lock()
+
+    @staticmethod
+    def key(path: str | Path):
+        try:
+            found = on_disk(path)
+            status = found.stat()
+        except OSError:
+            return None
+        return os.path.realpath(found), status.st_size, status.st_mtime_ns
+
+    def get(self, path: str | Path) -> np.ndarray | None:
+        return None if self.images is None else self.images.get(self.key(path))
+
+    def put(self, path: str | Path, image: np.ndarray) -> None:
+        with self.lock:
+            key = self.key(path)
+            if self.images is None or key is None or key in self.images or self.used + image.nbytes > self.budget:
+                return
+            image.flags.writeable = False  # every reader shares it
+            self.images[key], self.used = image, self.used + image.nbytes
+
+
+_HELD = _Held()
+
+
+def remember(path: str | Path, image: np.ndarray) -> np.ndarray:
+    """``image``, decoded from ``path``, held for the next read of the file where ``decoded_once`` is open."""
+    _HELD.put(path, image)
+    return image
+
+
+@contextlib.contextmanager
+def decoded_once(budget: int | None = None):
+    """Within it each image file is decoded once: every later ``read_image`` of it hands out the same read-only
+    array, for the first files read up to ``budget`` bytes of pixels (1/16 of the physical memory by default)."""
+    _HELD.images, _HELD.used = {}, 0
+    _HELD.budget = physical_memory() // HELD_SHARE if budget is None else budget
+    try:
+        yield
+    finally:
+        _HELD.images, _HELD.used = None, 0
 
 
 def to_rgb_uint8(image: np.ndarray) -> np.ndarray:

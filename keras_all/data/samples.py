@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .io import BadImageError, decode_image, printable, read_bytes, sha256_of
+from .io import BadImageError, decode_image, printable, read_bytes, remember, sha256_of
 
 BASE_COLUMNS = ["path", "label", "class_name", "subject", "dataset"]
 ON_BAD_IMAGE = ("error", "skip")
@@ -139,7 +139,7 @@ def _read_all(rows, on_bad_image, progress):
     def probe(path):
         try:
             data = read_bytes(path)
-            height, width = decode_image(data, path).shape[:2]
+            height, width = remember(path, decode_image(data, path)).shape[:2]
             return sha256_of(data), height, width, None
         except BadImageError as err:
             if on_bad_image == "error":

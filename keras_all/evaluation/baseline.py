@@ -9,7 +9,6 @@ class weights as the trainer balances with copies. The final fit is kept in the 
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pandas as pd
 from scipy.special import expit
@@ -19,18 +18,10 @@ from sklearn.preprocessing import StandardScaler
 
 from keras_all.data import read_image
 from keras_all.front import centre_crop
+from keras_all.histogram import hsv_histogram
 from keras_all.metrics import SUMMARY_KEYS, binary_metrics, mean_sd, youden_cutoff
 
 NAME = "logistic regression on a 48-bin HSV histogram"
-BINS = 16  # each of hue, saturation and value
-RANGES = (180, 256, 256)  # OpenCV's 8-bit hue runs 0..179
-
-
-def hsv_histogram(image: np.ndarray) -> np.ndarray:
-    """16 bins each of hue, saturation and value of a uint8 RGB image, as fractions of its pixels."""
-    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-    parts = [np.histogram(hsv[..., c], bins=BINS, range=(0, top))[0] for c, top in enumerate(RANGES)]
-    return np.concatenate(parts) / (image.shape[0] * image.shape[1])
 
 
 def histogram_features(paths, crop: float = 1.0) -> np.ndarray:

@@ -17,10 +17,11 @@ import keras
 import numpy as np
 
 from keras_all.data import read_image
-from keras_all.evaluation.baseline import HistogramBaseline, hsv_histogram
+from keras_all.evaluation.baseline import HistogramBaseline
 from keras_all.evaluation.familiarity import familiarity_of, image_statistics
 from keras_all.evaluation.plots import stress_plot
 from keras_all.front import centre_crop
+from keras_all.histogram import hsv_histogram
 from keras_all.layers import area_resize
 from keras_all.layers.stain import hed_shift, stain_draws
 from keras_all.loader import BASELINE, LoadedModel

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from keras_all.fields.slide_rule import fit_slide_rule
+from keras_all.cells.slide_rule import fit_slide_rule
 from keras_all.metrics import youden_cutoff
 
 

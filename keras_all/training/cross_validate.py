@@ -24,10 +24,10 @@ import pandas as pd
 from keras_all.config import TrainConfig
 from keras_all.data import LoadedDataset
 from keras_all.data.summary import summarize
-from keras_all.fields.cell_data import cells_of
 from keras_all.front import Standardizer
 from keras_all.metrics import SUMMARY_KEYS, mean_sd
 from keras_all.training.bags import top_cells, validation_field_auc
+from keras_all.training.cell_data import cells_of
 from keras_all.training.coordinator import Coordinator
 from keras_all.training.map_source import CachedMaps, InMemoryMaps, held_in_memory
 from keras_all.training.model import augmentation

@@ -22,6 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_all.data.io import physical_memory
 from keras_all.front import FrontConfig, Standardizer, load_images
 from keras_all.models import SpikePreprocessor
 from keras_all.run_folder import RunFolder
@@ -33,10 +34,6 @@ CHUNK_BYTES = 64 * 2**20  # ... and at most this many bytes of float32 maps at a
 PCA_SAMPLE = 2000  # streamed runs fit PCA on at most this many training maps, drawn at random
 READERS = ThreadPoolExecutor(2, thread_name_prefix="map-reader")  # MapBatches' read-ahead
 BINARY_MODES = ("first_spike", "spike_wave", "first_spike_rgb")  # spikes only: binary maps where nothing blurs them
-
-
-def physical_memory() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def map_bytes(count: int, front: FrontConfig) -> int:

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -31,12 +31,14 @@ import numpy as np
 import pandas as pd
 
 from keras_all import interruption
+from keras_all.cells.field import for_field, measured_scales, median_scale
+from keras_all.cells.finder import FoundCells
+from keras_all.cells.overlay import write_rgb
+from keras_all.cells.scale import Scale
 from keras_all.data.io import read_image
-from keras_all.fields.cells_run import for_field, measured_scales, median_scale
-from keras_all.fields.finder import FoundCells
-from keras_all.fields.scale import Scale
-from keras_all.fields.slide_judge import SlideJudge
+from keras_all.evaluation.slide_judge import SlideJudge
 from keras_all.metrics import binary_metrics
+from keras_all.run_folder import write_json
 from keras_all.whole_folder import written_whole
 
 CELL_COLUMNS = ["slide", "cell", "x0", "y0", "x1", "y1", "p_blast", "blast", "at_border", "label"]
@@ -48,18 +50,26 @@ CELL_PICTURE = 96  # pixels across an enlarged cell on the page
 PAGE_PICTURES = 200  # slides whose pictures the page holds (the most probable); the others link to their overlay
 
 
-def score_slides(slides: pd.DataFrame, judge: SlideJudge, output: Path, scale: Scale | None = None,
-                 trained: set[str] = frozenset(), echo: Callable[[str], None] = print,
-                 warn: Callable[[str], None] = print) -> dict:
+@dataclass(frozen=True)
+class Judging:
+    """How slides are judged: each searched at ``scale`` if given, else at its own red cells' where they are sure of
+    it, else at the median of the slides'; ``trained``, the resolved paths of the fields whose cells the model
+    trained on (marked, and left out of the metrics)."""
+
+    scale: Scale | None = None
+    trained: frozenset[str] = frozenset()
+    on_bad_image: str = "skip"
+
+
+def score_slides(slides: pd.DataFrame, judge: SlideJudge, output: Path, judging: Judging = Judging(),
+                 echo: Callable[[str], None] = print, warn: Callable[[str], None] = print) -> dict:
     """Judge the slides (a table with ``path``, and ``label`` and ``points`` where known) with ``judge`` and write
-    the folder ``output``. Each slide is searched at ``scale`` if given, else at its own red cells' where they are
-    sure of it, else at the median of the slides'. Slides in ``trained`` (resolved paths: the fields whose cells
-    the model trained on) are marked, and left out of the metrics."""
+    the folder ``output``; returns the counts and metrics."""
     paths = slides["path"].tolist()
-    estimates, unreadable = measured_scales(paths, echo, warn)
+    estimates, unreadable = measured_scales(paths, echo, warn, judging.on_bad_image)
     if not estimates:
         raise ValueError(f"none of the {len(paths)} files is a readable image (the warnings above say why)")
-    median = scale if scale is not None else median_scale(estimates)
+    median = judging.scale if judging.scale is not None else median_scale(estimates)
     rows, cell_rows, pictures = [], [], []
     with written_whole(output) as partial:
         (partial / "overlays").mkdir()
@@ -68,49 +78,65 @@ def score_slides(slides: pd.DataFrame, judge: SlideJudge, output: Path, scale: S
             if slide.path in unreadable:
                 continue
             image = read_image(slide.path)
-            verdict = judge(image, scale or for_field(estimates[slide.path], median))
-            counted = verdict.judged  # a picture that cannot be judged has no cells to count
-            row = {"slide": slide.path, "judged": counted, "white_cells": verdict.white_cells if counted else None,
-                   "cells_called_blasts": verdict.blasts if counted else None,
-                   "share_called_blasts": verdict.blast_fraction,
-                   "probability": verdict.probability, "slide_called_all": verdict.decision,
-                   "trained_on": str(Path(slide.path).resolve()) in trained, "note": verdict.why_not_judged}
+            verdict = judge(image, judging.scale or for_field(estimates[slide.path], median))
+            row = _slide_row(slide, verdict, judging.trained)
             if not verdict.judged:
                 warn(f"warning: {slide.path}: {verdict.why_not_judged}; no verdict, and it is left out of the figures")
-            if "label" in slides:
-                row["label"] = int(slide.label)
-            if "points" in slides:
-                row["marked_blasts"] = len(slide.points) if isinstance(slide.points, list) else 0
             rows.append(row)
-            found, p_blast = verdict.cells, verdict.p_blast
-            cell_rows += [{"slide": slide.path, "cell": k, "x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3],
-                           "p_blast": float(p), "blast": int(c), "at_border": bool(e), "label": y}
-                          for k, (b, p, c, e, y) in enumerate(zip(found.boxes, p_blast, verdict.blast, found.at_border,
-                                                                  cell_labels(slide, found)), start=1)]
+            cell_rows += _cell_rows(slide, verdict)
             overlay = verdict.overlay(image)
             name = f"{number:05d}_{Path(slide.path).stem}.jpg"
-            cv2.imwrite(str(partial / "overlays" / name), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
-            shown = np.argsort(-p_blast)[:SHOWN_CELLS]
+            write_rgb(partial / "overlays" / name, overlay)
+            shown = np.argsort(-verdict.p_blast)[:SHOWN_CELLS]
             pictures.append((row, name, _jpeg(overlay, THUMBNAIL), [(_jpeg(verdict.crops[i], CELL_PICTURE),
-                                                                     float(p_blast[i])) for i in shown]))
+                                                                     float(verdict.p_blast[i])) for i in shown]))
             if number % 20 == 0 or number == len(slides):
                 echo(f"slides {number}/{len(slides)} scored")
-        known = ["label"] * ("label" in slides) + ["marked_blasts"] * ("points" in slides)
-        table = pd.DataFrame(rows, columns=[*SLIDE_COLUMNS, *known])
-        table = table.astype({"slide_called_all": "Int64", "white_cells": "Int64", "cells_called_blasts": "Int64"})
-        table.sort_values("probability", ascending=False).to_csv(partial / "slides.csv", index=False)
-        cell_table = pd.DataFrame(cell_rows, columns=CELL_COLUMNS)
-        cell_table.to_csv(partial / "cells.csv", index=False)
-        (partial / "index.html").write_text(render_page(pictures, judge.cutoff, judge.rule_text, judge.rule_line))
-        not_judged = int((~table["judged"].astype(bool)).sum())
-        judged = table[table["judged"].astype(bool)]
-        result = _metrics(judged, judge.rule["cutoff"], len(unreadable), not_judged, judge.rule_text)
-        if result is not None and result["slides"] is not None:
-            result["cells"] = _cell_metrics(cell_table, judged, judge.cutoff)
-        if result is not None:
-            (partial / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-            (partial / "report.md").write_text(render_report(result))
-    return {"slides": len(rows), "left_out": len(unreadable), "not_judged": not_judged, "metrics": result,
+        return _written(partial, slides, (rows, cell_rows, pictures), judge, len(unreadable))
+
+
+def _slide_row(slide, verdict, trained: frozenset[str]) -> dict:
+    counted = verdict.judged  # a picture that cannot be judged has no cells to count
+    row = {"slide": slide.path, "judged": counted, "white_cells": verdict.white_cells if counted else None,
+           "cells_called_blasts": verdict.blasts if counted else None,
+           "share_called_blasts": verdict.blast_fraction, "probability": verdict.probability,
+           "slide_called_all": verdict.decision, "trained_on": str(Path(slide.path).resolve()) in trained,
+           "note": verdict.why_not_judged}
+    if hasattr(slide, "label"):
+        row["label"] = int(slide.label)
+    if hasattr(slide, "points"):
+        row["marked_blasts"] = len(slide.points) if isinstance(slide.points, list) else 0
+    return row
+
+
+def _cell_rows(slide, verdict) -> list[dict]:
+    found = verdict.cells
+    return [{"slide": slide.path, "cell": k, "x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3], "p_blast": float(p),
+             "blast": int(c), "at_border": bool(e), "label": y}
+            for k, (b, p, c, e, y) in enumerate(zip(found.boxes, verdict.p_blast, verdict.blast, found.at_border,
+                                                    cell_labels(slide, found)), start=1)]
+
+
+def _written(partial: Path, slides: pd.DataFrame, tally: tuple, judge: SlideJudge, left_out: int) -> dict:
+    """slides.csv, cells.csv, index.html and, for labelled slides, metrics.json and report.md written from ``tally``
+    (the slides' rows, the cells' rows, the page's pictures); the counts."""
+    rows, cell_rows, pictures = tally
+    known = ["label"] * ("label" in slides) + ["marked_blasts"] * ("points" in slides)
+    table = pd.DataFrame(rows, columns=[*SLIDE_COLUMNS, *known])
+    table = table.astype({"slide_called_all": "Int64", "white_cells": "Int64", "cells_called_blasts": "Int64"})
+    table.sort_values("probability", ascending=False).to_csv(partial / "slides.csv", index=False)
+    cell_table = pd.DataFrame(cell_rows, columns=CELL_COLUMNS)
+    cell_table.to_csv(partial / "cells.csv", index=False)
+    (partial / "index.html").write_text(render_page(pictures, judge.cutoff, judge.rule_text, judge.rule_line))
+    not_judged = int((~table["judged"].astype(bool)).sum())
+    judged = table[table["judged"].astype(bool)]
+    result = _metrics(judged, judge.rule["cutoff"], left_out, not_judged, judge.rule_text)
+    if result is not None and result["slides"] is not None:
+        result["cells"] = _cell_metrics(cell_table, judged, judge.cutoff)
+    if result is not None:
+        write_json(partial / "metrics.json", result)
+        (partial / "report.md").write_text(render_report(result))
+    return {"slides": len(rows), "left_out": left_out, "not_judged": not_judged, "metrics": result,
             "trained_on": int(judged["trained_on"].sum()), "cells": int(judged["white_cells"].sum())}
 
 

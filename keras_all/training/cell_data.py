@@ -24,19 +24,17 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
+from keras_all.cells.crops import cell_crops
+from keras_all.cells.field import for_field, measured_scales, median_scale, searched
+from keras_all.cells.overlay import write_rgb
+from keras_all.cells.scale import Scale
 from keras_all.config import CellConfig
-from keras_all.data.io import read_image
 from keras_all.data.layout import rows_frame
 from keras_all.data.samples import Listing, LoadedDataset, build_dataset
-from keras_all.evaluation.baseline import hsv_histogram
-from keras_all.fields.cells_run import for_field, measured_scales, median_scale
-from keras_all.fields.crops import cell_crops
-from keras_all.fields.finder import find_cells
-from keras_all.fields.scale import Scale
+from keras_all.histogram import hsv_histogram
 
 SINGLE_CELLS = ("c-nmc", "all-idb2")  # their images are single cells already
 CELL_NAMES = {0: "not blast", 1: "blast"}
@@ -71,8 +69,7 @@ def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> 
     rows, features, missed, centroids = [], [], 0, 0
     for number, field in enumerate(fields.itertuples(index=False), start=1):
         scale = for_field(own.get(field.path), median)
-        image = read_image(field.path)
-        found = find_cells(image, scale)
+        image, found = searched(field.path, scale)
         labels = np.full(len(found), field.label)
         if marked:
             points = np.asarray(field.points if isinstance(field.points, list) else [], float).reshape(-1, 2)
@@ -87,7 +84,7 @@ def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> 
             paths = {show: out / f"{number:05d}_{Path(field.path).stem}_c{k:03d}"
                      f"{'' if show == settings.show else '_' + show}.png" for show in shown}
             for show, path in paths.items():
-                cv2.imwrite(str(path), cv2.cvtColor(shown[show][k - 1], cv2.COLOR_RGB2BGR))
+                write_rgb(path, shown[show][k - 1])
             rows.append({"path": str(paths[settings.show]), "label": int(label),
                          "class_name": CELL_NAMES[int(label)] if marked else field.class_name,
                          "subject": subject, "dataset": data.name, "field": field.path, "field_label": field.label,

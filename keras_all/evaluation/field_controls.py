@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from keras_all.cells.slide_rule import SLIDE_RULE, field_table, fit_slide_rule, slide_rule_lines
 from keras_all.evaluation.baseline import by_splits
 from keras_all.evaluation.operating_points import operating_points
 from keras_all.evaluation.run_result import run_predictions
-from keras_all.fields.cell_data import FIELD_FEATURES
-from keras_all.fields.slide_rule import SLIDE_RULE, field_table, fit_slide_rule, slide_rule_lines
 from keras_all.metrics import auc_with_ci, binary_metrics, paired_delong, youden_cutoff
 from keras_all.run_folder import VALIDATED_POINT, RunFolder, read_json
+from keras_all.training.cell_data import FIELD_FEATURES
 from keras_all.training.cross_validate import CONTROL_INPUTS, TrainedRun
 
 CONTROLS_FILE = "controls.json"  # in a cell run's folder

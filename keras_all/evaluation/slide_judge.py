@@ -18,15 +18,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from keras_all.cells.crops import cell_crops
+from keras_all.cells.finder import FoundCells, find_cells
+from keras_all.cells.overlay import by_probability, outlined
+from keras_all.cells.scale import Scale
+from keras_all.cells.slide_rule import RULE_NAMES, RULES, SLIDE_RULE
 from keras_all.config import CellConfig
 from keras_all.data.io import read_image
-from keras_all.fields.crops import cell_crops
-from keras_all.fields.finder import FoundCells, find_cells
-from keras_all.fields.scale import Scale
-from keras_all.fields.slide_rule import RULE_NAMES, RULES, SLIDE_RULE
 from keras_all.loader import LoadedModel, load_model
 from keras_all.run_folder import RunFolder
 
@@ -65,11 +65,7 @@ class SlideVerdict:
 
     def overlay(self, image: np.ndarray) -> np.ndarray:
         """``image`` (the slide's RGB pixels) with each cell outlined, from green (P 0) to red (P 1)."""
-        picture = image.copy()
-        thickness = max(2, round(max(image.shape[:2]) / 320))
-        for outline, p in zip(self.cells.outlines(), self.p_blast):
-            cv2.drawContours(picture, outline, -1, (int(round(220 * p)), int(round(200 * (1 - p))), 0), thickness)
-        return picture
+        return outlined(image, self.cells, by_probability(self.p_blast))
 
 
 class SlideJudge:

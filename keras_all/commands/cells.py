@@ -19,8 +19,8 @@ each field's own where it is sure. A field with too few red cells to be sure, or
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -28,16 +28,17 @@ import numpy as np
 import pandas as pd
 
 from keras_all import interruption
-from keras_all.data.io import BadImageError, read_image
-from keras_all.fields.annotations import FieldSet, boxes_of
-from keras_all.fields.finder import FoundCells, find_cells
-from keras_all.fields.scale import Scale, estimate_scale
-from keras_all.fields.scoring import detection_scores
+from keras_all.cells.field import for_field, measured_scales, median_scale, searched
+from keras_all.cells.finder import FoundCells
+from keras_all.cells.overlay import outlined, write_rgb
+from keras_all.cells.scale import Scale
+from keras_all.cells.scoring import detection_scores
+from keras_all.data.fields import FieldSet, boxes_of
 from keras_all.metrics import wilson
+from keras_all.run_folder import write_json
 from keras_all.whole_folder import written_whole
 
 CELL_COLUMNS = ["image", "cell", "x0", "y0", "x1", "y1", "cx", "cy", "area_um2", "score", "at_border", "um_per_px"]
-FOUND, CUT, MARKED = (0, 200, 0), (220, 0, 0), (0, 90, 255)  # RGB
 SCALE_AGREES = 1.5  # a field's own estimate this close to a given scale agrees with it
 
 
@@ -48,104 +49,105 @@ def unmarked_fields(files: list[Path]) -> FieldSet:
     return FieldSet("files", "", fields, marks, "none")
 
 
-def find_in_fields(fields: FieldSet, scale: Scale | None, output: Path, cell_class: str = "WBC",
-                   per_field: bool = False, echo: Callable[[str], None] = print,
+@dataclass(frozen=True)
+class Search:
+    """How a `cells` run searches its fields: at ``scale`` where given, else the median of the fields' sure estimates
+    (or with ``per_field`` each field's own where it is sure); ``cell_class``, the marks that are white cells."""
+
+    scale: Scale | None = None
+    cell_class: str = "WBC"
+    per_field: bool = False
+    on_bad_image: str = "skip"
+
+
+def find_in_fields(fields: FieldSet, output: Path, search: Search = Search(), echo: Callable[[str], None] = print,
                    warn: Callable[[str], None] = print) -> dict:
     """Find the cells of every field of ``fields`` and write the folder ``output``; returns what metrics.json
-    holds. The scale is ``scale`` where given, else the median of the fields' sure estimates, or with
-    ``per_field`` each field's own where it is sure. Progress goes to ``echo``, files left out to ``warn``."""
-    marks = fields.marks[fields.marks["cls"] == cell_class]
-    marked = fields.kind == "boxes" and len(marks) > 0
-    if fields.kind == "boxes" and not marked:
-        known = ", ".join(sorted(set(fields.marks["cls"]))) or "none"
-        raise ValueError(f"{fields.root}: no marks of class {cell_class!r} (its classes: {known}); name the "
-                         "white-cell class with --cell-class")
-    centroids = fields.marks if fields.kind == "centroids" else None
+    holds. Progress goes to ``echo``, files left out to ``warn``."""
+    marks = _marks_of(fields, search.cell_class)
     for mark in fields.bad_marks.itertuples():
         warn(f"warning: box left out: {mark.reason}")
-    paths, splits = fields.fields["path"].tolist(), fields.fields["split"].tolist()
-    estimates, unreadable = measured_scales(paths, echo, warn)
+    paths = fields.fields["path"].tolist()
+    estimates, unreadable = measured_scales(paths, echo, warn, search.on_bad_image)
     if not estimates:
         raise ValueError(f"none of the {len(paths)} files is a readable image (the warnings above say why)")
-    run_scale = scale if scale is not None else median_scale(estimates)
-    rows, cells, scored, held = [], [], [], []
+    run_scale = search.scale if search.scale is not None else median_scale(estimates)
     with written_whole(output) as partial:
         (partial / "overlays").mkdir()
         (partial / "masks").mkdir()
-        for index, (path, split) in enumerate(zip(paths, splits)):
+        rows, cells, scored, held = [], [], [], []
+        for index, (path, split) in enumerate(zip(paths, fields.fields["split"])):
             interruption.check()
-            truth = boxes_of(marks[marks["path"] == path])
+            truth = boxes_of(marks[marks["path"] == path]) if marks is not None else None
             if path in unreadable:
-                rows.append({"image": path, "split": split, "cells": 0, **({"marked": len(truth)} if marked else {}),
+                rows.append({"image": path, "split": split, "cells": 0,
+                             **({"marked": len(truth)} if truth is not None else {}),
                              "note": f"left out: {unreadable[path]}"})
                 continue
             own = estimates[path]
-            field_scale = for_field(own, run_scale) if per_field else run_scale
-            source = ("this field" if field_scale is own else "given" if scale is not None
-                      else "median of the fields")
-            image = read_image(path)
-            found = find_cells(image, field_scale)
+            field_scale = for_field(own, run_scale) if search.per_field else run_scale
+            image, found = searched(path, field_scale)
             stem = f"{index + 1:05d}_{Path(path).stem}"
-            _write_overlay(partial / "overlays" / f"{stem}.jpg", image, found, truth if marked else None)
+            write_rgb(partial / "overlays" / f"{stem}.jpg", outlined(image, found, marks=truth))
             cv2.imwrite(str(partial / "masks" / f"{stem}.png"), found.labels)
-            rows.append(_field_row(path, split, found, source, own, len(truth) if marked else None))
+            source = ("this field" if field_scale is own else "given" if search.scale is not None
+                      else "median of the fields")
+            rows.append(_field_row(path, split, found, source, own, None if truth is None else len(truth)))
             if not found.judged:
                 warn(f"warning: {path}: {found.why_not_judged}; it is left out of the figures")
                 continue
-            if centroids is not None:
-                points = centroids.loc[centroids["path"] == path, ["x0", "y0"]].to_numpy()
-                inside = found.holding(points) > 0
-                rows[-1].update(centroids=len(points), centroids_in_cells=int(inside.sum()))
-                held.append((len(points), int(inside.sum())))
+            if fields.kind == "centroids":
+                held.append(_centroids_held(rows[-1], fields.marks, path, found))
             cells += _cell_rows(path, found)
             scored.append((split, (found.boxes, found.scores, truth)))
             if (index + 1) % 50 == 0 or index + 1 == len(paths):
                 echo(f"fields {index + 1}/{len(paths)}: {len(cells)} cells found")
-        pd.DataFrame(cells, columns=CELL_COLUMNS).to_csv(partial / "cells.csv", index=False)
-        table = pd.DataFrame(rows)
-        table.to_csv(partial / "fields.csv", index=False)
-        result = _summary(fields, scale, run_scale, per_field, cell_class, table, scored if marked else None)
-        result["marks_left_out"] = fields.bad_marks.to_dict("records")
-        if centroids is not None:
-            points, inside = np.sum(held, axis=0) if held else (0, 0)
-            result["centroids_in_cells"] = {"marked": int(points), "inside": int(inside),
-                                            "recall": inside / points if points else None,
-                                            "recall_ci": wilson(int(inside), int(points))}
-        (partial / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+        tally = (rows, cells, scored if marks is not None else None)
+        result = _written_tables(partial, fields, search, run_scale, tally)
+        if fields.kind == "centroids":
+            result["centroids_in_cells"] = _centroid_recall(held)
+        write_json(partial / "metrics.json", result)
         (partial / "report.md").write_text(render_report(result))
     return result
 
 
-def measured_scales(paths: list[str], echo, warn) -> tuple[dict[str, Scale | None], dict[str, str]]:
-    """Each readable field's own scale estimate (None where it shows no red cell), and why each other was
-    left out."""
-    estimates, unreadable = {}, {}
-    for number, path in enumerate(paths, start=1):
-        try:
-            estimates[path] = estimate_scale(read_image(path))
-        except BadImageError as error:
-            warn(f"warning: left out {error.path}: {error.reason}")
-            unreadable[path] = error.reason
-        if number % 50 == 0 or number == len(paths):
-            echo(f"red cells measured on {number}/{len(paths)} fields")
-    return estimates, unreadable
+def _marks_of(fields: FieldSet, cell_class: str) -> pd.DataFrame | None:
+    """The marked boxes of the white-cell class (None where the fields carry no boxes); a set of boxes without one
+    of that class is an error naming the classes it has."""
+    if fields.kind != "boxes":
+        return None
+    marks = fields.marks[fields.marks["cls"] == cell_class]
+    if marks.empty:
+        known = ", ".join(sorted(set(fields.marks["cls"]))) or "none"
+        raise ValueError(f"{fields.root}: no marks of class {cell_class!r} (its classes: {known}); name the "
+                         "white-cell class with --cell-class")
+    return marks
 
 
-def median_scale(estimates: dict[str, Scale | None],
-                 remedy: str = "--um-per-px (micrometres per pixel) or --red-cell-px (a red cell's diameter)") -> Scale:
-    """The median of the fields' sure estimates, with their spread (the interquartile range over the median);
-    where none is sure, an error asking for the scale by ``remedy``."""
-    sure = [e.red_cell_px for e in estimates.values() if e is not None and e.sure]
-    if not sure:
-        raise ValueError(f"no field shows enough red cells to measure the scale by ({len(estimates)} tried); "
-                         f"give it: {remedy}")
-    low, middle, high = np.percentile(sure, [25, 50, 75])
-    return Scale(float(middle), "median of the fields", float((high - low) / middle))
+def _centroids_held(row: dict, centroids: pd.DataFrame, path: str, found: FoundCells) -> tuple[int, int]:
+    """How many of the field's marked centroids lie on a found cell (also put in its row)."""
+    points = centroids.loc[centroids["path"] == path, ["x0", "y0"]].to_numpy()
+    inside = int((found.holding(points) > 0).sum())
+    row.update(centroids=len(points), centroids_in_cells=inside)
+    return len(points), inside
 
 
-def for_field(own: Scale | None, fallback: Scale) -> Scale:
-    """A field's own estimate where it is sure of it, else ``fallback``."""
-    return own if own is not None and own.sure else fallback
+def _centroid_recall(held: list[tuple[int, int]]) -> dict:
+    points, inside = np.sum(held, axis=0) if held else (0, 0)
+    return {"marked": int(points), "inside": int(inside), "recall": inside / points if points else None,
+            "recall_ci": wilson(int(inside), int(points))}
+
+
+def _written_tables(partial: Path, fields: FieldSet, search: Search, run_scale: Scale, tally: tuple) -> dict:
+    """cells.csv and fields.csv written from ``tally`` (the fields' rows, the cells' rows, the scored fields or None);
+    what metrics.json holds of them."""
+    rows, cells, scored = tally
+    pd.DataFrame(cells, columns=CELL_COLUMNS).to_csv(partial / "cells.csv", index=False)
+    table = pd.DataFrame(rows)
+    table.to_csv(partial / "fields.csv", index=False)
+    result = _summary(fields, search, run_scale, table, scored)
+    result["marks_left_out"] = fields.bad_marks.to_dict("records")
+    return result
 
 
 def _field_row(path: str, split: str, found: FoundCells, source: str, own: Scale | None,
@@ -174,27 +176,15 @@ def _cell_rows(path: str, found: FoundCells) -> list[dict]:
             enumerate(zip(found.boxes, areas, found.scores, found.at_border), start=1)]
 
 
-def _write_overlay(path: Path, image: np.ndarray, found: FoundCells, truth: np.ndarray | None) -> None:
-    picture = image.copy()
-    thickness = max(2, round(max(image.shape[:2]) / 320))
-    for box in [] if truth is None else truth:
-        x0, y0, x1, y1 = np.round(box).astype(int)
-        cv2.rectangle(picture, (x0, y0), (x1, y1), MARKED, thickness)
-    for outline, cut in zip(found.outlines(), found.at_border):
-        cv2.drawContours(picture, outline, -1, CUT if cut else FOUND, thickness)
-    cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-
-
-def _summary(fields: FieldSet, given: Scale | None, run_scale: Scale, per_field: bool, cell_class: str,
-             table: pd.DataFrame, scored) -> dict:
+def _summary(fields: FieldSet, search: Search, run_scale: Scale, table: pd.DataFrame, scored) -> dict:
     searched = table[~table["note"].fillna("").str.startswith("left out")]
     judged = searched[searched["judged"].astype(bool)]
     result = {"fields": len(table), "cells": int(judged["cells"].sum()),
               "fields_without_cells": judged.loc[judged["cells"] == 0, "image"].tolist(),
               "fields_not_judged": searched.loc[~searched["judged"].astype(bool), "image"].tolist(),
               "fields_left_out": table.loc[~table.index.isin(searched.index), "image"].tolist(),
-              "scale": _scale_summary(given, run_scale, per_field, judged),
-              "data": {"layout": fields.name, "root": fields.root, "cell_class": cell_class}}
+              "scale": _scale_summary(search.scale, run_scale, search.per_field, judged),
+              "data": {"layout": fields.name, "root": fields.root, "cell_class": search.cell_class}}
     if scored is not None:
         result["iou_0.5"] = detection_scores([s for _, s in scored])
         result["centre_in_box"] = detection_scores([s for _, s in scored], by="centre")

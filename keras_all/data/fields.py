@@ -9,6 +9,7 @@ that reaches past the border is cut at it.
 
 from __future__ import annotations
 
+import warnings
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 from keras_all.data.all_idb import list_all_idb
 from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, printable, read_image
 from keras_all.data.layout import require_dir, visible_files
+from keras_all.data.registry import REGISTRY, layouts_of
 from keras_all.data.samples import DatasetLayoutError
 
 SPLITS = ("train", "val", "test")
@@ -241,33 +243,22 @@ def read_all_idb1(root: str | Path) -> FieldSet:
                     "centroids")
 
 
-@dataclass(frozen=True)
-class FieldLayout:
-    name: str
-    description: str
-    reader: object
-
-
-FIELD_LAYOUTS = {
-    layout.name: layout
-    for layout in (
-        FieldLayout("bccd", "BCCD: Pascal VOC fields with white-cell, red-cell and platelet boxes", read_voc),
-        FieldLayout("voc", "any Pascal VOC folder: JPEGImages/ + Annotations/*.xml (+ ImageSets/Main/*.txt)",
-                    read_voc),
-        FieldLayout("yolo", "a YOLO folder: images/ + labels/*.txt (+ train/val/test), classes.txt or data.yaml",
-                    read_yolo),
-    )
-}
-
-
 def read_fields(name: str, root: str | Path) -> FieldSet:
-    """The field set at ``root`` read as ``name``: a box layout of ``FIELD_LAYOUTS``, or all-idb1 (its slides
-    with blast centroids)."""
-    if name == "all-idb1":
-        return read_all_idb1(root)
-    if name not in FIELD_LAYOUTS:
-        raise ValueError(f"unknown field set {name!r}: use one of {', '.join(FIELD_LAYOUTS)}, all-idb1")
-    return replace(FIELD_LAYOUTS[name].reader(root), name=name)
+    """The field set at ``root`` read as ``name``, a layout of marked fields in the registry (bccd, voc, yolo, or
+    all-idb1 with its blast centroids)."""
+    marked = layouts_of("marked")
+    if name not in marked:
+        raise ValueError(f"unknown field set {name!r}: use one of {', '.join(marked)}")
+    return replace(REGISTRY[name].reader(root), name=name)
+
+
+def __getattr__(name):
+    """``FIELD_LAYOUTS``, kept for one release: the registry's layouts of marked fields."""
+    if name != "FIELD_LAYOUTS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn("keras_all.data.fields.FIELD_LAYOUTS is now keras_all.data.registry.layouts_of('marked'); the old "
+                  "name goes in the next release", FutureWarning, stacklevel=2)
+    return {n: REGISTRY[n] for n in layouts_of("marked")}
 
 
 def format_counts(name: str, root: str, counts: dict) -> str:

@@ -5,7 +5,7 @@ lets through, relative to the field's bright background), a Romanowsky-stained n
 more than blue, while red cells, platelets' granules aside, and the background do not. The field is first
 resized so that a red cell (7.5 um) spans ``WORK_RED_CELL`` pixels, so every size below is in red cells and
 fields of any microscope are treated alike once the scale is known (given, or estimated from the red cells by
-``keras_all.fields.scale``). The nuclear mask is closed over gaps of 0.3 red cells (the lobes of one neutrophil
+``keras_all.cells.scale``). The nuclear mask is closed over gaps of 0.3 red cells (the lobes of one neutrophil
 join), parts smaller than half a red cell (platelets, specks) or larger than nine (no nucleus is; a field of
 noise or of stain is) are dropped, and each nucleus takes in the cytoplasm around it: the pixels within 0.2 red
 cells of it, each given to the nearest nucleus, so that touching cells are split between their nuclei.
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from keras_all.fields.scale import Scale, estimate_scale, optical_density
+from keras_all.cells.scale import Scale, estimate_scale, optical_density
 
 WORK_RED_CELL = 24  # pixels a red cell spans where the finder works
 NUCLEUS_OD = 0.15  # red minus blue optical density of a nucleus pixel (chosen on BCCD's training list)

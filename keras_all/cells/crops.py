@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from keras_all.fields.finder import FoundCells
+from keras_all.cells.finder import FoundCells
 from keras_all.vocabulary import CROP_PIXELS, CROP_RED_CELLS
 
 
