@@ -10,6 +10,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from keras_all.artifacts import (
+    BASELINE_JSON,
+    BASELINE_PREDICTIONS_CSV,
+    METRICS_JSON,
+    MODEL_KERAS,
+    PREDICTIONS_CSV,
+    PREPROCESSING_PNG,
+    SALIENCY_PNG,
+)
 from keras_all.cells.slide_rule import SLIDE_RULE, fit_slide_rule
 from keras_all.config import TrainConfig, load_config
 from keras_all.data import LoadedDataset
@@ -68,14 +77,14 @@ def finish(run: RunFolder, trained: cross_validate.TrainedRun, samples: pd.DataF
     and the baseline's files; the delivered model with its cut-off as model.keras; the report and its figures."""
     config, result = trained.config, assess(trained)
     metrics = {**result.metrics, "environment": environment()}
-    run.write_json("metrics.json", metrics)
-    run.write_csv("predictions.csv", result.predictions)
+    run.write_json(METRICS_JSON, metrics)
+    run.write_csv(PREDICTIONS_CSV, result.predictions)
     if result.baseline is not None:
-        run.write_json("baseline.json", result.baseline.to_dict())
-        run.write_csv("baseline_predictions.csv", result.baseline_predictions)
+        run.write_json(BASELINE_JSON, result.baseline.to_dict())
+        run.write_csv(BASELINE_PREDICTIONS_CSV, result.baseline_predictions)
     model = _delivered_model(run, trained, result)
-    model.save(run / "model.keras")
-    saliency_figure(model, result.predictions[result.predictions["part"] == "test"], run / "saliency.png")
+    model.save(run / MODEL_KERAS)
+    saliency_figure(model, result.predictions[result.predictions["part"] == "test"], run / SALIENCY_PNG)
     _preprocessing_figure(samples, config, run)
     _cell_run_files(run, trained, result)
     if config.run.protocol == "honest":
@@ -84,7 +93,7 @@ def finish(run: RunFolder, trained: cross_validate.TrainedRun, samples: pd.DataF
         run.write_json(FAMILIARITY, {**familiarity.to_dict(), "summary": summary})
     if config.run.protocol == "honest" and config.run.stress:
         test = result.predictions[result.predictions["part"] == "test"]
-        write_stress(run.path, LoadedModel(run / "model.keras", "run", run.path), test["path"], test["label"],
+        write_stress(run.path, LoadedModel(run / MODEL_KERAS, "run", run.path), test["path"], test["label"],
                      config.run.seed, echo=lambda line: None)
     write_run_report(run.path, config, trained.data, metrics, result.predictions, report_sections(run.path))
 
@@ -115,10 +124,10 @@ def _delivered_model(run: RunFolder, trained: cross_validate.TrainedRun, result:
     config = trained.config
     home = run.path / trained.folder  # the kept way of learning's fold models (top-instance training's: top/)
     if config.run.final == "refit":
-        model = load_model(home / "final" / "model.keras").classifier
+        model = load_model(home / "final" / MODEL_KERAS).classifier
     else:
         folds = range(config.run.folds)
-        model = FoldEnsemble([load_model(home / f"fold_{k}" / "model.keras").classifier for k in folds],
+        model = FoldEnsemble([load_model(home / f"fold_{k}" / MODEL_KERAS).classifier for k in folds],
                              name="keras_all_ensemble")
     model.cutoff = result.cutoff
     return model
@@ -131,4 +140,4 @@ def _preprocessing_figure(samples: pd.DataFrame, config: TrainConfig, run: RunFo
     front = dataclasses.replace(config.front, pca_components=None)
     with tempfile.TemporaryDirectory() as tmp:
         sheet = write_figure3(samples, front, Path(tmp), n=4, fit_n=64, seed=config.run.seed)[-1]
-        shutil.copy(sheet, run / "preprocessing.png")
+        shutil.copy(sheet, run / PREPROCESSING_PNG)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from keras_all.artifacts import CONFIG_YAML, MODEL_CARD_MD, MODEL_KERAS, RESNET_KERAS
 from keras_all.config import TrainConfig
 from keras_all.data import LoadedDataset
 from keras_all.front import FrontConfig, Standardizer
@@ -67,7 +68,7 @@ def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None
     resnet = build_resnet((release.size, release.size, channels))
     load_legacy_weights(resnet, path, stored)
     with written_whole(out) as partial:
-        resnet.save(partial / "resnet.keras")
+        resnet.save(partial / RESNET_KERAS)
         fitted_on = None
         if data is not None:
             echo(f"fitting the z-score and PCA on {len(data.samples)} images of {data.name}")
@@ -75,10 +76,10 @@ def import_weights(path: str | Path, out: str | Path, data: LoadedDataset | None
             standardizer = Standardizer(front, seed).fit(maps)
             classifier = SpikeResNetClassifier.from_config_of(TrainConfig(front=front), standardizer)
             load_legacy_weights(classifier.resnet(), path, stored)
-            classifier.save(partial / "model.keras")
+            classifier.save(partial / MODEL_KERAS)
             fitted_on = (data.name, data.root, len(maps), standardizer.n_components_ or 0)
-        (partial / "config.yaml").write_text(yaml.safe_dump({"front": front.to_dict()}, sort_keys=False))
-        (partial / "MODEL_CARD.md").write_text(model_card(path, release, channels, front, fitted_on))
+        (partial / CONFIG_YAML).write_text(yaml.safe_dump({"front": front.to_dict()}, sort_keys=False))
+        (partial / MODEL_CARD_MD).write_text(model_card(path, release, channels, front, fitted_on))
     return out
 
 

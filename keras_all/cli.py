@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from keras_all import interruption
+from keras_all.artifacts import METRICS_JSON, PREDICTIONS_CSV
 from keras_all.data.io import decoded_once, printable
 from keras_all.data.registry import layouts_of
 from keras_all.quiet import started_as_command
@@ -196,6 +197,14 @@ def load_with_progress(dataset, data_dir, on_bad_image, positive_class, report_l
             click.echo(f"{len(data.samples)} images used; {len(data.bad_files)} bad files skipped, "
                        f"{len(data.ignored)} files left out", err=True)
     return data
+
+
+def _optional_data(dataset, data_dir, on_bad_image, positive_class, neither: str):
+    """The data set of --dataset and --data-dir where both are given, None where neither is (``neither`` says what
+    the command does then); one of them alone is an error."""
+    if (dataset is None) != (data_dir is None):
+        raise click.ClickException(f"give --dataset and --data-dir together, or neither ({neither})")
+    return None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
 
 
 @click.group(cls=_Commands)
@@ -555,10 +564,8 @@ def stress(model, dataset, data_dir, on_bad_image, positive_class, seed, output)
     """Re-score images under another lab's stain, light, focus, JPEG and scale, beside the colour histogram.
 
     Without --dataset, a run's own holdout test."""
-    if (dataset is None) != (data_dir is None):
-        raise click.ClickException("give --dataset and --data-dir together, or neither (a run's holdout test)")
     output = new_output(output, "stress")
-    data = None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    data = _optional_data(dataset, data_dir, on_bad_image, positive_class, "neither: the run's own holdout test")
     _computing()
     from keras_all.evaluation.report import na
     from keras_all.evaluation.stress import stress_command
@@ -592,7 +599,7 @@ def report(folder):
 
         def render(run):
             return render_run_report(run, report_sections(run))  # its stress test and a cell run's sections
-    elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
+    elif (folder / METRICS_JSON).is_file() and (folder / PREDICTIONS_CSV).is_file():
         render = render_evaluation_report
     else:
         raise click.ClickException(f"{folder}: not a finished run or evaluation folder (no metrics.json)")
@@ -692,10 +699,8 @@ def import_weights(weights, output, dataset, data_dir, on_bad_image, positive_cl
     With --dataset and --data-dir, the z-score and PCA the weights expect are fitted on that data set and
     model.keras (raw images in) is written for `keras-all predict` and `evaluate`; see MODEL_CARD.md.
     """
-    if (dataset is None) != (data_dir is None):
-        raise click.ClickException("--dataset and --data-dir go together: give both, or neither")
     output = new_output(output, "import-weights")
-    data = None if dataset is None else load_with_progress(dataset, data_dir, on_bad_image, positive_class)
+    data = _optional_data(dataset, data_dir, on_bad_image, positive_class, "neither: the weights alone")
     _computing()
     from keras_all.authors import import_weights as run_import
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import pandas as pd
 
+from keras_all.artifacts import CELLS_CSV, CONFIG_YAML, DATA_SUMMARY_JSON, MODEL_CARD_MD, MODEL_KERAS, SPLITS_CSV
 from keras_all.cells.slide_rule import SLIDE_RULE
 from keras_all.data.io import BadImageError, decode_image, printable, read_bytes
 from keras_all.evaluation.comparison import paired_lines
@@ -49,10 +50,10 @@ def export_run(run: str | Path, output: str | Path | None = None, fmt: str = "bo
         familiarity = familiarity_of(delivered)
         model = classifier.serving_model(() if familiarity is None else familiarity.layers())
         if fmt in ("keras", "both"):
-            model.save(partial / "model.keras")
+            model.save(partial / MODEL_KERAS)
         if fmt in ("saved_model", "both"):
             model.export(str(partial / "saved_model"), format="tf_saved_model", verbose=False)
-        shutil.copy(run / "config.yaml", partial / "config.yaml")
+        shutil.copy(run / CONFIG_YAML, partial / CONFIG_YAML)
         for kept in (BASELINE, SLIDE_RULE, FAMILIARITY, STRESS_FILE, DATA_SUMMARY):
             if (run / kept).is_file():
                 shutil.copy(run / kept, partial / kept)
@@ -61,14 +62,14 @@ def export_run(run: str | Path, output: str | Path | None = None, fmt: str = "bo
         (partial / TRAINING_HASHES).write_text("\n".join(sorted(run.training_hashes())) + "\n")
         (partial / EXPORT_INFO).write_text(export_info(delivered.cutoff, "the exported model's own (chosen on its "
                                                                          "run's validation predictions)"))
-        (partial / "MODEL_CARD.md").write_text(model_card(run, classifier.cutoff))
+        (partial / MODEL_CARD_MD).write_text(model_card(run, classifier.cutoff))
     return out
 
 
 def model_card(run: RunFolder, cutoff: float) -> str:
     config = run.config()
     result = run.metrics()
-    data = run.read_json("data_summary.json")
+    data = run.read_json(DATA_SUMMARY_JSON)
     test = run.validated_point["final_on_test"]
 
     def ci(key, method=""):
@@ -183,7 +184,7 @@ def training_fields(home: Path) -> set[str]:
     listed = Path(home) / TRAINING_FIELDS
     if listed.is_file():
         return set(listed.read_text().split("\n")) - {""}
-    cells, splits = Path(home) / "cells" / "cells.csv", Path(home) / "splits.csv"
+    cells, splits = Path(home) / "cells" / CELLS_CSV, Path(home) / SPLITS_CSV
     if not cells.is_file() or not splits.is_file():
         return set()
     dev = pd.read_csv(splits, keep_default_na=False).query("split == 'dev'")["path"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from keras_all.artifacts import CONTACT_SHEET_PNG
 from keras_all.data import read_image
 from keras_all.evaluation.plots import preprocessing_figure
 from keras_all.front import FrontConfig, load_images
@@ -51,5 +52,5 @@ def write_figure3(samples: pd.DataFrame, config: FrontConfig, out: Path, n: int 
     caption = (f"{config.mode}, spike size {config.spike_size}, input {config.input_size}, z-score"
                f"{' + PCA ' + str(config.pca_components) if config.pca_components else ''} fitted on "
                f"{len(fit_rows)} images of the set")
-    written.append(preprocessing_figure(rows, out / "contact_sheet.png", caption))
+    written.append(preprocessing_figure(rows, out / CONTACT_SHEET_PNG, caption))
     return written

@@ -17,14 +17,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_all.artifacts import BASELINE_JSON, CONFIG_YAML, DATA_SUMMARY_JSON, EXPORT_JSON, MODEL_CARD_MD, MODEL_KERAS
 from keras_all.front import FrontConfig
 from keras_all.models import DeliveredModel, load_model_file
 from keras_all.run_folder import RunFolder, read_json
 
 TRAINING_HASHES = "training_sha256.txt"  # in an export folder: the images its model was trained on
-BASELINE = "baseline.json"  # in a run or export folder: the colour-histogram baseline fitted beside the model
-EXPORT_INFO = "export.json"  # in an export folder: the served model's cut-off and where it comes from
-DATA_SUMMARY = "data_summary.json"  # in a run or export folder: what the model was trained on
+BASELINE = BASELINE_JSON  # in a run or export folder: the colour-histogram baseline fitted beside the model
+EXPORT_INFO = EXPORT_JSON  # in an export folder: the served model's cut-off and where it comes from
+DATA_SUMMARY = DATA_SUMMARY_JSON  # in a run or export folder: what the model was trained on
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class LoadedModel:
     @cached_property
     def front(self) -> FrontConfig | None:
         """How the model turns raw images into maps (for reading files at its size), where known."""
-        if self.kind in ("run", "export") and (self.home / "config.yaml").is_file():
+        if self.kind in ("run", "export") and (self.home / CONFIG_YAML).is_file():
             return RunFolder(self.home).config().front
         return None if self.serves_saved_model else self.classifier.preprocessor.front
 
@@ -121,7 +122,7 @@ class LoadedModel:
     @property
     def card(self) -> str | None:
         """The export's MODEL_CARD.md, where there is one."""
-        card = self.beside("MODEL_CARD.md")
+        card = self.beside(MODEL_CARD_MD)
         return None if card is None else card.read_text()
 
 
@@ -138,29 +139,29 @@ def load_model(reference: str | Path, prefer_saved_model: bool = True) -> Loaded
         if _is_export(path):
             served = path / "saved_model"
             if not (prefer_saved_model and (served / "saved_model.pb").is_file()):
-                served = path / "model.keras"
+                served = path / MODEL_KERAS
             if not served.exists():
                 raise ValueError(f"{path}: this export folder holds neither saved_model/ nor model.keras")
             return LoadedModel(served, "export", path)
         if _is_run(path):
             return _run_model(path)
-        if (path / "model.keras").is_file():
-            return LoadedModel(path / "model.keras", "keras", path)
+        if (path / MODEL_KERAS).is_file():
+            return LoadedModel(path / MODEL_KERAS, "keras", path)
         raise ValueError(f"{path}: neither a run folder, an export folder nor a SavedModel; give one of those or a "
                          ".keras file")
     if path.suffix != ".keras" or not path.is_file():
         raise ValueError(f"{path}: not a .keras file, a run folder, an export folder or a SavedModel")
-    if path.name == "model.keras" and _is_export(path.parent):
+    if path.name == MODEL_KERAS and _is_export(path.parent):
         return LoadedModel(path, "export", path.parent)
-    if path.name == "model.keras" and _is_run(path.parent):
+    if path.name == MODEL_KERAS and _is_run(path.parent):
         return _run_model(path.parent)
-    return LoadedModel(path, "keras", path.parent if (path.parent / "MODEL_CARD.md").is_file() else None)
+    return LoadedModel(path, "keras", path.parent if (path.parent / MODEL_CARD_MD).is_file() else None)
 
 
 def _run_model(folder: Path) -> LoadedModel:
     run = RunFolder(folder).require_finished()
     run.metrics()  # a metrics.json cut short is refused here, naming it, before any image is scored
-    return LoadedModel(folder / "model.keras", "run", folder)
+    return LoadedModel(folder / MODEL_KERAS, "run", folder)
 
 
 def _is_run(folder: Path) -> bool:

@@ -11,6 +11,7 @@ import pandas as pd
 import yaml
 
 from keras_all import interruption
+from keras_all.artifacts import CONFIG_YAML, METRICS_JSON, MODEL_KERAS, SPLITS_CSV
 
 INCOMPLETE = "INCOMPLETE"
 VALIDATED_POINT = "youden"  # the operating point whose cut-off a run's model and export decide at
@@ -58,7 +59,7 @@ class RunFolder:
             raise ValueError(f"{path}: is a file; pass a folder as --output")
         if path.exists() and {p.name for p in path.iterdir()} - {INCOMPLETE} and not resume:
             raise ValueError(f"{path}: folder exists and is not empty; pass --resume to continue it or a new --output")
-        if resume and not (path / "config.yaml").is_file():
+        if resume and not (path / CONFIG_YAML).is_file():
             raise ValueError(f"{path}: nothing to resume (no config.yaml); start a new run without --resume")
         if resume and not (path / INCOMPLETE).exists():
             raise ValueError(f"{path}: this run is already complete; nothing to resume")
@@ -79,11 +80,11 @@ class RunFolder:
 
     def is_run(self) -> bool:
         """A finished or unfinished training run (it has its configuration and metrics)."""
-        return (self.path / "config.yaml").is_file() and (self.path / "metrics.json").is_file()
+        return (self.path / CONFIG_YAML).is_file() and (self.path / METRICS_JSON).is_file()
 
     def require_finished(self) -> RunFolder:
         """Self, if the run finished (model.keras and metrics.json, no INCOMPLETE); else one clear error."""
-        if self.incomplete or not (self.path / "metrics.json").is_file() or not (self.path / "model.keras").is_file():
+        if self.incomplete or not (self.path / METRICS_JSON).is_file() or not (self.path / MODEL_KERAS).is_file():
             raise ValueError(f"{self.path}: not a finished run (needs model.keras and metrics.json, no INCOMPLETE)")
         return self
 
@@ -112,13 +113,13 @@ class RunFolder:
         from keras_all.config import from_dict
 
         try:
-            values = yaml.safe_load((self.path / "config.yaml").read_text())
+            values = yaml.safe_load((self.path / CONFIG_YAML).read_text())
         except (OSError, yaml.YAMLError) as err:
             raise ValueError(f"{self.path / 'config.yaml'}: cannot be read ({err})") from None
-        return from_dict(values, str(self.path / "config.yaml"))
+        return from_dict(values, str(self.path / CONFIG_YAML))
 
     def metrics(self) -> dict:
-        return self.read_json("metrics.json")
+        return self.read_json(METRICS_JSON)
 
     @property
     def validated_point(self) -> dict:
@@ -137,7 +138,7 @@ class RunFolder:
 
     def training_hashes(self) -> set[str]:
         """sha256 of every image the run's model was trained on (the development part), from splits.csv."""
-        splits = self.path / "splits.csv"
+        splits = self.path / SPLITS_CSV
         if not splits.is_file():
             return set()
         table = pd.read_csv(splits, dtype=str)

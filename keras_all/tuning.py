@@ -25,6 +25,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from keras_all.artifacts import (
+    BEST_CONFIG_YAML,
+    CONFIG_YAML,
+    REPORT_MD,
+    RESULTS_CSV,
+    SCORES_JSON,
+    SEARCH_YAML,
+    SPLITS_CSV,
+)
 from keras_all.config import TrainConfig
 from keras_all.data import LoadedDataset
 from keras_all.evaluation.report import markdown_table, na
@@ -120,7 +129,7 @@ class CrossValidatedTuner(keras_tuner.Tuner):
         results = Trainer(config, context, dev.source, Coordinator(), balance=config.fit.balance).run_folds(trial_folds)
         folds = [result.metrics["validation"] for result in results]
         scores = {f"val_{key}": [fold[key] for fold in folds] for key in ("accuracy", "auc")}
-        write_json(folder / "scores.json", {**scores, "seconds": time.perf_counter() - started})
+        write_json(folder / SCORES_JSON, {**scores, "seconds": time.perf_counter() - started})
         if any(v is None for v in scores["val_auc"]):
             raise keras_tuner.errors.FailedTrialError("a validation fold holds one class only; AUC undefined")
         return {name: float(np.mean(values)) for name, values in scores.items()}
@@ -169,7 +178,7 @@ def prepare_dev(data: LoadedDataset, base: TrainConfig, output: Path, echo) -> D
         data = data.subsample(base.run.max_per_class, base.run.seed)
     samples = data.samples.reset_index(drop=True)
     splits = assign_splits(samples, base.run.folds, base.run.test_fraction, base.run.seed)
-    write_or_check(output / "splits.csv", splits.to_csv(index=False), True, "split assignment")
+    write_or_check(output / SPLITS_CSV, splits.to_csv(index=False), True, "split assignment")
     dev = np.flatnonzero(splits["split"] == "dev")
     check_no_leak(samples, dev, np.flatnonzero(splits["split"] == "test"), "dev vs holdout test")
     dev_samples = samples.iloc[dev].reset_index(drop=True)
@@ -208,8 +217,8 @@ def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, settings: 
     else:
         RunFolder(output).open(resume, command="tune")
     try:
-        write_or_check(output / "config.yaml", base.to_yaml(), resume or where == "worker", "configuration")
-        write_or_check(output / "search.yaml", yaml.safe_dump(dataclasses.asdict(settings)),
+        write_or_check(output / CONFIG_YAML, base.to_yaml(), resume or where == "worker", "configuration")
+        write_or_check(output / SEARCH_YAML, yaml.safe_dump(dataclasses.asdict(settings)),
                        resume or where == "worker", "search settings")
         search = make_tuner(base, output, settings, overwrite=where != "worker" and not resume)
         objective = settings.objective
@@ -219,7 +228,7 @@ def tune(data: LoadedDataset | None, base: TrainConfig, output: Path, settings: 
         if where == "worker":
             return None
         table = results_table(search, objective)
-        table.to_csv(output / "results.csv", index=False)
+        table.to_csv(output / RESULTS_CSV, index=False)
         write_best_config(table, search.hypermodel, search.oracle, output, objective)
         render_tuning_report(output)
         RunFolder(output).close()
@@ -236,7 +245,7 @@ def results_table(search: CrossValidatedTuner, objective: str) -> pd.DataFrame:
     for trial_id, trial in sorted(search.oracle.trials.items()):
         hp = trial.hyperparameters
         config = search.hypermodel.config_for(hp.copy())
-        scores_file = Path(search.get_trial_dir(trial_id)) / "scores.json"
+        scores_file = Path(search.get_trial_dir(trial_id)) / SCORES_JSON
         scores = json.loads(scores_file.read_text()) if scores_file.exists() else {}
         folds = scores.get(objective, [])
         summary = mean_sd([{objective: v} for v in folds], (objective,)).get(objective, {})
@@ -269,14 +278,14 @@ def write_best_config(table: pd.DataFrame, hypermodel: ResNetHyperModel, oracle,
     header = (f"# Best of {len(done)} completed trials (trial {best['trial']}) by mean {objective} "
               f"{best['mean']:.4f} over {config.run.folds} folds; written by keras-all tune.\n"
               "#   keras-all train --dataset ... --data-dir ... --config best_config.yaml\n")
-    write_or_check(output / "best_config.yaml", header + config.to_yaml(), False, "best configuration")
+    write_or_check(output / BEST_CONFIG_YAML, header + config.to_yaml(), False, "best configuration")
 
 
 def render_tuning_report(output: Path) -> Path:
     """report.md of a search, from its config.yaml, search.yaml, splits.csv and results.csv."""
-    table = pd.read_csv(output / "results.csv", dtype={"trial": str})
-    settings = yaml.safe_load((output / "search.yaml").read_text())
-    splits = pd.read_csv(output / "splits.csv") if (output / "splits.csv").exists() else None
+    table = pd.read_csv(output / RESULTS_CSV, dtype={"trial": str})
+    settings = yaml.safe_load((output / SEARCH_YAML).read_text())
+    splits = pd.read_csv(output / SPLITS_CSV) if (output / SPLITS_CSV).exists() else None
     objective = settings["objective"]
     fold_columns = [c for c in table.columns if c.startswith("fold_")]
     shown = table.sort_values("mean", ascending=False, na_position="last")
@@ -304,6 +313,6 @@ def render_tuning_report(output: Path) -> Path:
         rows.append(cells)
     lines += markdown_table(rows)
     lines += ["", "Best configuration: best_config.yaml (`keras-all train --config best_config.yaml`)."]
-    path = output / "report.md"
+    path = output / REPORT_MD
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -128,3 +128,10 @@ def counted_decodes(monkeypatch) -> collections.Counter:
     monkeypatch.setattr(samples, "decode_image", counted)
     return counts
 
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """The rows of every Markdown table in ``markdown``, each as its stripped cells (rules left out)."""
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in markdown.splitlines()
+            if line.startswith("|")]
+    return [row for row in rows if not all(set(cell) <= set(":-") for cell in row)]

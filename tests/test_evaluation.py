@@ -84,7 +84,8 @@ def test_evaluate_on_training_images_warns_and_takes_a_given_cutoff(trained, syn
                  synthetic_tree("c-nmc", 54), "--output", out, "--cutoff", 0.3)
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["cutoff"] == 0.3 and metrics["images_used_in_training"] > 0
+    development = (pd.read_csv(trained / "splits.csv")["split"] == "dev").sum()
+    assert metrics["cutoff"] == 0.3 and metrics["images_used_in_training"] == development
     assert "were used to train" in result.output and "optimistic" in (out / "report.md").read_text()
     bad = run("evaluate", "--model", trained, "--dataset", "c-nmc", "--data-dir", synthetic_tree("c-nmc", 54),
               "--output", tmp_path / "bad", "--cutoff", 1.5)

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keras_all.evaluation.baseline import HistogramBaseline, by_splits
+from keras_all.estimators import ScaledLogisticRegression
+from keras_all.evaluation.baseline import by_splits
 from keras_all.histogram import hsv_histogram
 from keras_all.metrics import delong, mcnemar, paired_delong
 
@@ -90,7 +91,7 @@ def test_the_baseline_follows_the_splits_and_learns_colour():
 def test_the_saved_baseline_predicts_what_the_fitted_one_did():
     features, splits = _colour_splits(seed=1)
     fitted, _, predictions = by_splits(features, splits)
-    again = HistogramBaseline.from_dict(fitted.to_dict())
+    again = ScaledLogisticRegression.from_dict(fitted.to_dict())
     test = splits["split"] == "test"
     np.testing.assert_allclose(again.probability(features[test]), predictions.query("part == 'test'")["probability"])
     assert again.cutoff == fitted.cutoff

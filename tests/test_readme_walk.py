@@ -29,7 +29,9 @@ def test_the_walk_leaves_what_each_step_promises(readme_walk):
     root, results = readme_walk
     assert json.loads(results["inspect"].stdout)["images"] == 54  # 48 training cells + 6 preliminary
     assert not (root / "run" / "INCOMPLETE").exists() and (root / "run" / "model.keras").is_file()
-    assert json.loads((root / "evaluation" / "metrics.json").read_text())["images_used_in_training"] > 0
+    development = (pd.read_csv(root / "run" / "splits.csv")["split"] == "dev").sum()
+    evaluation = json.loads((root / "evaluation" / "metrics.json").read_text())
+    assert evaluation["images_used_in_training"] == development  # the run's own set: its development images
     assert {p.name for p in (root / "export").iterdir()} >= {"saved_model", "model.keras", "MODEL_CARD.md"}
     table = pd.read_csv(root / "predictions.csv")
     assert len(table) >= 54 and table["probability"].dropna().between(0, 1).all()

@@ -40,5 +40,5 @@ def test_aria_set(shared_path):
     assert listed == 2_296
     assert (data.samples["label"] == 0).sum() == 367
     assert data.samples["class_name"].value_counts().to_dict().keys() == {"Benign", "Early", "Pre", "Pro"}
-    assert data.duplicate_groups > 0
+    assert data.duplicate_groups == len(data.duplicates) == 29  # byte-identical pairs, each kept once
     assert set(data.samples.loc[data.samples["path"].isin(data.duplicates["kept"]), "class_name"]) == {"Pro"}

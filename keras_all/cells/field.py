@@ -11,6 +11,7 @@ import numpy as np
 from keras_all.cells.finder import FoundCells, find_cells
 from keras_all.cells.scale import Scale, estimate_scale
 from keras_all.data.io import BadImageError, read_image
+from keras_all.histogram import hsv_histogram
 
 GIVE_SCALE = "--um-per-px (micrometres per pixel) or --red-cell-px (a red cell's diameter)"
 
@@ -53,3 +54,12 @@ def searched(path: str, scale: Scale) -> tuple[np.ndarray, FoundCells]:
     """The field at ``path`` (its RGB pixels) and its white cells found at ``scale``."""
     image = read_image(path)
     return image, find_cells(image, scale)
+
+
+def colour_features(image: np.ndarray, found: FoundCells) -> dict:
+    """What the field controls read of a field: its white cells, and the colour histograms of the whole field and of
+    its background (the pixels of no found cell; the whole field where cells cover it all)."""
+    background = image[found.labels == 0][:, None, :]
+    background = background if len(background) else image
+    return {"white_cells": len(found), **{f"whole_{k}": v for k, v in enumerate(hsv_histogram(image))},
+            **{f"background_{k}": v for k, v in enumerate(hsv_histogram(background))}}

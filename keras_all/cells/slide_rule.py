@@ -13,9 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from keras_all.artifacts import SLIDE_RULE_JSON
 from keras_all.metrics import auc_with_ci, binary_metrics, youden_cutoff
+from keras_all.tables import with_ci
 
-SLIDE_RULE = "slide_rule.json"  # in a cell run's folder
+SLIDE_RULE = SLIDE_RULE_JSON  # in a cell run's folder
 
 
 def _top3(p: np.ndarray, cutoff: float) -> float:
@@ -86,8 +88,7 @@ def slide_rule_lines(fitted: dict | None) -> list[str]:
              f"{fitted['cutoff']:.4g} or more (Youden's J on those fields)."]
     if "test" in fitted:
         t = fitted["test"]
-        auc = "n/a" if t["auc"] is None else f"{t['auc']:.3f}" + (
-            "" if t["auc_ci"] is None else f" ({t['auc_ci'][0]:.3f}-{t['auc_ci'][1]:.3f})")
+        auc = with_ci(t["auc"], t["auc_ci"])
         lines.append(f"On the holdout test's {t['n']} fields: AUC {auc}, accuracy {t['accuracy']:.3f}, sensitivity "
                      f"{t['sensitivity'] or 0:.3f}, specificity {t['specificity'] or 0:.3f}.")
     return lines + [""]

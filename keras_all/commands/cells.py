@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from keras_all import interruption
+from keras_all.artifacts import CELLS_CSV, FIELDS_CSV, METRICS_JSON, REPORT_MD
 from keras_all.cells.field import for_field, measured_scales, median_scale, searched
 from keras_all.cells.finder import FoundCells
 from keras_all.cells.overlay import outlined, write_rgb
@@ -36,6 +37,7 @@ from keras_all.cells.scoring import detection_scores
 from keras_all.data.fields import FieldSet, boxes_of
 from keras_all.metrics import wilson
 from keras_all.run_folder import write_json
+from keras_all.tables import markdown_table, na, with_ci
 from keras_all.whole_folder import written_whole
 
 CELL_COLUMNS = ["image", "cell", "x0", "y0", "x1", "y1", "cx", "cy", "area_um2", "score", "at_border", "um_per_px"]
@@ -106,8 +108,8 @@ def find_in_fields(fields: FieldSet, output: Path, search: Search = Search(), ec
         result = _written_tables(partial, fields, search, run_scale, tally)
         if fields.kind == "centroids":
             result["centroids_in_cells"] = _centroid_recall(held)
-        write_json(partial / "metrics.json", result)
-        (partial / "report.md").write_text(render_report(result))
+        write_json(partial / METRICS_JSON, result)
+        (partial / REPORT_MD).write_text(render_report(result))
     return result
 
 
@@ -142,9 +144,9 @@ def _written_tables(partial: Path, fields: FieldSet, search: Search, run_scale: 
     """cells.csv and fields.csv written from ``tally`` (the fields' rows, the cells' rows, the scored fields or None);
     what metrics.json holds of them."""
     rows, cells, scored = tally
-    pd.DataFrame(cells, columns=CELL_COLUMNS).to_csv(partial / "cells.csv", index=False)
+    pd.DataFrame(cells, columns=CELL_COLUMNS).to_csv(partial / CELLS_CSV, index=False)
     table = pd.DataFrame(rows)
-    table.to_csv(partial / "fields.csv", index=False)
+    table.to_csv(partial / FIELDS_CSV, index=False)
     result = _summary(fields, search, run_scale, table, scored)
     result["marks_left_out"] = fields.bad_marks.to_dict("records")
     return result
@@ -220,7 +222,7 @@ def render_report(result: dict) -> str:
                   *(f"- {mark['reason']}" for mark in result["marks_left_out"]), ""]
     if "centroids_in_cells" in result:
         c = result["centroids_in_cells"]
-        found = "n/a" if c["recall"] is None else f"{c['recall']:.3f} ({c['recall_ci'][0]:.3f}-{c['recall_ci'][1]:.3f})"
+        found = with_ci(c["recall"], c["recall_ci"])
         return "\n".join(lines + [
             f"Marked centroids ({result['data']['layout']}'s blasts) on a found cell's mask: {c['inside']} of "
             f"{c['marked']}, {found}. The marks name the blasts alone, so cells found without one are not counted "
@@ -228,17 +230,15 @@ def render_report(result: dict) -> str:
     if "iou_0.5" not in result:
         return "\n".join(lines + ["The fields carry no marks: nothing to score against.", ""])
     lines += [f"Against the marked {result['data']['cell_class']} cells of {result['data']['layout']} "
-              f"({result['data']['root']}); a found cell matches at most one mark, the surest first.", "",
-              "| fields | matching | marked | found | matched | precision (95% CI) | recall (95% CI) | F1 | AP |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              f"({result['data']['root']}); a found cell matches at most one mark, the surest first.", ""]
     parts = [("all", result), *result.get("by_split", {}).items()]
-    for name, part in parts:
-        for key, label in (("iou_0.5", "IoU >= 0.5"), ("centre_in_box", "centre in box")):
-            s = part[key]
-            lines.append(f"| {name} | {label} | {s['marked']} | {s['found']} | {s['matched']} | "
-                         f"{_with_ci(s['precision'], s['precision_ci'])} | {_with_ci(s['recall'], s['recall_ci'])} | "
-                         f"{_number(s['f1'])} | {_number(s['average_precision'])} |")
-    return "\n".join(lines + [""])
+    rows = [{"fields": name, "matching": label, "marked": str(s["marked"]), "found": str(s["found"]),
+             "matched": str(s["matched"]), "precision (95% CI)": with_ci(s["precision"], s["precision_ci"]),
+             "recall (95% CI)": with_ci(s["recall"], s["recall_ci"]), "F1": na(s["f1"]),
+             "AP": na(s["average_precision"])}
+            for name, part in parts for key, label in (("iou_0.5", "IoU >= 0.5"), ("centre_in_box", "centre in box"))
+            for s in [part[key]]]
+    return "\n".join(lines + markdown_table(rows) + [""])
 
 
 def scale_line(scale: dict) -> str:
@@ -254,10 +254,3 @@ def scale_line(scale: dict) -> str:
         return f"Scale: {used}, the median of the fields' sure estimates; {own}."
     return f"Scale: each field's own where sure, else the median of the sure ones ({used}); {own}."
 
-
-def _number(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _with_ci(value, ci) -> str:
-    return "n/a" if value is None else f"{value:.3f} ({ci[0]:.3f}-{ci[1]:.3f})"

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from keras_all import interruption
+from keras_all.artifacts import CELLS_CSV, INDEX_HTML, METRICS_JSON, REPORT_MD, SLIDES_CSV
 from keras_all.cells.field import for_field, measured_scales, median_scale
 from keras_all.cells.finder import FoundCells
 from keras_all.cells.overlay import write_rgb
@@ -39,6 +40,7 @@ from keras_all.data.io import read_image
 from keras_all.evaluation.slide_judge import SlideJudge
 from keras_all.metrics import binary_metrics
 from keras_all.run_folder import write_json
+from keras_all.tables import markdown_table, with_ci
 from keras_all.whole_folder import written_whole
 
 CELL_COLUMNS = ["slide", "cell", "x0", "y0", "x1", "y1", "p_blast", "blast", "at_border", "label"]
@@ -124,18 +126,18 @@ def _written(partial: Path, slides: pd.DataFrame, tally: tuple, judge: SlideJudg
     known = ["label"] * ("label" in slides) + ["marked_blasts"] * ("points" in slides)
     table = pd.DataFrame(rows, columns=[*SLIDE_COLUMNS, *known])
     table = table.astype({"slide_called_all": "Int64", "white_cells": "Int64", "cells_called_blasts": "Int64"})
-    table.sort_values("probability", ascending=False).to_csv(partial / "slides.csv", index=False)
+    table.sort_values("probability", ascending=False).to_csv(partial / SLIDES_CSV, index=False)
     cell_table = pd.DataFrame(cell_rows, columns=CELL_COLUMNS)
-    cell_table.to_csv(partial / "cells.csv", index=False)
-    (partial / "index.html").write_text(render_page(pictures, judge.cutoff, judge.rule_text, judge.rule_line))
+    cell_table.to_csv(partial / CELLS_CSV, index=False)
+    (partial / INDEX_HTML).write_text(render_page(pictures, judge.cutoff, judge.rule_text, judge.rule_line))
     not_judged = int((~table["judged"].astype(bool)).sum())
     judged = table[table["judged"].astype(bool)]
     result = _metrics(judged, judge.rule["cutoff"], left_out, not_judged, judge.rule_text)
     if result is not None and result["slides"] is not None:
         result["cells"] = _cell_metrics(cell_table, judged, judge.cutoff)
     if result is not None:
-        write_json(partial / "metrics.json", result)
-        (partial / "report.md").write_text(render_report(result))
+        write_json(partial / METRICS_JSON, result)
+        (partial / REPORT_MD).write_text(render_report(result))
     return {"slides": len(rows), "left_out": left_out, "not_judged": not_judged, "metrics": result,
             "trained_on": int(judged["trained_on"].sum()), "cells": int(judged["white_cells"].sum())}
 
@@ -238,16 +240,12 @@ def render_report(result: dict) -> str:
     not_judged = (f", {result['not_judged']} pictures that cannot be judged (blank or grayscale; slides.csv names them)"
                   if result["not_judged"] else "")
     lines = ["# Slide verdicts", "", f"{trained}{s['n']} labelled slides ({result['left_out']} files left out"
-             f"{not_judged}); {result['rule']}.", "",
-             "| accuracy | sensitivity | specificity | AUC |", "|---|---|---|---|",
-             f"| {_ci(s, 'accuracy')} | {_ci(s, 'sensitivity')} | {_ci(s, 'specificity')} | {_ci(s, 'auc')} |", ""]
+             f"{not_judged}); {result['rule']}.", "", *_figures_table(s), ""]
     if result.get("cells") is not None:
         c = result["cells"]
         lines += [f"Cells with labels of their own (marked blasts, cells of healthy slides, single cells cut out): "
                   f"{c['n']} ({c['tp'] + c['fn']} blasts), at the cell cut-off {c['cutoff']:.3g}:", "",
-                  "| accuracy | sensitivity | specificity | AUC |", "|---|---|---|---|",
-                  f"| {_ci(c, 'accuracy')} | {_ci(c, 'sensitivity')} | {_ci(c, 'specificity')} | {_ci(c, 'auc')} |",
-                  ""]
+                  *_figures_table(c), ""]
     if "blast_count" in result:
         b = result["blast_count"]
         lines += [f"Blasts called {b['called']} against {b['marked']} marked; per slide, mean absolute error "
@@ -255,7 +253,7 @@ def render_report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _ci(metrics: dict, key: str) -> str:
-    low, high = metrics[f"{key}_ci"] or (None, None)
-    value = metrics[key]
-    return "n/a" if value is None else f"{value:.3f}" + ("" if low is None else f" ({low:.3f}-{high:.3f})")
+def _figures_table(metrics: dict) -> list[str]:
+    return markdown_table([{name: with_ci(metrics[key], metrics[f"{key}_ci"]) for name, key in
+                            (("accuracy", "accuracy"), ("sensitivity", "sensitivity"), ("specificity", "specificity"),
+                             ("AUC", "auc"))}])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .layout import find_dirs, require_dir, rows_frame, visible_files
+from .layout import find_dirs, require_dir, rows_frame, text_lines, visible_files
 from .samples import DatasetLayoutError, Listing
 
 _NAME = re.compile(r"^Im(\d+)_([01])\.(jpe?g|tiff?)$", re.IGNORECASE)
@@ -74,15 +74,12 @@ def read_xyc(path: Path) -> list[tuple[int, int]] | None:
     if not path.is_file():
         return None
     points = []
-    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split()
+    for number, line in text_lines(path):
         try:
-            x, y = (int(round(float(v))) for v in fields)
+            x, y = (int(round(float(v))) for v in line.split())
         except ValueError:
             raise DatasetLayoutError(
-                f"{path}:{number}: expected 'x y' (two numbers), found {line.strip()!r}; fix or remove the line"
+                f"{path}:{number}: expected 'x y' (two numbers), found {line!r}; fix or remove the line"
             ) from None
         points.append((x, y))
     return points

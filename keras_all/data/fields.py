@@ -20,7 +20,7 @@ import yaml
 
 from keras_all.data.all_idb import list_all_idb
 from keras_all.data.io import IMAGE_SUFFIXES, BadImageError, printable, read_image
-from keras_all.data.layout import require_dir, visible_files
+from keras_all.data.layout import require_dir, text_lines, visible_files
 from keras_all.data.registry import REGISTRY, layouts_of
 from keras_all.data.samples import DatasetLayoutError
 
@@ -208,9 +208,7 @@ def _yolo_boxes(labels: Path, image: str, width: int, height: int, names: list[s
     if not labels.is_file():
         return []  # YOLO's convention: a field with no label file holds no object
     rows = []
-    for number, line in enumerate(labels.read_text(errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in text_lines(labels):
         values = line.split()
         try:
             cls, cx, cy, w, h = int(values[0]), *(float(v) for v in values[1:])
@@ -219,7 +217,7 @@ def _yolo_boxes(labels: Path, image: str, width: int, height: int, names: list[s
         if cls is None or len(values) != 5 or not 0 <= cls < len(names) or not all(
                 0 <= v <= 1 for v in (cx, cy, w, h)):
             raise DatasetLayoutError(f"{labels}:{number}: expected 'class cx cy w h' (a class of 0..{len(names) - 1}, "
-                                     f"four fractions of the field), found {line.strip()!r}; fix the line")
+                                     f"four fractions of the field), found {line!r}; fix the line")
         rows.append({"path": image, "cls": names[cls], "x0": max(0, cx - w / 2) * width,
                      "y0": max(0, cy - h / 2) * height, "x1": min(1, cx + w / 2) * width,
                      "y1": min(1, cy + h / 2) * height, "truncated": False})

@@ -128,3 +128,10 @@ def image_files(inputs) -> tuple[list[Path], list[tuple[str, str]]]:
             raise ValueError(f"{printable(item)}: no such file or folder")
     files = only_images(files, broken)
     return [Path(printable(f)) for f in files], [(printable(p), why) for p, why in broken]
+
+
+def text_lines(path: Path):
+    """(line number, the line stripped) for each line of a text file of marks that is not blank."""
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if line.strip():
+            yield number, line.strip()

@@ -9,14 +9,13 @@ class weights as the trainer balances with copies. The final fit is kept in the 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
-from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from keras_all.data import read_image
+from keras_all.estimators import ScaledLogisticRegression, development_folds, fold_fits
 from keras_all.front import centre_crop
 from keras_all.histogram import hsv_histogram
 from keras_all.metrics import SUMMARY_KEYS, binary_metrics, mean_sd, youden_cutoff
@@ -30,42 +29,20 @@ def histogram_features(paths, crop: float = 1.0) -> np.ndarray:
     return np.stack([hsv_histogram(centre_crop(read_image(path), crop)) for path in paths])
 
 
-def _model():
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, class_weight="balanced"))
+def __getattr__(name):
+    """``HistogramBaseline``, kept for one release: a ``ScaledLogisticRegression`` (estimators.py)."""
+    if name != "HistogramBaseline":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn("keras_all.evaluation.baseline.HistogramBaseline is now "
+                  "keras_all.estimators.ScaledLogisticRegression; the old name goes in the next release",
+                  FutureWarning, stacklevel=2)
+    return ScaledLogisticRegression
 
 
-class HistogramBaseline:
-    """A fitted baseline: ``HistogramBaseline().fit(features, labels)``; ``probability`` of ALL; its cut-off
-    (Youden's J on its out-of-fold validation predictions, set by ``by_splits``); saved as plain numbers."""
-
-    def __init__(self, cutoff: float = 0.5):
-        self.cutoff = cutoff
-
-    def fit(self, features: np.ndarray, labels: np.ndarray) -> HistogramBaseline:
-        pipeline = _model().fit(features, labels)
-        scaler, regression = pipeline.named_steps["standardscaler"], pipeline.named_steps["logisticregression"]
-        self.mean_, self.scale_ = scaler.mean_, scaler.scale_
-        self.coef_, self.intercept_ = regression.coef_[0], float(regression.intercept_[0])
-        return self
-
-    def probability(self, features: np.ndarray) -> np.ndarray:
-        logit = ((np.asarray(features) - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
-        return expit(logit)
-
-    def to_dict(self) -> dict:
-        return {"name": NAME, "cutoff": self.cutoff, "mean": self.mean_.tolist(), "scale": self.scale_.tolist(),
-                "coef": self.coef_.tolist(), "intercept": self.intercept_}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> HistogramBaseline:
-        baseline = cls(values["cutoff"])
-        baseline.mean_, baseline.scale_ = np.asarray(values["mean"]), np.asarray(values["scale"])
-        baseline.coef_, baseline.intercept_ = np.asarray(values["coef"]), float(values["intercept"])
-        return baseline
-
-
-def by_splits(features: np.ndarray, splits: pd.DataFrame) -> tuple[HistogramBaseline, dict, pd.DataFrame]:
-    """The baseline cross-validated by a run's ``splits`` (rows aligned with ``features``: label, split, fold).
+def by_splits(features: np.ndarray, splits: pd.DataFrame, name: str = NAME
+              ) -> tuple[ScaledLogisticRegression, dict, pd.DataFrame]:
+    """A ``ScaledLogisticRegression`` on ``features`` cross-validated by a run's ``splits`` (rows aligned with
+    ``features``: label, split, fold); ``name`` says what it reads (the colour histogram by default).
 
     Returns:
         The final fit (all development rows; its cut-off chosen on the out-of-fold validation predictions),
@@ -73,23 +50,21 @@ def by_splits(features: np.ndarray, splits: pd.DataFrame) -> tuple[HistogramBase
         final_on_test, plus cutoff) and its predictions (out-of-fold validation, then holdout test).
     """
     labels = splits["label"].to_numpy().astype(int)
-    dev, test = np.flatnonzero(splits["split"] == "dev"), np.flatnonzero(splits["split"] == "test")
+    test = np.flatnonzero(splits["split"] == "test")
     folds, rows = [], []
-    for k in sorted(splits.loc[splits["fold"] >= 0, "fold"].unique()):
-        train = np.flatnonzero((splits["split"] == "dev") & (splits["fold"] != k))
-        val = np.flatnonzero(splits["fold"] == k)
-        fitted = HistogramBaseline().fit(features[train], labels[train])
+    for k, fitted, val in fold_fits(ScaledLogisticRegression(name=name), features, labels, splits):
         p_val = fitted.probability(features[val])
         folds.append({"validation": binary_metrics(labels[val], p_val),
                       "test": binary_metrics(labels[test], fitted.probability(features[test]))})
-        rows.append(splits.iloc[val][["path", "label"]].assign(probability=p_val, part="validation", fold=int(k)))
+        rows.append(splits.iloc[val][["path", "label"]].assign(probability=p_val, part="validation", fold=k))
     validation = pd.concat(rows)
-    final = HistogramBaseline(youden_cutoff(validation["label"], validation["probability"]))
+    dev = development_folds(splits)[0]
+    final = ScaledLogisticRegression(youden_cutoff(validation["label"], validation["probability"]), name)
     final.fit(features[dev], labels[dev])
     p_test = final.probability(features[test])
     predictions = pd.concat([validation, splits.iloc[test][["path", "label"]].assign(
         probability=p_test, part="test", fold="final")], ignore_index=True)
-    summary = {"name": NAME, "cutoff": final.cutoff, "folds": folds,
+    summary = {"name": name, "cutoff": final.cutoff, "folds": folds,
                "validation_mean_sd": mean_sd([f["validation"] for f in folds], SUMMARY_KEYS),
                "fold_models_on_test_mean_sd": mean_sd([f["test"] for f in folds], SUMMARY_KEYS),
                "final_on_test": binary_metrics(labels[test], p_test),

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from keras_all.artifacts import METRICS_JSON, PREDICTIONS_CSV
 from keras_all.loader import load_model
 from keras_all.metrics import mcnemar, paired_delong
 from keras_all.run_folder import RunFolder, read_json
@@ -48,15 +49,15 @@ def holdout_predictions(folder: str | Path) -> tuple[pd.DataFrame, float, str]:
     folder = RunFolder(folder)
     if folder.is_run() or folder.incomplete:
         cutoff = load_model(folder).cutoff  # an unfinished run, or one whose metrics.json is unreadable, is refused
-        table = folder.read_csv("predictions.csv").query("part == 'test'")
+        table = folder.read_csv(PREDICTIONS_CSV).query("part == 'test'")
         found = table, cutoff, f"run `{folder.config().run.name}` ({folder}), holdout test"
-    elif (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
-        values = read_json(folder / "metrics.json")
+    elif (folder / METRICS_JSON).is_file() and (folder / PREDICTIONS_CSV).is_file():
+        values = read_json(folder / METRICS_JSON)
         if "cutoff" not in values:
             raise ValueError(f"{folder / 'metrics.json'}: holds no cut-off (written by an older keras-all); evaluate "
                              "again")
         cutoff = values["cutoff"]
-        found = folder.read_csv("predictions.csv"), cutoff, f"evaluation {folder}"
+        found = folder.read_csv(PREDICTIONS_CSV), cutoff, f"evaluation {folder}"
     else:
         raise ValueError(f"{folder}: not a finished run or evaluation folder (no metrics.json and predictions.csv)")
     if found[0]["path"].duplicated().any():

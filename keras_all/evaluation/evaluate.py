@@ -7,13 +7,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from keras_all.artifacts import CONFUSION_PNG, METRICS_JSON, PREDICTIONS_CSV, REPORT_MD, ROC_PNG
 from keras_all.data import LoadedDataset, read_image
 from keras_all.data.summary import summarize
-from keras_all.evaluation.baseline import NAME, HistogramBaseline, histogram_features
+from keras_all.estimators import ScaledLogisticRegression
+from keras_all.evaluation.baseline import NAME, histogram_features
 from keras_all.evaluation.comparison import paired_lines, paired_tests
 from keras_all.evaluation.familiarity import familiarity_of, statistics_of_files
 from keras_all.evaluation.plots import confusion_plot, roc_plot
-from keras_all.evaluation.report import data_lines, environment, environment_lines, interval_lines, na, paper_table
+from keras_all.evaluation.report import (
+    data_lines,
+    environment,
+    environment_lines,
+    interval_lines,
+    markdown_table,
+    na,
+    paper_table,
+)
 from keras_all.evaluation.stress import STRESS_FILE
 from keras_all.front import load_images
 from keras_all.loader import BASELINE, LoadedModel, load_model
@@ -61,7 +71,7 @@ def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, cutoff: floa
                                 "metrics_of_the_rest": binary_metrics(samples["label"][kept], probability[kept], cutoff)
                                 if kept.any() else None}
     if model.beside(BASELINE) is not None:  # the run's colour-histogram baseline, on the same images
-        baseline = HistogramBaseline.from_dict(read_json(model.beside(BASELINE)))
+        baseline = ScaledLogisticRegression.from_dict(read_json(model.beside(BASELINE)))
         base = baseline.probability(histogram_features(samples["path"], model.front.crop))
         predictions["baseline_probability"] = base
         result["baseline"] = {"name": NAME, "cutoff": baseline.cutoff,
@@ -70,8 +80,8 @@ def evaluate(model_ref: str | Path, data: LoadedDataset, out: Path, cutoff: floa
     stress = model.beside(STRESS_FILE)
     if stress is not None:  # the model's own stress test, shown beside a cross-set evaluation
         result["stress"] = read_json(stress)
-    out.write_csv("predictions.csv", predictions)
-    out.write_json("metrics.json", result)
+    out.write_csv(PREDICTIONS_CSV, predictions)
+    out.write_json(METRICS_JSON, result)
     render_evaluation_report(out.path)
     return result
 
@@ -123,24 +133,23 @@ def _cross_set_lines(result: dict) -> list[str]:
     stress = result.get("stress")
     if stress is not None:
         lines += ["", f"Its own stress test ({stress['n']} holdout images of `{trained_on}`, middle strength): how "
-                  "much each kind of shift alone moves its AUC, and the colour histogram's.", "",
-                  "| shift | setting | model AUC | histogram AUC |", "|---|---|---|---|",
-                  f"| none | | {na(stress['unshifted']['model']['auc'])} | "
-                  f"{na((stress['unshifted']['baseline'] or {}).get('auc'))} |"]
-        lines += [f"| {row['shift']} | {row['setting']} | {na(row['model']['auc'])} | "
-                  f"{na((row['baseline'] or {}).get('auc'))} |" for row in stress["shifts"]
-                  if row["strength"] == "middle"]
+                  "much each kind of shift alone moves its AUC, and the colour histogram's.", ""]
+        shifts = [{"shift": "none", "setting": "", **stress["unshifted"]}] + [
+            row for row in stress["shifts"] if row["strength"] == "middle"]
+        lines += markdown_table([{"shift": row["shift"], "setting": row["setting"],
+                                  "model AUC": na(row["model"]["auc"]),
+                                  "histogram AUC": na((row["baseline"] or {}).get("auc"))} for row in shifts])
     return [*lines, ""]
 
 
 def render_evaluation_report(out: str | Path) -> Path:
     """Plots and report.md of an evaluation folder, from its metrics.json and predictions.csv."""
     out = Path(out)
-    result = read_json(out / "metrics.json")
-    predictions = pd.read_csv(out / "predictions.csv")
+    result = read_json(out / METRICS_JSON)
+    predictions = pd.read_csv(out / PREDICTIONS_CSV)
     m = result["metrics"]
-    confusion_plot(m, out / "confusion.png", f"cut-off {result['cutoff']:.4g}")
-    roc_plot(predictions["label"], predictions["probability"], out / "roc.png", "ROC", result["cutoff"])
+    confusion_plot(m, out / CONFUSION_PNG, f"cut-off {result['cutoff']:.4g}")
+    roc_plot(predictions["label"], predictions["probability"], out / ROC_PNG, "ROC", result["cutoff"])
     lines = [f"# keras-all evaluation of `{result['model']}`", ""]
     if result["images_used_in_training"]:
         lines += [f"> **{result['images_used_in_training']} of these images were used to train this model: "
@@ -152,7 +161,7 @@ def render_evaluation_report(out: str | Path) -> Path:
               *_unfamiliar_lines(result), *_cross_set_lines(result),
               "## Environment", *environment_lines(result["environment"]), "",
               "Files: `metrics.json`, `predictions.csv` (path, subject, label, probability, prediction), plots."]
-    path = out / "report.md"
+    path = out / REPORT_MD
     path.write_text("\n".join(lines) + "\n")
     return path
 

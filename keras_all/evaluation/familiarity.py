@@ -17,14 +17,16 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
-from sklearn.covariance import LedoitWolf
 
+from keras_all.artifacts import FAMILIARITY_JSON
+from keras_all.estimators import MahalanobisNovelty, development_folds, fold_fits
 from keras_all.front import FrontConfig, load_images
 from keras_all.layers import AreaResizing, area_resize
 from keras_all.layers.familiarity import FEATURES, GROUPS, ImageStatistics, Unfamiliarity, is_flat
 from keras_all.run_folder import read_json
+from keras_all.tables import na
 
-FAMILIARITY = "familiarity.json"
+FAMILIARITY = FAMILIARITY_JSON
 QUANTILE = 0.98  # of the out-of-fold validation distances: about 2% of images like the training ones are flagged
 CHUNK = 64  # images whose statistics are computed in one call
 
@@ -41,27 +43,18 @@ def statistics_of_files(paths, front: FrontConfig, batch_size: int = 64) -> np.n
                            for i in range(0, len(paths), batch_size)])
 
 
-class Familiarity:
-    """A fitted score: ``distance(statistics)``, ``judge(images)`` and the ``cutoff`` past which an input is
-    flagged; saved as plain numbers (``to_dict``)."""
+class Familiarity(MahalanobisNovelty):
+    """The refusal: a ``MahalanobisNovelty`` of images' statistics read at ``image_size``, flagging past ``cutoff``;
+    ``judge(images)``, ``assess(statistics)`` and ``layers()`` (the score inside a served model)."""
 
-    def __init__(self, mean, precision, cutoff: float, image_size: int):
-        self.mean, self.precision = np.asarray(mean, float), np.asarray(precision, float)
-        self.cutoff, self.image_size = float(cutoff), int(image_size)
-
-    @classmethod
-    def fit(cls, statistics: np.ndarray, image_size: int, cutoff: float = np.inf) -> Familiarity:
-        covariance = LedoitWolf().fit(statistics)
-        return cls(covariance.location_, covariance.precision_, cutoff, image_size)
-
-    def distance(self, statistics: np.ndarray) -> np.ndarray:
-        centred = np.asarray(statistics, float) - self.mean
-        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", centred, self.precision, centred), 0))
+    def __init__(self, image_size: int = 224, cutoff: float = np.inf):
+        super().__init__(cutoff)
+        self.image_size = image_size
 
     def reasons(self, statistics: np.ndarray) -> list[str]:
         """For each image, what makes it most unlike the training images: hue, saturation, brightness or texture."""
-        centred = np.asarray(statistics, float) - self.mean
-        share = centred * (centred @ self.precision)
+        centred = np.asarray(statistics, float) - self.location_
+        share = centred * (centred @ self.precision_)
         names = list(GROUPS)
         totals = np.stack([share[:, part].sum(axis=1) for part in GROUPS.values()], axis=1)
         return [names[k] for k in totals.argmax(axis=1)]
@@ -93,15 +86,16 @@ class Familiarity:
         """The score inside a served model: raw images -> (unfamiliarity, unfamiliar)."""
         return [AreaResizing(self.image_size, self.image_size, name="familiarity_resize"),
                 ImageStatistics(name="image_statistics"),
-                Unfamiliarity(self.mean, self.precision, self.cutoff, name="unfamiliarity")]
+                Unfamiliarity(self.location_, self.precision_, self.cutoff, name="unfamiliarity")]
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "precision": self.precision.tolist(), "cutoff": self.cutoff,
-                "image_size": self.image_size}
+        return {**super().to_dict(), "image_size": self.image_size}
 
     @classmethod
     def from_dict(cls, values: dict) -> Familiarity:
-        return cls(values["mean"], values["precision"], values["cutoff"], values["image_size"])
+        fitted = cls(values["image_size"], values["cutoff"])
+        fitted.location_, fitted.precision_ = np.asarray(values["mean"], float), np.asarray(values["precision"], float)
+        return fitted
 
 
 def familiarity_of(model) -> Familiarity | None:
@@ -118,13 +112,12 @@ def by_splits(statistics: np.ndarray, splits: pd.DataFrame, image_size: int) -> 
     """The score fitted by a run's ``splits`` (rows aligned with ``statistics``: split, fold): the final fit on
     every development row, its cut-off the ``QUANTILE`` of the out-of-fold validation distances; with a summary
     (the cut-off, the share of validation and holdout-test images flagged)."""
-    dev, test = (splits["split"] == "dev").to_numpy(), (splits["split"] == "test").to_numpy()
+    dev, test = development_folds(splits)[0], (splits["split"] == "test").to_numpy()
     validation = np.full(len(splits), np.nan)
-    for k in sorted(splits.loc[splits["fold"] >= 0, "fold"].unique()):
-        train, held = dev & (splits["fold"] != k).to_numpy(), (splits["fold"] == k).to_numpy()
-        validation[held] = Familiarity.fit(statistics[train], image_size).distance(statistics[held])
+    for _, fitted, held in fold_fits(Familiarity(image_size), statistics, None, splits):
+        validation[held] = fitted.distance(statistics[held])
     cutoff = float(np.quantile(validation[dev], QUANTILE))
-    final = Familiarity.fit(statistics[dev], image_size, cutoff)
+    final = Familiarity(image_size, cutoff).fit(statistics[dev])
     flagged_test = final.flagged(statistics[test])
     summary = {"score": "Mahalanobis distance of hue, saturation, value and edge histograms (Ledoit-Wolf)",
                "quantile": QUANTILE, "cutoff": cutoff, "validation_flagged": float(np.mean(validation[dev] > cutoff)),
@@ -140,7 +133,7 @@ def familiarity_lines(run: str | Path) -> list[str]:
         return []
     summary = read_json(path)["summary"]
     test = "n/a" if summary["test_flagged"] is None else (
-        f"{summary['test_flagged_n']} of {summary['test_n']} ({summary['test_flagged']:.1%})")
+        f"{summary['test_flagged_n']} of {summary['test_n']} ({na(summary['test_flagged'], 1, percent=True)})")
     return ["## Refusal: inputs unlike the training images",
             f"Every prediction carries an unfamiliarity score: the {summary['score']} from the development images'. "
             f"Cut-off {summary['cutoff']:.4g}, the {summary['quantile']:.0%} quantile of the out-of-fold validation "

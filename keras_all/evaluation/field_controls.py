@@ -22,16 +22,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from keras_all.artifacts import CONTROLS_JSON, METRICS_JSON, SPLITS_CSV
 from keras_all.cells.slide_rule import SLIDE_RULE, field_table, fit_slide_rule, slide_rule_lines
 from keras_all.evaluation.baseline import by_splits
 from keras_all.evaluation.operating_points import operating_points
 from keras_all.evaluation.run_result import run_predictions
 from keras_all.metrics import auc_with_ci, binary_metrics, paired_delong, youden_cutoff
 from keras_all.run_folder import VALIDATED_POINT, RunFolder, read_json
+from keras_all.tables import markdown_table, na, with_ci
 from keras_all.training.cell_data import FIELD_FEATURES
 from keras_all.training.cross_validate import CONTROL_INPUTS, TrainedRun
 
-CONTROLS_FILE = "controls.json"  # in a cell run's folder
+CONTROLS_FILE = CONTROLS_JSON  # in a cell run's folder
 MODEL = "the cell model"
 FIELD_INPUTS = {"whole field histogram": ("whole_", "the colour histogram of the whole field"),
                 "background histogram": ("background_", "the colour histogram of the field's background alone"),
@@ -58,11 +60,12 @@ def field_controls(run: RunFolder, trained: TrainedRun, predictions: pd.DataFram
         scored["cell crop histogram"] = _by_rule(baseline_predictions, cells, baseline_cutoff,
                                                  "the colour histogram of its cell crops, by a slide rule")
     features = run.read_csv(f"cells/{FIELD_FEATURES}", keep_default_na=False).set_index("field")
-    splits = _field_splits(cells, run.read_csv("splits.csv"))
+    splits = _field_splits(cells, run.read_csv(SPLITS_CSV))
     for name, (prefix, what) in FIELD_INPUTS.items():
         columns = [c for c in features.columns if c.startswith(prefix)]
-        histogram = by_splits(features.loc[splits["path"], columns].to_numpy(float), splits)[2]
-        scored[name] = _fields_direct(histogram, what)
+        rows = features.loc[splits["path"], columns].to_numpy(float)
+        predictions = by_splits(rows, splits, f"logistic regression on {what}")[2]
+        scored[name] = _fields_direct(predictions, what)
     return _summary({name: s for name, s in scored.items() if s is not None})
 
 
@@ -119,21 +122,21 @@ def controls_lines(result: dict | None) -> list[str]:
         return []
     contenders = result["contenders"]
     model_auc = (contenders[MODEL]["test"] or {}).get("auc")
-    rows = ["| contender | what it reads | validation AUC | holdout test AUC (95% CI) | accuracy at its cut-off | "
-            "AUC minus the model's (paired DeLong p) | share of the model's skill |", "|---|---|---|---|---|---|---|"]
+    rows = []
     for name, c in contenders.items():
         test = c["test"] or {}
-        auc = "n/a" if test.get("auc") is None else f"{test['auc']:.3f}" + (
-            "" if test.get("auc_ci") is None else f" ({test['auc_ci'][0]:.3f}-{test['auc_ci'][1]:.3f})")
         versus = c.get("versus_model")
         against = "" if name == MODEL else ("n/a" if versus is None else
                                             f"{-versus['difference']:+.3f}, p {versus['p_value']:.2g}")
         share = share_of_skill(test.get("auc"), model_auc)
         rule = f" (rule `{c['rule']}`)" if c.get("rule") else ""
-        validation = "n/a" if c["validation_auc"] is None else f"{c['validation_auc']:.3f}"
-        rows.append(f"| {name} | {c['what']}{rule} | {validation} | {auc} | "
-                    f"{test.get('accuracy', float('nan')):.3f} | {against} | "
-                    f"{'' if name == MODEL else ('n/a' if share is None else f'{share:.0%}')} |")
+        rows.append({"contender": name, "what it reads": f"{c['what']}{rule}",
+                     "validation AUC": na(c["validation_auc"]),
+                     "holdout test AUC (95% CI)": with_ci(test.get("auc"), test.get("auc_ci")),
+                     "accuracy at its cut-off": na(test.get("accuracy")),
+                     "AUC minus the model's (paired DeLong p)": against,
+                     "share of the model's skill": "" if name == MODEL else na(share, 0, percent=True)})
+    rows = markdown_table(rows)
     carried = [f"{what} {share_of_skill((contenders[name]['test'] or {}).get('auc'), model_auc):.0%}"
                for name, what in (("cell pipeline", "the cells alone"), ("background pipeline", "the background alone"),
                                   ("background histogram", "the background's colours alone"),
@@ -154,7 +157,7 @@ def controls_lines(result: dict | None) -> list[str]:
 
 def cell_run_lines(run: Path) -> list[str]:
     """A cell run report's sections, from its slide_rule.json and controls.json (none for an image run)."""
-    files = [Path(run) / SLIDE_RULE, Path(run) / CONTROLS_FILE, Path(run) / "metrics.json"]
+    files = [Path(run) / SLIDE_RULE, Path(run) / CONTROLS_FILE, Path(run) / METRICS_JSON]
     bags = read_json(files[2]).get("bags") if files[2].is_file() else None
     return [*bags_lines(bags), *slide_rule_lines(read_json(files[0]) if files[0].is_file() else None),
             *controls_lines(read_json(files[1]) if files[1].is_file() else None)]
@@ -164,7 +167,7 @@ def bags_lines(bags: dict | None) -> list[str]:
     """How cells labelled by their field learned it (``training.bags``), for the cell run's report."""
     if bags is None:
         return []
-    auc = {name: "n/a" if value is None else f"{value:.3f}" for name, value in bags["validation_field_auc"].items()}
+    auc = {name: na(value) for name, value in bags["validation_field_auc"].items()}
     cells = {name: sum(n) / len(n) for name, n in bags["fold_training_cells"].items()}
     return ["## How the cells learned their field's label",
             f"Out-of-fold validation field AUC (each by its best slide rule): {auc['inherit']} with every cell "

@@ -7,11 +7,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from keras_all.artifacts import (
+    CONFUSION_TEST_PNG,
+    DATA_SUMMARY_JSON,
+    PREDICTIONS_CSV,
+    PREPROCESSING_PNG,
+    REPORT_MD,
+    ROC_TEST_PNG,
+    SALIENCY_PNG,
+    TRAINING_CURVES_PNG,
+)
 from keras_all.config import TrainConfig
 from keras_all.evaluation.comparison import paired_lines
 from keras_all.evaluation.plots import confusion_plot, roc_plot, training_curves
 from keras_all.metrics import TABLE_KEYS
 from keras_all.run_folder import VALIDATED_POINT, RunFolder
+from keras_all.tables import markdown_table, na, with_ci
 
 
 def environment() -> dict:
@@ -39,20 +50,6 @@ def environment() -> dict:
     return info
 
 
-def na(value, digits: int = 3) -> str:
-    """A number to ``digits`` decimals, or "n/a" where it is undefined (None): the one formatter of the reports."""
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def markdown_table(rows: list[dict]) -> list[str]:
-    """A Markdown table (its lines), one row per dict, columns in the first dict's order."""
-    return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True).splitlines()
-
-
-def _with_ci(value, interval) -> str:
-    return na(value) if value is None or not interval else f"{value:.3f} ({interval[0]:.3f}-{interval[1]:.3f})"
-
-
 def _metrics_row(name: str, m: dict, first: str = "part") -> dict:
     return {first: name, "n": str(m["n"]), **{key: na(m.get(key)) for key in TABLE_KEYS}}
 
@@ -76,12 +73,12 @@ def paper_table(m: dict) -> list[str]:
 
 
 def interval_lines(m: dict) -> list[str]:
-    sensitivity, specificity = _with_ci(m["sensitivity"], m["sensitivity_ci"]), _with_ci(m["specificity"],
+    sensitivity, specificity = with_ci(m["sensitivity"], m["sensitivity_ci"]), with_ci(m["specificity"],
                                                                                         m["specificity_ci"])
     return [
-        f"- accuracy {_with_ci(m['accuracy'], m['accuracy_ci'])}, sensitivity {sensitivity}, specificity "
+        f"- accuracy {with_ci(m['accuracy'], m['accuracy_ci'])}, sensitivity {sensitivity}, specificity "
         f"{specificity} (Wilson 95%)",
-        f"- ROC AUC {_with_ci(m['auc'], m['auc_ci'])} (DeLong 95%, on probabilities); balanced accuracy "
+        f"- ROC AUC {with_ci(m['auc'], m['auc_ci'])} (DeLong 95%, on probabilities); balanced accuracy "
         f"{na(m['balanced_accuracy'])}; weighted F1 {na(m['weighted_f1'])} (the C-NMC challenge's ranking metric)",
         f"- confusion at cut-off {m['cutoff']:.4g}: TP {m['tp']}, FN {m['fn']}, TN {m['tn']}, FP {m['fp']}",
     ]
@@ -178,7 +175,7 @@ def _baseline_lines(result: dict) -> list[str]:
     def row(name, validation, test):
         return {"model": name, "val. accuracy": _mean_sd_cell(validation.get("accuracy"), folds),
                 "val. AUC": _mean_sd_cell(validation.get("auc"), folds),
-                "test accuracy (0.5)": na(test["accuracy"]), "test AUC (95% CI)": _with_ci(test["auc"], test["auc_ci"])}
+                "test accuracy (0.5)": na(test["accuracy"]), "test AUC (95% CI)": with_ci(test["auc"], test["auc_ci"])}
 
     return ["## Against the colour-histogram baseline (same splits)",
             f"A {base['name']} (class weights balanced), fitted on each fold's training part and on all development "
@@ -194,8 +191,8 @@ def render_run_report(run: str | Path, sections: list[str] = ()) -> Path:
     predictions.csv (so `keras-all report RUN` gives the same page again), with ``sections`` as
     ``write_run_report`` takes them."""
     folder = RunFolder(run)
-    return write_run_report(folder.path, folder.config(), folder.read_json("data_summary.json"), folder.metrics(),
-                            folder.read_csv("predictions.csv"), sections)
+    return write_run_report(folder.path, folder.config(), folder.read_json(DATA_SUMMARY_JSON), folder.metrics(),
+                            folder.read_csv(PREDICTIONS_CSV), sections)
 
 
 def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict, predictions: pd.DataFrame,
@@ -203,14 +200,8 @@ def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict
     """Plots and report.md of a training run from its configuration, data summary, metrics (metrics.json's
     layout) and predictions, with ``sections`` (markdown lines: ``api.report_sections``, its refusal, stress test
     and a cell run's) after its operating points; the training curves come from the folds' log.csv."""
-    logs = {p.parent.name: pd.read_csv(p) for p in sorted(run.glob("*/log.csv"))}
+    _run_plots(run, result, predictions)
     final = result["final_on_test"]
-    chosen = result["operating_points"][VALIDATED_POINT]
-    test = predictions[predictions["part"] == "test"]
-    training_curves(logs, run / "training_curves.png")
-    confusion_plot(chosen["final_on_test"], run / "confusion_test.png",
-                   f"final model, holdout test, cut-off {chosen['cutoff']:.4g}")
-    roc_plot(test["label"], test["probability"], run / "roc_test.png", "final model, holdout test", chosen["cutoff"])
     front = config.front
     grouped = ", grouped by subject" if summary["subjects"]["known"] and not result["leaky"] else ""
     lines = [f"# keras-all run `{config.run.name}`", ""]
@@ -244,24 +235,41 @@ def write_run_report(run: Path, config: TrainConfig, summary: dict, result: dict
         "Cut-offs chosen on the out-of-fold validation predictions, then applied unchanged to the holdout test "
         "(95% intervals):", "",
         *markdown_table([{"point": point["description"], "cut-off": f"{point['cutoff']:.4g}",
-                          **{k: _with_ci(point["final_on_test"][k], point["final_on_test"][f"{k}_ci"])
+                          **{k: with_ci(point["final_on_test"][k], point["final_on_test"][f"{k}_ci"])
                              for k in ("sensitivity", "specificity", "accuracy")}}
                          for point in result["operating_points"].values()]),
     ]
-    lines += ["", *sections, "## Plots", "![training curves](training_curves.png)", "",
-              "![confusion matrix](confusion_test.png) ![ROC](roc_test.png)", ""]
-    if (run / "saliency.png").exists():
+    lines += ["", *sections, *_figure_lines(run, config, result)]
+    path = run / REPORT_MD
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run_plots(run: Path, result: dict, predictions: pd.DataFrame) -> None:
+    """A run's training curves (from the folds' log.csv), and the delivered model's confusion matrix and ROC."""
+    logs = {p.parent.name: pd.read_csv(p) for p in sorted(run.glob("*/log.csv"))}
+    chosen = result["operating_points"][VALIDATED_POINT]
+    test = predictions[predictions["part"] == "test"]
+    training_curves(logs, run / TRAINING_CURVES_PNG)
+    confusion_plot(chosen["final_on_test"], run / CONFUSION_TEST_PNG,
+                   f"final model, holdout test, cut-off {chosen['cutoff']:.4g}")
+    roc_plot(test["label"], test["probability"], run / ROC_TEST_PNG, "final model, holdout test", chosen["cutoff"])
+
+
+def _figure_lines(run: Path, config: TrainConfig, result: dict) -> list[str]:
+    """The report's plots, saliency, configuration and environment."""
+    lines = ["## Plots", "![training curves](training_curves.png)", "",
+             "![confusion matrix](confusion_test.png) ![ROC](roc_test.png)", ""]
+    if (run / SALIENCY_PNG).exists():
         lines += ["## Where the model looks",
                   "Integrated gradients of the ALL probability on the model's input, for the holdout images the "
                   "delivered model is most sure of, right and wrong, per class (brighter: more influence):", "",
                   "![saliency](saliency.png)", ""]
-    if (run / "preprocessing.png").exists():
+    if (run / PREPROCESSING_PNG).exists():
         lines += ["![preprocessing](preprocessing.png)", ""]
     lines += ["## Configuration", "```yaml", config.to_yaml().rstrip(), "```", "",
               "## Environment", *environment_lines(result["environment"]), "",
               "Files: `config.yaml`, `data_summary.json`, `splits.csv`, `predictions.csv` (out-of-fold validation and "
               "final-model test predictions), `fold_*/` (log.csv, predictions.csv, metrics.json, model.keras), "
               "`metrics.json`, `model.keras` (raw uint8 RGB images in, class probabilities out)."]
-    path = run / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return lines

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from keras_all.evaluation.baseline import HistogramBaseline, by_splits, histogram_features
+from keras_all.estimators import ScaledLogisticRegression
+from keras_all.evaluation.baseline import by_splits, histogram_features
 from keras_all.evaluation.comparison import paired_tests
 from keras_all.evaluation.operating_points import operating_points
 from keras_all.metrics import binary_metrics
@@ -35,7 +36,7 @@ class RunResult:
 
     metrics: dict
     predictions: pd.DataFrame
-    baseline: HistogramBaseline | None = None
+    baseline: ScaledLogisticRegression | None = None
     baseline_predictions: pd.DataFrame | None = None
 
     @property

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_all.artifacts import CONFIG_YAML
 from keras_all.cells.crops import cell_crops
 from keras_all.cells.finder import FoundCells, find_cells
 from keras_all.cells.overlay import by_probability, outlined
@@ -80,7 +81,7 @@ class SlideJudge:
     def from_run(cls, ref: str | Path) -> SlideJudge:
         """The judge of a cell run's folder (or its export); one clear error for anything else."""
         model = load_model(ref)
-        if model.kind not in ("run", "export") or not (model.home / "config.yaml").is_file():
+        if model.kind not in ("run", "export") or not (model.home / CONFIG_YAML).is_file():
             raise ValueError(f"{ref}: give the run folder (or export folder) of a cell model, whose config.yaml says "
                              "how its cells were cut")
         cells = RunFolder(model.home).config().cells

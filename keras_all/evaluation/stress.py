@@ -16,8 +16,9 @@ import cv2
 import keras
 import numpy as np
 
+from keras_all.artifacts import REPORT_MD, STRESS_JSON, STRESS_PNG
 from keras_all.data import read_image
-from keras_all.evaluation.baseline import HistogramBaseline
+from keras_all.estimators import ScaledLogisticRegression
 from keras_all.evaluation.familiarity import familiarity_of, image_statistics
 from keras_all.evaluation.plots import stress_plot
 from keras_all.front import centre_crop
@@ -27,11 +28,12 @@ from keras_all.layers.stain import hed_shift, stain_draws
 from keras_all.loader import BASELINE, LoadedModel
 from keras_all.metrics import binary_metrics, paired_delong
 from keras_all.run_folder import RunFolder, read_json, write_json
+from keras_all.tables import markdown_table, na
 from keras_all.whole_folder import written_whole
 
 STRENGTHS = ("mild", "middle", "strong")
-STRESS_FILE = "stress.json"
-STRESS_PLOT = "stress.png"
+STRESS_FILE = STRESS_JSON
+STRESS_PLOT = STRESS_PNG
 REFERENCE_SIDE = 224  # blur radii are given for a 224-pixel image and grow with the image
 
 
@@ -120,7 +122,7 @@ def stress_test(model: LoadedModel, paths, labels, seed: int = 0, batch_size: in
         raise ValueError(f"{model.path}: a lone SavedModel does not say how it reads images; stress-test its run "
                          "or export folder")
     baseline_file = model.beside(BASELINE)
-    baseline = None if baseline_file is None else HistogramBaseline.from_dict(read_json(baseline_file))
+    baseline = None if baseline_file is None else ScaledLogisticRegression.from_dict(read_json(baseline_file))
     paths, labels = list(map(str, paths)), np.asarray(labels).astype(int)
     cases = [(None, 0)] + [(shift, k) for shift in SHIFTS for k in range(len(STRENGTHS))]
     familiarity, size = familiarity_of(model), model.front.image_size
@@ -128,17 +130,20 @@ def stress_test(model: LoadedModel, paths, labels, seed: int = 0, batch_size: in
     echo(f"stress test: {len(paths)} images, {len(cases) - 1} shifted versions of each")
     for start in range(0, len(paths), batch_size):
         images = [read_image(path) for path in paths[start : start + batch_size]]
-        for case in cases:
-            batch = images if case[0] is None else [shifted(image, *case, seed, start + i)
-                                                    for i, image in enumerate(images)]
-            model_scores, base_scores, flags = scores[case]
-            resized = np.stack([area_resize(image, size, size) for image in batch])  # as front.load_images reads
-            model_scores.append(model.predict(resized)[0])
-            if familiarity is not None:  # read at the same size as the model's input
-                flags.append(familiarity.assess(image_statistics(resized))["unfamiliar"].to_numpy())
-            if baseline is not None:
-                base_scores.append(baseline.probability(np.stack([hsv_histogram(centre_crop(image, model.front.crop))
-                                                                  for image in batch])))
+        batches = [images if case[0] is None else [shifted(image, *case, seed, start + i)
+                                                   for i, image in enumerate(images)] for case in cases]
+        # every version of the batch at once: one forward pass and one pass of statistics, not one per shift
+        resized = np.stack([area_resize(image, size, size) for batch in batches for image in batch])
+        model_p = np.split(model.predict(resized)[0], len(cases))
+        flags = (np.split(familiarity.assess(image_statistics(resized))["unfamiliar"].to_numpy(), len(cases))
+                 if familiarity is not None else [None] * len(cases))  # read at the same size as the model's input
+        base_p = (np.split(baseline.probability(np.stack([hsv_histogram(centre_crop(image, model.front.crop))
+                                                          for batch in batches for image in batch])), len(cases))
+                  if baseline is not None else [None] * len(cases))
+        for case, *parts in zip(cases, model_p, base_p, flags):
+            for kept, values in zip(scores[case], parts):  # (model, baseline, flags), as scores holds them
+                if values is not None:
+                    kept.append(values)
     scores = {case: tuple(np.concatenate(parts) if parts else None for parts in both)
               for case, both in scores.items()}
     plain = scores[(None, 0)]
@@ -190,29 +195,23 @@ def stress_lines(folder: str | Path) -> list[str]:
              f"(seed {result['seed']}), scored by the delivered model at its cut-off {result['cutoff']:.4g}"
              + (f" and by the colour histogram at its own ({result['baseline_cutoff']:.4g})" if has_base else "")
              + ". Δ: the AUC's change from the unshifted images, with the paired DeLong p; flagged: the share the "
-             "model's refusal marks as unlike its training images.", "",
-             "| shift | strength | setting | model AUC | Δ (p) | model accuracy | histogram AUC | Δ (p) | "
-             "histogram accuracy | flagged |", "|---|---|---|---|---|---|---|---|---|---|",
-             "| none | | | " + _cells(plain["model"]) + " | " + (_cells(plain["baseline"]) if has_base else "n/a | | ")
-             + f" | {_share(plain.get('unfamiliar'))} |"]
-    for row in result["shifts"]:
-        lines.append(f"| {row['shift']} | {row['strength']} | {row['setting']} | {_cells(row['model'])} | "
-                     + (_cells(row["baseline"]) if has_base else "n/a | | ") + f" | {_share(row.get('unfamiliar'))} |")
+             "model's refusal marks as unlike its training images.", ""]
+    rows = [{"shift": "none", "strength": "", "setting": "", **plain}, *result["shifts"]]
+    lines += markdown_table([{"shift": row["shift"], "strength": row["strength"], "setting": row["setting"],
+                              **_cells("model", row["model"]), **_cells("histogram", row["baseline"]),
+                              "flagged": na(row.get("unfamiliar"), 0, percent=True)} for row in rows])
     lines += ["", "Settings: " + "; ".join(f"{name}: {meaning}" for name, meaning in result["settings"].items())
               + ".", "", f"![stress test]({STRESS_PLOT})", ""]
     return lines
 
 
-def _cells(figures: dict) -> str:
-    """AUC | its change and p | accuracy, for one row of the stress table."""
-    auc, against = figures["auc"], figures.get("against_unshifted")
+def _cells(name: str, figures: dict | None) -> dict:
+    """AUC, its change and p, accuracy: one contender's columns of the stress table."""
+    if figures is None:
+        return {f"{name} AUC": "n/a", f"{name} Δ (p)": "", f"{name} accuracy": ""}
+    against = figures.get("against_unshifted")
     change = "" if against is None else f"{against['difference']:+.3f} ({_p(against['p_value'])})"
-    accuracy = "n/a" if figures["accuracy"] is None else f"{figures['accuracy']:.3f}"
-    return f"{'n/a' if auc is None else f'{auc:.3f}'} | {change} | {accuracy}"
-
-
-def _share(value) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
+    return {f"{name} AUC": na(figures["auc"]), f"{name} Δ (p)": change, f"{name} accuracy": na(figures["accuracy"])}
 
 
 def _p(value) -> str:
@@ -248,5 +247,5 @@ def stress_command(model_ref: str | Path, out: str | Path, data=None, seed: int 
     with written_whole(out) as partial:  # a stress test cut short leaves no folder
         result = write_stress(partial, model, table["path"], table["label"], seed, echo)
         lines = [f"# keras-all stress test of `{model.path}`", "", f"Images: {about}.", "", *stress_lines(partial)]
-        (partial / "report.md").write_text("\n".join(lines) + "\n")
+        (partial / REPORT_MD).write_text("\n".join(lines) + "\n")
     return result

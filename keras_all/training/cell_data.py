@@ -27,20 +27,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from keras_all.artifacts import CELLS_CSV, FIELD_FEATURES_CSV, FIELDS_JSON
 from keras_all.cells.crops import cell_crops
-from keras_all.cells.field import for_field, measured_scales, median_scale, searched
+from keras_all.cells.field import colour_features, for_field, measured_scales, median_scale, searched
 from keras_all.cells.overlay import write_rgb
 from keras_all.cells.scale import Scale
 from keras_all.config import CellConfig
 from keras_all.data.layout import rows_frame
 from keras_all.data.samples import Listing, LoadedDataset, build_dataset
-from keras_all.histogram import hsv_histogram
+from keras_all.run_folder import write_json
 
 SINGLE_CELLS = ("c-nmc", "all-idb2")  # their images are single cells already
 CELL_NAMES = {0: "not blast", 1: "blast"}
 
 
-FIELD_FEATURES = "field_features.csv"
+FIELD_FEATURES = FIELD_FEATURES_CSV
 
 
 def cells_of(data: LoadedDataset, settings: CellConfig, out: Path,
@@ -50,13 +51,13 @@ def cells_of(data: LoadedDataset, settings: CellConfig, out: Path,
     if data.name in SINGLE_CELLS or set(data.samples["dataset"]) <= set(SINGLE_CELLS):
         raise ValueError(f"{data.name}: its images are single cells already; train them with --unit image")
     out = Path(out)
-    table = out / "cells.csv"
+    table = out / CELLS_CSV
     if not table.is_file():
         _write_cells(data, settings, out, echo)
     cells = pd.read_csv(table, keep_default_na=False)
     listing = Listing(rows_frame(cells.to_dict("records")))
     loaded = build_dataset(f"{data.name} cells", str(out), listing)
-    return dataclasses.replace(loaded, cells_of=json.loads((out / "fields.json").read_text()))
+    return dataclasses.replace(loaded, cells_of=json.loads((out / FIELDS_JSON).read_text()))
 
 
 def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> None:
@@ -77,9 +78,10 @@ def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> 
             missed += int((found.holding(points) == 0).sum())
             labels = found.marked(points)
         subject = field.subject or Path(field.path).stem
-        features.append(_field_features(field, image, found))
         shown = {show: cell_crops(image, found, settings.side, settings.pixels, show)
                  for show in (settings.show, *settings.crop_controls)}
+        features.append({"field": field.path, "field_label": int(field.label), "subject": field.subject,
+                         **colour_features(image, found)})
         for k, (label, box) in enumerate(zip(labels, found.boxes), start=1):
             paths = {show: out / f"{number:05d}_{Path(field.path).stem}_c{k:03d}"
                      f"{'' if show == settings.show else '_' + show}.png" for show in shown}
@@ -100,19 +102,7 @@ def _write_cells(data: LoadedDataset, settings: CellConfig, out: Path, echo) -> 
                "median_red_cell_px": median.red_cell_px, "crop_red_cells": settings.side,
                "crop_pixels": settings.pixels, "show": settings.show,
                **({"centroids": centroids, "centroids_missed": missed} if marked else {})}
-    (out / "fields.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(out / FIELDS_JSON, summary)
     pd.DataFrame(features).to_csv(out / FIELD_FEATURES, index=False)
     pd.DataFrame(rows).to_csv(out / "cells.csv.partial", index=False)
-    (out / "cells.csv.partial").replace(out / "cells.csv")
-
-
-
-def _field_features(field, image: np.ndarray, found) -> dict:
-    """What the field-level controls read of a field: its white cells, and the colour histograms of the whole
-    field and of its background (the pixels of no found cell)."""
-    background = image[found.labels == 0][:, None, :]
-    background = background if len(background) else image  # a field all cells has no background to tell apart
-    return {"field": field.path, "field_label": int(field.label), "subject": field.subject,
-            "white_cells": len(found),
-            **{f"whole_{k}": v for k, v in enumerate(hsv_histogram(image))},
-            **{f"background_{k}": v for k, v in enumerate(hsv_histogram(background))}}
+    (out / "cells.csv.partial").replace(out / CELLS_CSV)

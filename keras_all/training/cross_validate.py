@@ -21,11 +21,13 @@ import keras
 import numpy as np
 import pandas as pd
 
+from keras_all.artifacts import CONFIG_YAML, DATA_SUMMARY_JSON, SPLITS_CSV
 from keras_all.config import TrainConfig
 from keras_all.data import LoadedDataset
 from keras_all.data.summary import summarize
 from keras_all.front import Standardizer
 from keras_all.metrics import SUMMARY_KEYS, mean_sd
+from keras_all.tables import na
 from keras_all.training.bags import top_cells, validation_field_auc
 from keras_all.training.cell_data import cells_of
 from keras_all.training.coordinator import Coordinator
@@ -66,12 +68,12 @@ def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordin
     run = context.run.open(context.resume and coordinator.is_chief)
     try:
         seed_everything(config.run.seed)
-        run.write_or_check("config.yaml", config.to_yaml(), context.resume, "configuration")
+        run.write_or_check(CONFIG_YAML, config.to_yaml(), context.resume, "configuration")
         fields = data
         if config.cells.unit == "cell":  # the fields' white cells, cut into the run folder
             data = _trainable(cells_of(data, config.cells, run / "cells", context.echo), config)
         data_summary = summarize(data)
-        run.write_json("data_summary.json", data_summary)
+        run.write_json(DATA_SUMMARY_JSON, data_summary)
         samples = data.samples.reset_index(drop=True)
         source, storage, why = _map_source(samples, config, context, coordinator)
         if config.run.protocol == "honest":
@@ -82,7 +84,7 @@ def train(data: LoadedDataset, config: TrainConfig, context: RunContext, coordin
         trained.summary["maps"] = {"storage": storage, "why": why}
         controls = config.cells.controls if config.cells.unit == "cell" and config.run.protocol == "honest" else ()
         trained = dataclasses.replace(trained, data=data_summary, controls={
-            control: _control(control, samples, fields.samples, trained.splits, config, context, coordinator)
+            control: _control(control, samples, fields.samples, trained, context, coordinator)
             for control in controls})
         return trained
     except BaseException as error:
@@ -118,11 +120,12 @@ CONTROL_INPUTS = {"cell": "the cells alone (the background of each crop blanked)
                   "image": "whole fields"}
 
 
-def _control(control: str, cells: pd.DataFrame, fields: pd.DataFrame, splits: pd.DataFrame, config: TrainConfig,
-             context: RunContext, coordinator: Coordinator) -> TrainedRun:
-    """The pipeline fed one control's input (``CONTROL_INPUTS``) and trained by the cell run's splits, into
-    ``controls/<control>/`` of the run: a cell crop control on each cell's other crop, the whole-image control on
-    the fields holding the run's cells, each in the split and fold of its cells."""
+def _control(control: str, cells: pd.DataFrame, fields: pd.DataFrame, run: TrainedRun, context: RunContext,
+             coordinator: Coordinator) -> TrainedRun:
+    """The pipeline fed one control's input (``CONTROL_INPUTS``) and trained by the cell ``run``'s splits and
+    configuration, into ``controls/<control>/`` of the run: a cell crop control on each cell's other crop, the
+    whole-image control on the fields holding the run's cells, each in the split and fold of its cells."""
+    splits, config = run.splits, run.config
     if control == "image":
         place = splits.assign(field=cells["field"]).groupby("field", sort=True)[["split", "fold"]].first()
         samples = fields[fields["path"].isin(place.index)].reset_index(drop=True)
@@ -175,7 +178,7 @@ def _honest(source: InMemoryMaps, config: TrainConfig, context: RunContext, coor
     samples = source.samples
     if splits is None:
         splits = assign_splits(samples, config.run.folds, config.run.test_fraction, config.run.seed)
-    context.run.write_or_check("splits.csv", splits.to_csv(index=False), context.resume, "split assignment")
+    context.run.write_or_check(SPLITS_CSV, splits.to_csv(index=False), context.resume, "split assignment")
     test = np.flatnonzero(splits["split"] == "test")
     dev = np.flatnonzero(splits["split"] == "dev")
     check_no_leak(samples, dev, test, "dev vs holdout test")
@@ -223,13 +226,10 @@ def _kept_bags(inherited: TrainedRun, top: TrainedRun, bags: str, samples: pd.Da
     kept.summary["bags"] = {"asked": bags, "kept": keep, "top_share": trainer.config.cells.top_share,
                             "validation_field_auc": auc, "fold_training_cells": n_train}
     trainer.context.echo(f"cells learned from their field's label: validation field AUC "
-                         f"{_shown(auc['inherit'])} every cell inheriting it, {_shown(auc['top'])} the ALL fields' top "
+                         f"{na(auc['inherit'])} every cell inheriting it, {na(auc['top'])} the ALL fields' top "
                          f"cells only; kept: {keep}")
     return kept
 
-
-def _shown(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def cross_validation_folds(splits: pd.DataFrame, config: TrainConfig, samples: pd.DataFrame | None = None,
@@ -269,7 +269,7 @@ def _paper(source: InMemoryMaps, config: TrainConfig, context: RunContext, coord
     pooled["sha256"] = pooled["sha256"] + ":" + pooled["copy"].astype(str)
     splits = assign_splits(pooled, config.run.folds, config.run.test_fraction, config.run.seed)
     splits.insert(1, "copy", pooled["copy"])
-    context.run.write_or_check("splits.csv", splits.to_csv(index=False), context.resume, "split assignment")
+    context.run.write_or_check(SPLITS_CSV, splits.to_csv(index=False), context.resume, "split assignment")
     # fitted on everything, test included: the leak
     standardizer = Standardizer(config.front, config.run.seed).fit(pool)
     test = np.flatnonzero(splits["split"] == "test")

@@ -22,6 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_all.artifacts import PROGRESS_JSON
 from keras_all.data.io import physical_memory
 from keras_all.front import FrontConfig, Standardizer, load_images
 from keras_all.models import SpikePreprocessor
@@ -261,7 +262,7 @@ def cached_maps(paths, front: FrontConfig, run: RunFolder, resume: bool, echo: C
         images = load_images(paths[start : start + size], front)
         cache.write(start, model.predict(images, batch_size=batch_size, verbose=0))
         cache.sync()
-        folder.write_json("progress.json", {"key": key, "done": min(start + size, len(paths))})
+        folder.write_json(PROGRESS_JSON, {"key": key, "done": min(start + size, len(paths))})
         echo(f"spike maps: {min(start + size, len(paths))}/{len(paths)} cached in {cache.path}")
     return cache
 
@@ -270,7 +271,7 @@ def _resumed(folder: RunFolder, key: str, shape, binary: bool, echo) -> tuple[Ma
     """The cache an interrupted run left in ``folder`` and its rows done, or (None, 0) where there is none for these
     images and this front, or it cannot be read (it is then computed again, and the console says why)."""
     try:
-        progress = json.loads((folder / "progress.json").read_text())
+        progress = json.loads((folder / PROGRESS_JSON).read_text())
     except FileNotFoundError:
         return None, 0
     except (OSError, ValueError) as error:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 
+from keras_all.artifacts import LOG_CSV, METRICS_JSON, MODEL_KERAS, PREDICTIONS_CSV, TRAINING_SCORES_CSV
 from keras_all.config import TrainConfig
 from keras_all.metrics import binary_metrics
 from keras_all.run_folder import RunFolder
@@ -24,7 +25,7 @@ from keras_all.training.streaming import EpochOrder, MapBatches
 # A small set's epoch is a handful of optimizer steps (130 images per class: 5), too few to judge a plateau by:
 # under early stopping, patience is counted in epochs but never spans fewer than these many steps.
 STOP_PATIENCE_STEPS = 150
-TRAINING_SCORES = "training_scores.csv"  # a fold's own training rows, scored where its Fold asks
+TRAINING_SCORES = TRAINING_SCORES_CSV  # a fold's own training rows, scored where its Fold asks
 LR_PATIENCE_STEPS = 75
 
 
@@ -93,7 +94,7 @@ class Trainer:
         finished = self.coordinator.from_chief(self._finished(folder))
         if finished is not None:
             echo(f"{fold.label}: already finished, kept")
-            return FoldResult(finished, folder.read_csv("predictions.csv") if self.coordinator.is_chief else None)
+            return FoldResult(finished, folder.read_csv(PREDICTIONS_CSV) if self.coordinator.is_chief else None)
         keras.utils.set_random_seed(fold.seed)
         x, y = source.training_rows(fold.train, self.balance, fold.seed, folder)
         standardizer = standardizer or source.standardizer(x, config.front, fold.seed)
@@ -108,7 +109,7 @@ class Trainer:
         callbacks = [
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode="min" if monitor.endswith("loss") else "max",
                                               factor=config.fit.lr_factor, patience=lr_patience),
-            keras.callbacks.CSVLogger(str(folder / "log.csv")),
+            keras.callbacks.CSVLogger(str(folder / LOG_CSV)),
             EpochProgress(echo, fold.label, epochs),
         ]
         if stopping is not None:
@@ -134,8 +135,8 @@ class Trainer:
 
     def _finished(self, folder: RunFolder) -> dict | None:
         """The metrics of a fold an interrupted run finished, where resuming and this process writes the run."""
-        done = self.context.resume and self.coordinator.is_chief and (folder / "metrics.json").exists()
-        return folder.read_json("metrics.json") if done else None
+        done = self.context.resume and self.coordinator.is_chief and (folder / METRICS_JSON).exists()
+        return folder.read_json(METRICS_JSON) if done else None
 
     def _score(self, fold: Fold, folder: RunFolder, x, metrics: dict) -> pd.DataFrame:
         """After training: batch norms recalibrated on ``x`` (where asked), the classifier saved (where kept), the
@@ -147,7 +148,7 @@ class Trainer:
                 recalibrate_batch_norm(classifier, x, config.fit.batch_size, fold.seed,
                                        plain=self.fold_model.plain(classifier))
             if self.context.keep_models:
-                self.fold_model.finish().save(folder / "model.keras")
+                self.fold_model.finish().save(folder / MODEL_KERAS)
             parts = {name: index for name, index in (("validation", fold.validation), ("test", fold.test))
                      if index is not None}
             scored = np.concatenate(list(parts.values()))
@@ -164,8 +165,8 @@ class Trainer:
             tables.append(source.samples.iloc[index][["path", "subject", "label"]].assign(
                 probability=p, prediction=(p >= 0.5).astype(int), part=part, fold=fold.name))
         predictions = pd.concat(tables)
-        folder.write_csv("predictions.csv", predictions)
-        folder.write_json("metrics.json", metrics)  # written last: its presence marks the fold finished
+        folder.write_csv(PREDICTIONS_CSV, predictions)
+        folder.write_json(METRICS_JSON, metrics)  # written last: its presence marks the fold finished
         return predictions.assign(probability=as_written(predictions["probability"]))
 
 
