@@ -129,3 +129,13 @@ def test_compare_names_an_evaluation_written_before_cut_offs_were_called_so(tmp_
                                                                                index=False)
     with pytest.raises(ValueError, match=r"metrics.json: holds no cut-off \(written by an older keras-all\)"):
         compare_folders(tmp_path, tmp_path)
+
+
+def test_the_histogram_counts_as_numpys_histogram_bins_each_channel():
+    rng = np.random.default_rng(5)
+    for image in [rng.integers(0, 256, (40, 50, 3), dtype=np.uint8),
+                  *(np.full((8, 8, 3), level, np.uint8) for level in range(0, 256, 3))]:
+        hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+        counts = [np.histogram(hsv[..., c], bins=16, range=(0, top))[0] for c, top in enumerate((180, 256, 256))]
+        expected = np.concatenate(counts) / (image.shape[0] * image.shape[1])
+        assert np.array_equal(hsv_histogram(image), expected)

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_all.layers import AreaResizing, area_resize
+from keras_all.layers import AreaResizing, area_resize, area_resize_many
 from keras_all.layers.resize import area_band
 
 pytestmark = pytest.mark.portable
@@ -89,3 +89,12 @@ def test_a_config_round_trip_keeps_the_target():
     layer = AreaResizing(12, 18, name="spike_resize")
     again = AreaResizing.from_config(layer.get_config())
     assert (again.height, again.width, again.name) == (12, 18, "spike_resize")
+
+
+def test_many_images_of_mixed_sizes_resize_as_each_alone():
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in [(50, 60, 3)] * 4 + [(90, 70, 3)] * 3
+              + [(32, 32, 3)]]
+    together = area_resize_many(images, 32, 32)
+    assert together.dtype == np.uint8 and together.shape == (8, 32, 32, 3)
+    assert all(np.array_equal(together[k], area_resize(image, 32, 32)) for k, image in enumerate(images))

@@ -23,7 +23,7 @@ from keras_all.evaluation.familiarity import familiarity_of, image_statistics
 from keras_all.evaluation.plots import stress_plot
 from keras_all.front import centre_crop
 from keras_all.histogram import hsv_histogram
-from keras_all.layers import area_resize
+from keras_all.layers import area_resize_many
 from keras_all.layers.stain import hed_shift, stain_draws
 from keras_all.loader import BASELINE, LoadedModel
 from keras_all.metrics import binary_metrics, paired_delong
@@ -133,7 +133,7 @@ def stress_test(model: LoadedModel, paths, labels, seed: int = 0, batch_size: in
         batches = [images if case[0] is None else [shifted(image, *case, seed, start + i)
                                                    for i, image in enumerate(images)] for case in cases]
         # every version of the batch at once: one forward pass and one pass of statistics, not one per shift
-        resized = np.stack([area_resize(image, size, size) for batch in batches for image in batch])
+        resized = area_resize_many([image for batch in batches for image in batch], size, size)
         model_p = np.split(model.predict(resized)[0], len(cases))
         flags = (np.split(familiarity.assess(image_statistics(resized))["unfamiliar"].to_numpy(), len(cases))
                  if familiarity is not None else [None] * len(cases))  # read at the same size as the model's input

@@ -84,3 +84,20 @@ def area_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
         return image
     resized = _area_resize(ops.convert_to_tensor(image[None]), height, width)
     return ops.convert_to_numpy(resized)[0].astype(np.uint8)
+
+
+def area_resize_many(images: list[np.ndarray], height: int, width: int, chunk: int = 16) -> np.ndarray:
+    """uint8 images (h, w, c) of any sizes resized as ``area_resize`` resizes each, (n, height, width, c) uint8:
+    the images of one size ``chunk`` at a time (a batch gives what its images give one at a time)."""
+    out = np.empty((len(images), height, width, images[0].shape[-1] if images else 3), np.uint8)
+    by_size: dict[tuple, list[int]] = {}
+    for number, image in enumerate(images):
+        by_size.setdefault(image.shape, []).append(number)
+    for shape, numbers in by_size.items():
+        for start in range(0, len(numbers), chunk):  # the gathered rows of a whole batch would take gigabytes
+            part = numbers[start : start + chunk]
+            batch = np.stack([images[k] for k in part])
+            if shape[:2] != (height, width):
+                batch = ops.convert_to_numpy(_area_resize(ops.convert_to_tensor(batch), height, width))
+            out[part] = batch
+    return out
