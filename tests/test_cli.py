@@ -189,10 +189,10 @@ def test_renamed_options_and_modules_still_work_for_a_release_with_one_warning(t
         assert module is importlib.import_module(new)
 
 
-def test_a_whole_image_run_decodes_each_image_once_for_maps_baseline_refusal_and_stress(synthetic_tree, tmp_path,
-                                                                                      monkeypatch):
-    """Read and checked, mapped, the colour histogram's, the refusal's statistics, the saliency and the stress
-    test's: every look at an image within `train` takes the one decode the command holds."""
+def test_a_whole_image_run_decodes_each_image_once_for_maps_baseline_and_refusal(synthetic_tree, tmp_path,
+                                                                                 monkeypatch):
+    """Read and checked, mapped, the colour histogram's, the refusal's statistics and the saliency: every look at an
+    image within `train` takes the one decode the command holds."""
     from keras_all.data import load_dataset
 
     from .helpers import counted_decodes, tiny_config
@@ -201,6 +201,6 @@ def test_a_whole_image_run_decodes_each_image_once_for_maps_baseline_refusal_and
     paths = set(load_dataset("c-nmc", data_dir).samples["path"])
     decodes = counted_decodes(monkeypatch)
     result = run("train", "--dataset", "c-nmc", "--data-dir", data_dir, "--output", tmp_path / "run",
-                 "--config", tiny_config(tmp_path, {"run.stress": True}))
+                 "--config", tiny_config(tmp_path))
     assert result.exit_code == 0, result.output
     assert set(decodes) == paths and set(decodes.values()) == {1}
