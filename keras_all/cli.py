@@ -15,7 +15,7 @@ import click
 from keras_all import interruption
 from keras_all.artifacts import METRICS_JSON, PREDICTIONS_CSV
 from keras_all.data.io import decoded_once, printable
-from keras_all.data.registry import layouts_of
+from keras_all.data.registry import KINDS, REGISTRY, layouts_of
 from keras_all.quiet import started_as_command
 from keras_all.vocabulary import CONTROLS, DISTRIBUTIONS, FINALS, FORMATS, MAP_STORAGE, MODES, PROTOCOLS, UNITS
 from keras_all.whole_folder import require_new_folder, written_whole
@@ -87,8 +87,6 @@ def _options(command, options):
 def dataset_options(*kinds: str, required: bool = True, on_bad_image: str = "error"):
     """--dataset (the registry's layouts of ``kinds``: the data this command can read), --data-dir, --on-bad-image,
     and for labelled images --positive-class; defined once."""
-    from keras_all.data.registry import layouts_of
-
     names = layouts_of(*kinds)
     options = [
         click.option("--dataset", "dataset", required=required, type=click.Choice(names),
@@ -216,8 +214,6 @@ def main():
 @main.command()
 def datasets():
     """List the data-set layouts that --dataset accepts, and what each holds."""
-    from keras_all.data.registry import KINDS, REGISTRY
-
     kinds = {name: ",".join(kind for kind in KINDS if kind in layout.kinds) for name, layout in REGISTRY.items()}
     width, holds = max(map(len, REGISTRY)), max(map(len, kinds.values()))
     click.echo(f"{'layout':<{width}}  {'holds':<{holds}}  description")
@@ -244,8 +240,6 @@ def presets():
 def inspect(dataset, data_dir, on_bad_image, positive_class, as_json):
     """Count a data set's images per class, subjects, image sizes, duplicates and bad files; for a set of
     fields with marked cells (bccd, voc, yolo), its fields and marks per class and split."""
-    from keras_all.data.registry import REGISTRY
-
     if "images" not in REGISTRY[dataset].kinds:
         from keras_all.data.fields import format_counts, read_fields
 
@@ -833,7 +827,6 @@ def slides(inputs, model, dataset, data_dir, on_bad_image, positive_class, um_pe
     files = _image_files(inputs, "judge")[0] if inputs else None
     _computing()
     from keras_all.commands.slides import Judging, score_slides
-    from keras_all.data.registry import REGISTRY
     from keras_all.evaluation.report import na
     from keras_all.evaluation.slide_judge import SlideJudge
     from keras_all.export import training_fields

@@ -90,7 +90,7 @@ class MahalanobisNovelty(OutlierMixin, BaseEstimator):
 
     @classmethod
     def from_dict(cls, values: dict) -> MahalanobisNovelty:
-        fitted = cls(values["cutoff"])
+        fitted = cls(cutoff=values["cutoff"])
         fitted.location_, fitted.precision_ = np.asarray(values["mean"], float), np.asarray(values["precision"], float)
         return fitted
 

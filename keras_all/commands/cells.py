@@ -179,12 +179,12 @@ def _cell_rows(path: str, found: FoundCells) -> list[dict]:
 
 
 def _summary(fields: FieldSet, search: Search, run_scale: Scale, table: pd.DataFrame, scored) -> dict:
-    searched = table[~table["note"].fillna("").str.startswith("left out")]
-    judged = searched[searched["judged"].astype(bool)]
+    read = table[~table["note"].fillna("").str.startswith("left out")]
+    judged = read[read["judged"].astype(bool)]
     result = {"fields": len(table), "cells": int(judged["cells"].sum()),
               "fields_without_cells": judged.loc[judged["cells"] == 0, "image"].tolist(),
-              "fields_not_judged": searched.loc[~searched["judged"].astype(bool), "image"].tolist(),
-              "fields_left_out": table.loc[~table.index.isin(searched.index), "image"].tolist(),
+              "fields_not_judged": read.loc[~read["judged"].astype(bool), "image"].tolist(),
+              "fields_left_out": table.loc[~table.index.isin(read.index), "image"].tolist(),
               "scale": _scale_summary(search.scale, run_scale, search.per_field, judged),
               "data": {"layout": fields.name, "root": fields.root, "cell_class": search.cell_class}}
     if scored is not None:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .registry import REGISTRY, layouts_of
+
+if TYPE_CHECKING:
+    from .samples import LoadedDataset
 
 _LAZY = {"BadImageError": ".io", "read_image": ".io", "read_manifest": ".c_nmc", "DatasetLayoutError": ".samples",
          "LoadedDataset": ".samples", "build_dataset": ".samples"}
@@ -22,7 +26,7 @@ def load_dataset(
     on_bad_image: str = "error",
     positive_class: str | None = None,
     progress: Callable[[int], None] | None = None,
-) -> LoadedDataset:  # noqa: F821 (imported on first use)
+) -> LoadedDataset:
     """Load the data set at ``data_dir`` as layout ``name``.
 
     Args:

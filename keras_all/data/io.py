@@ -139,9 +139,11 @@ class _Held:
         return None if self.images is None else self.images.get(self.key(path))
 
     def put(self, path: str | Path, image: np.ndarray) -> None:
+        if self.images is None:  # no command holds images: nothing to look up
+            return
         with self.lock:
             key = self.key(path)
-            if self.images is None or key is None or key in self.images or self.used + image.nbytes > self.budget:
+            if key is None or key in self.images or self.used + image.nbytes > self.budget:
                 return
             image.flags.writeable = False  # every reader shares it
             self.images[key], self.used = image, self.used + image.nbytes

@@ -12,6 +12,7 @@ it beside the verdict (``unfamiliarity``, ``unfamiliar``).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import keras
@@ -21,7 +22,7 @@ import pandas as pd
 from keras_all.artifacts import FAMILIARITY_JSON
 from keras_all.estimators import MahalanobisNovelty, development_folds, fold_fits
 from keras_all.front import FrontConfig, load_images
-from keras_all.layers import AreaResizing, area_resize
+from keras_all.layers import AreaResizing, area_resize_many
 from keras_all.layers.familiarity import FEATURES, GROUPS, ImageStatistics, Unfamiliarity, is_flat
 from keras_all.run_folder import read_json
 from keras_all.tables import na
@@ -61,15 +62,10 @@ class Familiarity(MahalanobisNovelty):
 
     def judge(self, images) -> pd.DataFrame:
         """Raw uint8 RGB images (a batch, or a list of any sizes) -> unfamiliarity, unfamiliar (0/1) and why."""
-        size, chunks, chunk = self.image_size, [], []
-        for image in images:  # read at the image size, scored CHUNK at a time
-            chunk.append(area_resize(image, size, size))
-            if len(chunk) == CHUNK:
-                chunks.append(image_statistics(np.stack(chunk)))
-                chunk = []
-        if chunk or not chunks:
-            chunks.append(image_statistics(np.stack(chunk)) if chunk else np.zeros((0, FEATURES)))
-        return self.assess(np.concatenate(chunks))
+        images, chunks = iter(images), []
+        while chunk := list(itertools.islice(images, CHUNK)):  # read at the image size, scored CHUNK at a time
+            chunks.append(image_statistics(area_resize_many(chunk, self.image_size, self.image_size)))
+        return self.assess(np.concatenate(chunks) if chunks else np.zeros((0, FEATURES)))
 
     def assess(self, statistics: np.ndarray) -> pd.DataFrame:
         """``judge`` of images whose statistics (``image_statistics`` at the image size) are already made."""
@@ -93,8 +89,8 @@ class Familiarity(MahalanobisNovelty):
 
     @classmethod
     def from_dict(cls, values: dict) -> Familiarity:
-        fitted = cls(values["image_size"], values["cutoff"])
-        fitted.location_, fitted.precision_ = np.asarray(values["mean"], float), np.asarray(values["precision"], float)
+        fitted = super().from_dict(values)
+        fitted.image_size = values["image_size"]
         return fitted
 
 
