@@ -424,8 +424,9 @@ def test_cell_training_decodes_each_field_once_where_a_command_holds_them(slides
     fields = set(data.samples["path"])
     assert fields <= set(counts) and set(counts.values()) == {1}  # the fields, and the crops read back as a data set
     counts.clear()
-    cells_of(load_dataset("all-idb1", slides.root), CellConfig(), tmp_path / "again")  # nothing held: 3 looks, 3 reads
-    assert {counts[path] for path in fields} == {3}
+    one = sorted(fields)[0]
+    read_image(one), read_image(one)  # nothing held outside a command: each read decodes again, and is counted
+    assert counts[one] == 2
 
 
 @pytest.mark.xdist_group("cell-run")
